@@ -1,0 +1,112 @@
+"""Measurement helpers shared by every benchmark module.
+
+Every figure is the median of >= 5 runs with min and max; peak memory is the child's max RSS.
+This machine is shared and noisy, so the anchors a user would otherwise use (`python3 -c pass`,
+a naive scan, objdump, capstone) are measured in the same run and reported side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+@dataclass
+class Timing:
+    samples: list[float]
+    peak_rss_mib: float | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def cell(self) -> str:
+        lo, hi = min(self.samples), max(self.samples)
+        return f"{fmt_seconds(self.median)} ({fmt_seconds(lo)}–{fmt_seconds(hi)})"
+
+
+@dataclass
+class Row:
+    what: str
+    timing: Timing | None
+    goal: str = ""
+    verdict: str = ""
+    anchor: str = ""
+    anchor_timing: Timing | None = None
+    note: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fmt_seconds(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def time_callable(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> Timing:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return Timing(samples)
+
+
+def time_command(argv: list[str], repeat: int = 5, warmup: int = 1, cwd: Path | None = None,
+                 ok_codes: tuple[int, ...] = (0, 1)) -> Timing:
+    """Whole-process wall time of a command, and the peak RSS of the largest run."""
+    env = dict(os.environ)
+    for _ in range(warmup):
+        subprocess.run(argv, capture_output=True, cwd=cwd, env=env)
+    samples = []
+    peak = 0.0
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, cwd=cwd, env=env)
+        samples.append(time.perf_counter() - t0)
+        if proc.returncode not in ok_codes:
+            raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak = max(peak, after / 1024.0, before / 1024.0 if before else 0.0)
+    return Timing(samples, peak_rss_mib=peak)
+
+
+def peak_rss_of(code: str, repeat: int = 1) -> tuple[Timing, float]:
+    """Run a Python snippet in a fresh interpreter; return its timing (as printed by the snippet
+    on its last stdout line, in seconds) and its peak RSS in MiB (from the child's rusage)."""
+    samples = []
+    peak = 0.0
+    for _ in range(repeat):
+        proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-800:])
+        samples.append(float(proc.stdout.strip().splitlines()[-1]))
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak = max(peak, usage.ru_maxrss / 1024.0)
+    return Timing(samples, peak_rss_mib=peak), peak
+
+
+def hvcheck_argv(*args: str) -> list[str]:
+    exe = Path(PYTHON).with_name("hvcheck")
+    return [str(exe), *args] if exe.exists() else [PYTHON, "-m", "hvcheck", *args]

@@ -1,0 +1,3 @@
+from hvcheck.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""`hvcheck demo`: run every bundled seed incident and show that hvcheck diagnoses it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hvcheck.cli import common_options
+from hvcheck.demo import scenarios
+from hvcheck.findings import Finding
+
+
+@click.command()
+@click.option("--list", "list_only", is_flag=True, help="List the bundled scenarios and exit.")
+@click.argument("only", required=False)
+@common_options
+def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_on: str) -> None:
+    """Reproduce the seed incidents from bundled examples and print the diagnoses.
+
+    Exit 0 when every scenario produced exactly the findings it is meant to (the point of the
+    demo), 1 otherwise. --fail-on is accepted for uniformity and does not apply here.
+    """
+    from hvcheck.report import render
+
+    mods = scenarios()
+    if only:
+        mods = [m for m in mods if only in m.__name__ or only == getattr(m, "SEED", None)]
+    if list_only:
+        for m in mods:
+            click.echo(f"{m.__name__.rsplit('.', 1)[1]:<28} seed {m.SEED}: {m.TITLE}")
+        sys.exit(0)
+    out: list[str] = []
+    all_findings: list[Finding] = []
+    results: list[dict[str, Any]] = []
+    ok = True
+    for mod in mods:
+        out.append(f"\n=== seed {mod.SEED}: {mod.TITLE} ===")
+        for step in mod.steps():
+            findings = step.run()
+            all_findings.extend(findings)
+            got = {f.rule for f in findings}
+            missing = step.expect - got
+            unexpected = got - step.expect
+            passed = not missing and not unexpected
+            ok &= passed
+            results.append({"scenario": mod.__name__, "command": step.command, "expect": sorted(step.expect),
+                            "got": sorted(got), "reproduced": passed})
+            out.append(f"\n$ {step.command}")
+            if step.explain:
+                out.append(step.explain)
+            out.append(render(findings, "text", preamble=step.preamble() if step.preamble else None).rstrip())
+            verdict = "reproduced" if passed else "NOT reproduced"
+            detail = ", ".join(sorted(step.expect)) if step.expect else "clean, as intended"
+            if not passed:
+                detail += f" (missing {sorted(missing)}, unexpected {sorted(unexpected)})"
+            out.append(f"--> {verdict}: {detail}")
+    if fmt == "text":
+        text = "\n".join(out).lstrip("\n") + "\n"
+    else:
+        text = render(all_findings, fmt, extra={"demo": results})
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,59 @@
+"""Number parsing and formatting shared by every area: hex ranges and human sizes."""
+
+from __future__ import annotations
+
+U64_LIMIT = 1 << 64
+
+
+def human_size(n: int) -> str:
+    """1048576 -> '1 MiB'; exact when it divides, otherwise one decimal."""
+    if n < 0:
+        return f"-{human_size(-n)}"
+    for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            value = n / (1 << shift)
+            if n % (1 << shift) == 0:
+                return f"{n >> shift} {unit}"
+            return f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+def hex_range(start: int, end: int) -> str:
+    """Half-open range in hex with its size: '[0x80000000, 0x80400000) 4 MiB'."""
+    return f"[{start:#x}, {end:#x}) {human_size(end - start)}"
+
+
+def parse_int(text: str) -> int:
+    """Parse 0x/0o/0b/decimal integers with optional '_' separators; raises ValueError."""
+    s = text.strip().replace("_", "")
+    if not s:
+        raise ValueError("empty number")
+    neg = s.startswith("-")
+    if neg:
+        s = s[1:]
+    low = s.lower()
+    if low.startswith("0x"):
+        value = int(low[2:], 16)
+    elif low.startswith("0o"):
+        value = int(low[2:], 8)
+    elif low.startswith("0b"):
+        value = int(low[2:], 2)
+    else:
+        if not low.isdigit():
+            raise ValueError(f"not a number: {text!r}")
+        value = int(low, 10)
+    return -value if neg else value
+
+
+def parse_size(text: str) -> int:
+    """Parse '8M', '2MiB', '4096', '0x1000', '1G' into bytes."""
+    s = text.strip().replace("_", "")
+    suffixes = {"k": 10, "m": 20, "g": 30, "t": 40}
+    low = s.lower()
+    for tail in ("ib", "b"):
+        if low.endswith(tail) and len(low) > len(tail) and low[-len(tail) - 1] in suffixes:
+            low = low[: -len(tail)]
+            break
+    if low and low[-1] in suffixes and not low.startswith("0x"):
+        return parse_int(low[:-1]) << suffixes[low[-1]]
+    return parse_int(low)

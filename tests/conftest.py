@@ -1,0 +1,37 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def require_tool(name: str) -> str:
+    """Path of a system tool the test needs. Locally a missing tool skips the test; under CI
+    (.ci/run installs it) a missing tool is a failure, so CI can never pass by skipping."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is required in CI (.ci/run installs it) but is not on PATH")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def run_hvcheck(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess (exit codes, stderr, no tracebacks)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hvcheck", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )

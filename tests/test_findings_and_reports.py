@@ -1,0 +1,115 @@
+"""Findings, the registry and the three reporters (the contracts of DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
+from hvcheck.report import render
+from hvcheck.report.json_report import render_json
+from hvcheck.report.sarif import render_sarif
+
+AREA_PACKAGES = {"layout": "hvcheck.layout.rules", "x86": "hvcheck.x86", "riscv": "hvcheck.riscv",
+                 "backport": "hvcheck.backport", "triage": "hvcheck.triage", "input": "hvcheck"}
+
+
+def sample() -> list[Finding]:
+    return [
+        Finding("M001", "hypervisor [0x80000000, 0x80400000) overlaps zone0 RAM",
+                locations=[Location("board.rs", 12), Location("linker.ld", 3)],
+                data={"hv_start": 0x80000000, "hv_end": 0x80400000, "zone": "zone0", "flag": True},
+                fix="punch a hole"),
+        Finding("M013", "headroom 1 MiB", locations=[Location(None, None, detail="estimated: x")]),
+        Finding("M014", "estimated", locations=[Location("a.elf", None, symbol="__hv_end")]),
+    ]
+
+
+def test_catalogue_ids_are_stable_and_complete() -> None:
+    expected = {"E001", *(f"M{i:03d}" for i in range(1, 15)), "X001", "X002", "X003", "X004", "X005", "X010",
+                "R001", "R002", "R003", "R004", "R005", "R010", "P001", "P002", "P003", "P004", "P005",
+                "T001", "T002", "T003", "T004", "T005"}
+    assert set(REGISTRY) == expected
+    assert REGISTRY["M011"].severity is Severity.WARNING
+    assert REGISTRY["M014"].severity is Severity.NOTE
+
+
+def test_every_landed_rule_has_a_doc_page() -> None:
+    """Once an area's package exists, each of its rules must have docs/rules/<ID>.md."""
+    for r in REGISTRY.values():
+        if importlib.util.find_spec(AREA_PACKAGES[r.area]) is None:
+            continue
+        assert r.doc_path().is_file(), f"missing {r.doc_path()}"
+        assert r.id in r.doc_path().read_text()
+
+
+def test_unknown_rule_is_a_programming_error() -> None:
+    with pytest.raises(KeyError):
+        Finding("Z999", "nope")
+
+
+def test_default_and_overridden_severity() -> None:
+    assert Finding("M011", "x").sev is Severity.WARNING
+    assert Finding("M011", "x", severity=Severity.ERROR).sev is Severity.ERROR
+
+
+def test_json_contract_fields_and_hex_integers() -> None:
+    doc = json.loads(render_json(sample()))
+    assert doc["tool"] == "hvcheck" and isinstance(doc["version"], str)
+    assert doc["summary"] == {"error": 1, "warning": 1, "note": 1}
+    first = doc["findings"][0]
+    assert set(first) >= {"rule", "severity", "message", "locations", "data"}
+    assert first["rule"] == "M001" and first["severity"] == "error"
+    assert first["locations"] == [{"path": "board.rs", "line": 12}, {"path": "linker.ld", "line": 3}]
+    assert first["data"] == {"hv_start": "0x80000000", "hv_end": "0x80400000", "zone": "zone0", "flag": True}
+    assert first["fix"] == "punch a hole"
+    assert "fix" not in doc["findings"][1]
+    assert doc["findings"][1]["locations"][0]["detail"] == "estimated: x"
+    assert doc["findings"][2]["locations"][0]["symbol"] == "__hv_end"
+
+
+def test_sarif_structure_field_by_field() -> None:
+    doc = json.loads(render_sarif(sample()))
+    assert doc["version"] == "2.1.0"
+    assert doc["$schema"].endswith("sarif-2.1.0.json")
+    assert len(doc["runs"]) == 1
+    run = doc["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "hvcheck" and driver["version"]
+    rule_ids = [r["id"] for r in driver["rules"]]
+    assert rule_ids == ["M001", "M013", "M014"]
+    for r in driver["rules"]:
+        assert r["shortDescription"]["text"] == REGISTRY[r["id"]].title
+        assert r["help"]["text"]
+        assert r["defaultConfiguration"]["level"] in {"error", "warning", "note"}
+    results = run["results"]
+    assert [res["ruleId"] for res in results] == ["M001", "M013", "M014"]
+    assert [res["level"] for res in results] == ["error", "warning", "note"]
+    for res in results:
+        assert rule_ids[res["ruleIndex"]] == res["ruleId"]
+        assert res["message"]["text"]
+    locs = results[0]["locations"]
+    assert locs[0]["physicalLocation"]["artifactLocation"]["uri"] == "board.rs"
+    assert locs[0]["physicalLocation"]["region"]["startLine"] == 12
+    assert locs[1]["physicalLocation"]["region"]["startLine"] == 3
+    assert results[1]["locations"] == []  # an estimate has no file to point at
+    elf = results[2]["locations"][0]
+    assert "region" not in elf["physicalLocation"] and "__hv_end" in elf["message"]["text"]
+    assert "punch a hole" in results[0]["message"]["text"]
+
+
+def test_text_report_groups_by_severity_and_quotes_source(tmp_path) -> None:
+    src = tmp_path / "board.rs"
+    src.write_text("line one\n    physical_start: 0x8000_0000,\n")
+    findings = [Finding("M013", "w"), Finding("M001", "e", locations=[Location(str(src), 2)])]
+    text = render(findings, "text")
+    assert text.index("M001") < text.index("M013")
+    assert "physical_start: 0x8000_0000," in text
+    assert "1 error(s), 1 warning(s), 0 note(s)" in text
+
+
+def test_summary_counts() -> None:
+    assert summary([]) == {"error": 0, "warning": 0, "note": 0}
+    assert summary(sample()) == {"error": 1, "warning": 1, "note": 1}
