@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ioctl": ("hvcheck.x86.cli", "ioctl", "Decode KVM ioctl numbers; analyse ioctl traces (X010)."),
     "riscv": ("hvcheck.riscv.cli", "riscv", "Check a RISC-V ELF's trap vectors and reachable encodings (R001-R005)."),
     "riscv-conformance": (
-        "hvcheck.riscv.cli",
+        "hvcheck.riscv.conformance_cli",
         "riscv_conformance",
         "Run every 16-bit encoding in an emulator and compare with the spec (R010).",
     ),
