@@ -11,7 +11,8 @@ records, and compares "trapped as illegal or not" with the spec class of each ha
 * ``reserved``: behaviour is UNSPECIFIED by the ISA (U-2019 §2.2), but QEMU >= 4.1, Spike and the
   Sail model trap on every one; executing one is reported as a warning.
 
-The classifier is ``hvcheck.riscv.rvc.classify16`` (imported lazily); tests may inject another.
+The spec classes come from ``hvcheck.riscv.rvc`` (the riscv area's spec-exact decoder, imported
+lazily); tests may inject another classifier.
 """
 
 from __future__ import annotations
@@ -241,21 +242,41 @@ class Divergence:
     halfwords: list[int] = field(default_factory=list)
 
 
-def default_classifier() -> Classifier:
-    from hvcheck.riscv.rvc import classify16  # the riscv area's spec-exact classifier
+def _spec_labels(classify: Classifier | None, xlen: int, exts: frozenset[str]) -> Callable[[int], str]:
+    """Label lookup: the riscv area's spec-exact class table (one byte per halfword), or an
+    injected classifier (tests)."""
+    if classify is not None:
+        return lambda h: classify(h, xlen=xlen, extensions=exts)
+    from hvcheck.riscv.rvc import CLASSES, Profile, class_table
 
-    return classify16
+    try:
+        profile = Profile.from_extensions(xlen, exts)
+    except ValueError as exc:
+        raise InputError("--extensions", str(exc)) from None
+    table = class_table(profile)
+    return lambda h: CLASSES[table[h]]
+
+
+def _decoder(xlen: int, exts: frozenset[str]) -> Callable[[int], str]:
+    """Assembly text of a halfword for examples (``c.addi4spn s0, sp, 4``), empty if unknown."""
+    from hvcheck.riscv.rvc import Profile, decode16
+
+    try:
+        profile = Profile.from_extensions(xlen, exts)
+    except ValueError:
+        return lambda h: ""
+    return lambda h: decode16(h, profile).text()
 
 
 def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 64,
             extensions: Iterable[str] = ()) -> tuple[list[Finding], dict[str, dict[str, int]]]:
     """R010 findings (one per divergence class) and the per-spec-class count table."""
-    classify = classify or default_classifier()
     exts = frozenset(e.lower() for e in extensions)
+    label_of = _spec_labels(classify, xlen, exts)
     table: dict[str, Counter[str]] = defaultdict(Counter)
     groups: dict[tuple[str, str, bool], Divergence] = {}
     for h in COMPRESSED:
-        label = classify(h, xlen=xlen, extensions=exts)
+        label = label_of(h)
         o = run.outcomes[h]
         table[label]["halfwords"] += 1
         table[label]["trapped" if o.trapped_illegal else "executed"] += 1
@@ -264,14 +285,16 @@ def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 
         table[label]["diverging"] += 1
         key = (label, rvc_slot(h), o.trapped_illegal)
         groups.setdefault(key, Divergence(*key)).halfwords.append(h)
-    findings = [_finding(run, d) for d in sorted(groups.values(), key=lambda d: (d.label, d.halfwords[0]))]
+    text_of = _decoder(xlen, exts)
+    findings = [_finding(run, d, text_of)
+                for d in sorted(groups.values(), key=lambda d: (d.label, d.halfwords[0]))]
     order = ["valid", "hint", "reserved", "illegal"]
     counts = {label: {k: table[label][k] for k in ("halfwords", "trapped", "executed", "diverging")}
               for label in sorted(table, key=lambda lb: order.index(lb) if lb in order else len(order))}
     return findings, counts
 
 
-def _finding(run: HarnessRun, d: Divergence) -> Finding:
+def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str]) -> Finding:
     n = len(d.halfwords)
     first = run.outcomes[d.halfwords[0]]
     examples = d.halfwords[:8]
@@ -295,7 +318,11 @@ def _finding(run: HarnessRun, d: Divergence) -> Finding:
             severity = Severity.WARNING
             fix = ("if the emulated CPU implements an extension that reuses this space (Zcb, Zcmop), "
                    "pass --extensions; otherwise report the decoder bug upstream")
-    message = (f"{run.emulator}: {what}; {why}. First: {first.halfword:#06x} {first.describe()}")
+    def example(h: int) -> str:
+        asm = text_of(h)
+        return f"{h:#06x}{f' ({asm})' if asm else ''}: {run.outcomes[h].describe()}"
+
+    message = f"{run.emulator}: {what}; {why}. First: {example(first.halfword)}"
     return Finding(
         "R010",
         message,
@@ -308,7 +335,7 @@ def _finding(run: HarnessRun, d: Divergence) -> Finding:
             "slot": d.slot,
             "observed": "trapped as illegal" if d.trapped else "did not trap",
             "count": n,
-            "examples": [f"{h:#06x}: {run.outcomes[h].describe()}" for h in examples],
+            "examples": [example(h) for h in examples],
         },
         fix=fix,
         severity=severity,
@@ -319,7 +346,8 @@ def summary_table(run: HarnessRun, counts: dict[str, dict[str, int]], n_findings
     """The text preamble: what ran, how long, and counts by spec class."""
     lines = [
         f"emulator: {run.emulator} ({run.version}), {run.mode} mode, harness {run.harness.name}",
-        f"executed {len(run.outcomes)} compressed halfwords in {run.seconds:.2f} s (one process)",
+        (f"recorded outcomes of {len(run.outcomes)} compressed halfwords" if run.mode == "recorded" else
+         f"executed {len(run.outcomes)} compressed halfwords in {run.seconds:.2f} s (one process)"),
         "",
         f"{'spec class':<12} {'halfwords':>9} {'trapped':>8} {'executed':>9} {'diverging':>10}  expected",
     ]
