@@ -1,0 +1,1 @@
+"""Memory and resource layout: the model, the interval engine, loaders and rules M001-M014."""

@@ -1,0 +1,187 @@
+"""Interval engine over half-open integer ranges [start, end).
+
+- :func:`overlapping_pairs`: every overlapping pair among n intervals in O(n log n + k), by a
+  sort and a sweep that keeps the active intervals in a heap keyed by their end (never pairwise).
+- :func:`overlapping_pairs_between`: the same between two families (A x B only).
+- :class:`IntervalIndex`: stabbing ("who owns this address") and overlap queries in
+  O(log n + k) over an implicit balanced tree augmented with the subtree's maximum end.
+- :func:`union`, :func:`subtract`, :func:`intersect`: set algebra on lists of ranges.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True)
+class Interval(Generic[T]):
+    start: int
+    end: int
+    item: T
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"interval end {self.end:#x} before start {self.start:#x}")
+
+
+def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+    """Half-open ranges overlap iff each starts before the other ends (empty ranges never do)."""
+    return a_start < b_end and b_start < a_end and a_start < a_end and b_start < b_end
+
+
+def overlapping_pairs(intervals: Iterable[Interval[T]]) -> Iterator[tuple[Interval[T], Interval[T]]]:
+    """Yield each overlapping pair once, the earlier-starting interval first."""
+    ordered = sorted((iv for iv in intervals if iv.start < iv.end), key=lambda iv: (iv.start, iv.end))
+    active: list[tuple[int, int, Interval[T]]] = []  # (end, tiebreak, interval) min-heap
+    for seq, iv in enumerate(ordered):
+        while active and active[0][0] <= iv.start:
+            heapq.heappop(active)
+        for _, _, other in active:
+            yield other, iv
+        heapq.heappush(active, (iv.end, seq, iv))
+
+
+def overlapping_pairs_between(
+    left: Iterable[Interval[T]], right: Iterable[Interval[U]]
+) -> Iterator[tuple[Interval[T], Interval[U]]]:
+    """Yield every (a, b) with a from ``left``, b from ``right`` and a, b overlapping."""
+    events: list[tuple[int, int, int, Interval[T] | Interval[U]]] = []
+    for iv in left:
+        if iv.start < iv.end:
+            events.append((iv.start, 0, len(events), iv))
+    for iv in right:
+        if iv.start < iv.end:
+            events.append((iv.start, 1, len(events), iv))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    active_l: list[tuple[int, int, Interval[T]]] = []
+    active_r: list[tuple[int, int, Interval[U]]] = []
+    for start, side, seq, iv in events:
+        while active_l and active_l[0][0] <= start:
+            heapq.heappop(active_l)
+        while active_r and active_r[0][0] <= start:
+            heapq.heappop(active_r)
+        if side == 0:
+            for _, _, other_r in active_r:
+                yield iv, other_r  # type: ignore[misc]
+            heapq.heappush(active_l, (iv.end, seq, iv))  # type: ignore[arg-type]
+        else:
+            for _, _, other_l in active_l:
+                yield other_l, iv  # type: ignore[misc]
+            heapq.heappush(active_r, (iv.end, seq, iv))  # type: ignore[arg-type]
+
+
+class IntervalIndex(Generic[T]):
+    """Static index for stabbing and overlap queries (built once, queried many times)."""
+
+    def __init__(self, intervals: Iterable[Interval[T]]) -> None:
+        self._ivs: list[Interval[T]] = sorted(
+            (iv for iv in intervals if iv.start < iv.end), key=lambda iv: (iv.start, iv.end)
+        )
+        self._max_end: list[int] = [0] * len(self._ivs)
+        if self._ivs:
+            self._build(0, len(self._ivs) - 1)
+
+    def _build(self, lo: int, hi: int) -> int:
+        mid = (lo + hi) // 2
+        best = self._ivs[mid].end
+        if lo <= mid - 1:
+            best = max(best, self._build(lo, mid - 1))
+        if mid + 1 <= hi:
+            best = max(best, self._build(mid + 1, hi))
+        self._max_end[mid] = best
+        return best
+
+    def __len__(self) -> int:
+        return len(self._ivs)
+
+    def overlapping(self, start: int, end: int) -> list[Interval[T]]:
+        """Every interval overlapping [start, end), in start order."""
+        out: list[Interval[T]] = []
+        if not self._ivs or start >= end:
+            return out
+        stack = [(0, len(self._ivs) - 1)]
+        while stack:
+            lo, hi = stack.pop()
+            if lo > hi:
+                continue
+            mid = (lo + hi) // 2
+            if self._max_end[mid] <= start:
+                continue  # nothing in this subtree reaches the query
+            stack.append((lo, mid - 1))
+            iv = self._ivs[mid]
+            if iv.start < end:
+                if iv.end > start:
+                    out.append(iv)
+                stack.append((mid + 1, hi))
+        out.sort(key=lambda iv: (iv.start, iv.end))
+        return out
+
+    def containing(self, address: int) -> list[Interval[T]]:
+        """Every interval that contains ``address``."""
+        return self.overlapping(address, address + 1)
+
+
+Range = tuple[int, int]
+
+
+def union(ranges: Iterable[Range]) -> list[Range]:
+    """Merge overlapping and adjacent ranges; the result is sorted and disjoint."""
+    out: list[Range] = []
+    for s, e in sorted(r for r in ranges if r[0] < r[1]):
+        if out and s <= out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def subtract(ranges: Iterable[Range], holes: Iterable[Range]) -> list[Range]:
+    """``ranges`` minus ``holes``: sorted, disjoint pieces (adjacent pieces are merged)."""
+    base = union(ranges)
+    cut = union(holes)
+    out: list[Range] = []
+    j = 0
+    for s, e in base:
+        cur = s
+        while j < len(cut) and cut[j][1] <= cur:
+            j += 1
+        k = j
+        while k < len(cut) and cut[k][0] < e:
+            hs, he = cut[k]
+            if hs > cur:
+                out.append((cur, min(hs, e)))
+            cur = max(cur, he)
+            if cur >= e:
+                break
+            k += 1
+        if cur < e:
+            out.append((cur, e))
+    return out
+
+
+def intersect(a: Iterable[Range], b: Iterable[Range]) -> list[Range]:
+    """Intersection of two range sets (sorted, disjoint)."""
+    ua, ub = union(a), union(b)
+    out: list[Range] = []
+    i = j = 0
+    while i < len(ua) and j < len(ub):
+        s = max(ua[i][0], ub[j][0])
+        e = min(ua[i][1], ub[j][1])
+        if s < e:
+            out.append((s, e))
+        if ua[i][1] < ub[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def total(ranges: Sequence[Range]) -> int:
+    return sum(e - s for s, e in union(ranges))

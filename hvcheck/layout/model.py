@@ -1,0 +1,278 @@
+"""The hypervisor-neutral layout model: owners, regions, load images, CPUs, IRQs and the
+device-tree facts of each zone. Every number carries the :class:`Location` that produced it.
+
+Loaders (neutral YAML/JSON, hvisor board.rs/JSON/DTS/ELF, ...) build a :class:`System`; the
+rules in :mod:`hvcheck.layout.rules` read it and never look at files.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from hvcheck.findings import Location
+from hvcheck.layout.intervals import Interval, IntervalIndex
+from hvcheck.units import hex_range
+
+
+class RegionKind(enum.StrEnum):
+    RAM = "ram"            # guest RAM, mapped at stage 2, private to the zone
+    IO = "io"              # passthrough device MMIO, mapped at stage 2
+    EMULATED = "emulated"  # trapped and emulated (virtio, vPCI, vGIC): not mapped
+    SHARED = "shared"      # RAM deliberately shared between zones (IVC, virtio backends, shm)
+    RESERVED = "reserved"  # mapped but not for the allocator (e.g. MEM_TYPE_RAM_NOT_ALLOC)
+    ROM = "rom"            # read-only memory mapped into the zone
+
+    @property
+    def is_mapped(self) -> bool:
+        """Backed by a stage-2 mapping the guest can touch (everything but emulated windows)."""
+        return self is not RegionKind.EMULATED
+
+    @property
+    def is_memory(self) -> bool:
+        """Memory rather than device MMIO."""
+        return self in (RegionKind.RAM, RegionKind.SHARED, RegionKind.RESERVED, RegionKind.ROM)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open physical (or guest-physical) range with where it came from."""
+
+    start: int
+    end: int
+    source: Location
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        return hex_range(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One memory region mapped into (or emulated for) a zone."""
+
+    kind: RegionKind
+    start: int          # host-physical start
+    size: int
+    source: Location
+    guest_start: int | None = None  # guest-physical start; None means identity
+    label: str | None = None
+    owner: str = ""     # the zone's name, filled in by Zone
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    @property
+    def gstart(self) -> int:
+        return self.start if self.guest_start is None else self.guest_start
+
+    @property
+    def gend(self) -> int:
+        return self.gstart + self.size
+
+    def describe(self) -> str:
+        label = f" ({self.label})" if self.label else ""
+        guest = "" if self.gstart == self.start else f", guest {hex_range(self.gstart, self.gend)}"
+        return f"{self.owner} {self.kind.value} {hex_range(self.start, self.end)}{guest}{label}"
+
+
+class ImageKind(enum.StrEnum):
+    KERNEL = "kernel"
+    DTB = "dtb"
+    INITRD = "initrd"
+
+
+@dataclass(frozen=True)
+class LoadImage:
+    kind: ImageKind
+    address: int         # host-physical load address
+    size: int | None     # None: unknown size, only the address can be checked
+    source: Location
+
+    @property
+    def end(self) -> int:
+        return self.address + (self.size or 1)
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """A CPU or IRQ number with its source."""
+
+    number: int
+    source: Location
+
+
+@dataclass(frozen=True)
+class ReservedRange:
+    """A /reserved-memory child (no_map or not) or a /memreserve/ entry, guest-physical."""
+
+    start: int
+    end: int
+    source: Location
+    no_map: bool
+    name: str = ""
+    memreserve: bool = False
+
+
+@dataclass
+class DeviceTreeFacts:
+    """What a zone's device tree tells its kernel about memory (guest-physical addresses)."""
+
+    path: str
+    memory: list[Span] = field(default_factory=list)
+    reserved: list[ReservedRange] = field(default_factory=list)
+    mem_limit: Numbered | None = None   # `mem=` from chosen/bootargs, in bytes
+    bootargs: str | None = None
+    unknown: list[str] = field(default_factory=list)  # facts that could not be resolved, and why
+
+
+@dataclass
+class Zone:
+    name: str
+    zone_id: int | None
+    root: bool
+    source: Location
+    regions: list[Region] = field(default_factory=list)
+    cpus: list[Numbered] = field(default_factory=list)
+    irqs: list[Numbered] = field(default_factory=list)
+    images: list[LoadImage] = field(default_factory=list)
+    devicetree: DeviceTreeFacts | None = None
+
+    def add_region(self, region: Region) -> Region:
+        region = Region(region.kind, region.start, region.size, region.source, region.guest_start,
+                        region.label, self.name)
+        self.regions.append(region)
+        return region
+
+
+@dataclass(frozen=True)
+class HypervisorPart:
+    """A named piece of the hypervisor's extent: image, per-CPU areas, memory pool."""
+
+    name: str
+    start: int
+    end: int
+    source: Location
+
+
+@dataclass
+class Estimate:
+    """How an estimated hypervisor end was computed (M014)."""
+
+    formula: str
+    end_min: int      # with the smallest assumed image
+    end_max: int      # with the largest assumed image (the value the checks use)
+    assumption: str
+
+
+@dataclass
+class Hypervisor:
+    name: str
+    start: int
+    end: int                      # conservative end (the largest when estimated)
+    source: Location              # where start came from
+    end_source: Location          # where end came from
+    parts: list[HypervisorPart] = field(default_factory=list)
+    estimate: Estimate | None = None
+    base_alignment: int | None = None
+    base_alignment_source: Location | None = None
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end, self.source)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A platform device window: interrupt controller, PCI ECAM/memory window, UART, ..."""
+
+    name: str
+    kind: str
+    start: int
+    end: int
+    source: Location
+
+
+@dataclass
+class Board:
+    name: str
+    memory: list[Span] = field(default_factory=list)     # physical RAM banks
+    io: list[Span] = field(default_factory=list)         # physical MMIO ranges, when listed
+    devices: list[Device] = field(default_factory=list)
+    cpu_count: Numbered | None = None
+    granule: int = 0x1000
+
+
+@dataclass
+class System:
+    """A whole partitioned system: the hypervisor, the board and every zone."""
+
+    name: str
+    source: Location
+    hypervisor: Hypervisor | None
+    board: Board
+    zones: list[Zone] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Zone | None:
+        return next((z for z in self.zones if z.root), None)
+
+    def all_regions(self) -> list[Region]:
+        return [r for z in self.zones for r in z.regions]
+
+    def owners_of(self, address: int) -> list[Owner]:
+        """Every owner whose physical range contains ``address``, most specific first."""
+        return OwnerIndex(self).owners_of(address)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One answer to "who owns this address"."""
+
+    what: str          # "hypervisor image", "zone root-linux ram", "device gicd", "board memory"
+    start: int
+    end: int
+    source: Location
+    zone: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.what} {hex_range(self.start, self.end)}"
+
+
+class OwnerIndex:
+    """Physical-address ownership over the hypervisor parts, zone regions, devices, load
+    images and board memory, built once for many queries (triage, explain)."""
+
+    def __init__(self, system: System) -> None:
+        owners: list[Interval[Owner]] = []
+        hv = system.hypervisor
+        if hv is not None:
+            for part in hv.parts:
+                owners.append(Interval(part.start, part.end, Owner(f"{hv.name} {part.name}", part.start,
+                                                                   part.end, part.source)))
+            owners.append(Interval(hv.start, hv.end, Owner(f"{hv.name} (whole extent)", hv.start, hv.end,
+                                                           hv.source)))
+        for zone in system.zones:
+            for r in zone.regions:
+                label = f" '{r.label}'" if r.label else ""
+                owners.append(Interval(r.start, r.end, Owner(f"zone {zone.name} {r.kind.value}{label}", r.start,
+                                                             r.end, r.source, zone.name)))
+            for img in zone.images:
+                owners.append(Interval(img.address, img.end, Owner(f"zone {zone.name} {img.kind.value} image",
+                                                                    img.address, img.end, img.source, zone.name)))
+        for dev in system.board.devices:
+            owners.append(Interval(dev.start, dev.end, Owner(f"device {dev.name} ({dev.kind})", dev.start,
+                                                             dev.end, dev.source)))
+        for bank in system.board.memory:
+            owners.append(Interval(bank.start, bank.end, Owner("board memory", bank.start, bank.end,
+                                                               bank.source)))
+        self._index = IntervalIndex(owners)
+
+    def owners_of(self, address: int) -> list[Owner]:
+        hits = [iv.item for iv in self._index.containing(address)]
+        return sorted(hits, key=lambda o: (o.end - o.start, o.what))

@@ -1,0 +1,86 @@
+"""The interval engine against naive oracles (hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hvcheck.layout.intervals import (
+    Interval,
+    IntervalIndex,
+    intersect,
+    overlapping_pairs,
+    overlapping_pairs_between,
+    subtract,
+    union,
+)
+
+ranges = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 60)).map(lambda t: (t[0], t[0] + t[1])),
+                  max_size=40)
+
+
+def as_intervals(rs: list[tuple[int, int]]) -> list[Interval[int]]:
+    return [Interval(s, e, i) for i, (s, e) in enumerate(rs)]
+
+
+def naive_pairs(ivs: list[Interval[int]]) -> set[frozenset[int]]:
+    return {frozenset((a.item, b.item)) for i, a in enumerate(ivs) for b in ivs[i + 1:]
+            if a.start < b.end and b.start < a.end and a.start < a.end and b.start < b.end}
+
+
+def covered(rs: list[tuple[int, int]]) -> set[int]:
+    return {x for s, e in rs for x in range(s, e)}
+
+
+@settings(max_examples=300)
+@given(ranges)
+def test_all_overlapping_pairs_match_pairwise_scan(rs: list[tuple[int, int]]) -> None:
+    ivs = as_intervals(rs)
+    got = [frozenset((a.item, b.item)) for a, b in overlapping_pairs(ivs)]
+    assert len(got) == len(set(got))  # each pair once
+    assert set(got) == naive_pairs(ivs)
+
+
+@settings(max_examples=200)
+@given(ranges, ranges)
+def test_pairs_between_two_families(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> None:
+    left, right = as_intervals(a), as_intervals(b)
+    got = [(x.item, y.item) for x, y in overlapping_pairs_between(left, right)]
+    want = {(x.item, y.item) for x in left for y in right
+            if x.start < y.end and y.start < x.end and x.start < x.end and y.start < y.end}
+    assert len(got) == len(set(got)) and set(got) == want
+
+
+@settings(max_examples=200)
+@given(ranges, st.integers(-5, 270), st.integers(0, 50))
+def test_index_stabbing_and_overlap_queries(rs: list[tuple[int, int]], q: int, width: int) -> None:
+    ivs = as_intervals(rs)
+    index = IntervalIndex(ivs)
+    assert {iv.item for iv in index.containing(q)} == {iv.item for iv in ivs if iv.start <= q < iv.end}
+    want = {iv.item for iv in ivs if iv.start < q + width and q < iv.end and iv.start < iv.end and width > 0}
+    assert {iv.item for iv in index.overlapping(q, q + width)} == want
+
+
+@settings(max_examples=300)
+@given(ranges, ranges)
+def test_set_algebra_matches_point_sets(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> None:
+    u = union(a)
+    assert covered(u) == covered(a)
+    assert all(u[i][1] < u[i + 1][0] for i in range(len(u) - 1))  # disjoint, not adjacent
+    d = subtract(a, b)
+    assert covered(d) == covered(a) - covered(b)
+    assert all(s < e for s, e in d)
+    assert covered(intersect(a, b)) == covered(a) & covered(b)
+
+
+def test_adjacent_ranges_do_not_overlap() -> None:
+    ivs = as_intervals([(0, 10), (10, 20)])
+    assert list(overlapping_pairs(ivs)) == []
+    assert IntervalIndex(ivs).containing(10)[0].item == 1
+
+
+def test_reversed_interval_is_rejected() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        Interval(10, 5, None)
