@@ -86,3 +86,59 @@ def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, ou
     extra = {"xcr0": val, "components": xsave.bit_names(val), "valid": not findings,
              "nearest_valid": nearest if findings else [val], "supported": mask}
     finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=None, preamble="\n".join(lines), extra=extra)
+
+
+def _load_dump(arg: str):
+    from hvcheck.x86.cpuid_model import read_cpuid_dump, read_self_cpuid
+
+    return read_self_cpuid() if arg == "self" else read_cpuid_dump(arg)
+
+
+def _dump_summary(label: str, dump) -> list[str]:
+    from hvcheck.x86 import xsave
+
+    mask = dump.xcr0_mask()
+    lines = [f"{label}: {dump.path} ({dump.fmt}, {len(dump.cpus)} CPU(s), vendor {dump.vendor()}, "
+             f"max basic leaf {dump.max_basic():#x}, {len(dump.leaves())} leaves)"]
+    if mask is None:
+        lines.append("  no leaf 0xD: no XSAVE enumeration")
+    else:
+        lines.append(f"  CPUID.(0DH,0):EDX:EAX = {mask:#x} ({xsave.bit_names(mask)}), at {dump.location(0xD, 0)}")
+    return lines
+
+
+@click.command()
+@click.argument("dump", required=False, type=click.Path(dir_okay=False))
+@click.option("--host", "host_arg", metavar="DUMP",
+              help="The host's CPUID (`cpuid -r` / JSON, or `self`): report what the guest has and it lacks (X005).")
+@click.option("--self", "use_self", is_flag=True,
+              help="Check this machine's CPUID, read through /dev/cpu/N/cpuid (needs root and the cpuid driver).")
+@common_options
+def cpuid(dump: str | None, host_arg: str | None, use_self: bool, fmt: str, output: str | None,
+          fail_on: str) -> None:
+    """Check a CPUID DUMP: leaf 0xD's XCR0 mask (X003), feature flags vs XSAVE components (X004),
+    guest vs --host (X005), CPUs of one dump that disagree (X006).
+
+    DUMP is Debian's `cpuid -r` output (one or many CPUs) or a JSON list of leaves
+    ([{"leaf": "0xd", "subleaf": 0, "eax": "0x202e7", "ebx": ..., "ecx": ..., "edx": ...}, ...]).
+    """
+    from hvcheck.x86.cpuid_model import cpuid_findings
+
+    if use_self == (dump is not None):
+        raise InputError(None, "give a DUMP file or --self (exactly one)")
+    guest = _load_dump("self" if use_self else dump)  # type: ignore[arg-type]
+    host = _load_dump(host_arg) if host_arg else None
+    findings = cpuid_findings(guest, host)
+    lines = _dump_summary("dump", guest)
+    if host is not None:
+        lines += _dump_summary("host", host)
+    if not findings:
+        lines.append("no findings: leaf 0xD, feature flags" + (" and the host comparison" if host else "")
+                     + " are consistent")
+    mask = guest.xcr0_mask()
+    extra = {"dump": {"path": guest.path, "format": guest.fmt, "cpus": sorted(guest.cpus),
+                      "xcr0_mask": mask, "vendor": guest.vendor()}}
+    if host is not None:
+        extra["host"] = {"path": host.path, "format": host.fmt, "cpus": sorted(host.cpus),
+                         "xcr0_mask": host.xcr0_mask(), "vendor": host.vendor()}
+    finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
