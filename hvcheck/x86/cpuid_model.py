@@ -275,7 +275,7 @@ def read_self_cpuid() -> CpuidDump:
         except OSError as exc:
             raise InputError(dev, f"cannot open: {exc.strerror}") from None
         try:
-            def read(leaf: int, sub: int, fd: int = fd) -> Regs:
+            def read(leaf: int, sub: int, fd: int = fd, dev: str = dev) -> Regs:
                 # The driver takes the leaf in the low 32 bits of the offset, the subleaf in the high.
                 data = os.pread(fd, 16, sub << 32 | leaf)
                 if len(data) != 16:
