@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
-from hvcheck.layout.model import DeviceTreeFacts, Device, Numbered, ReservedRange, Span
+from hvcheck.layout.model import Device, DeviceTreeFacts, Numbered, ReservedRange, Span
 from hvcheck.units import parse_size
 
 MAX_DT_BYTES = 32 << 20
@@ -265,7 +265,9 @@ class DtsParser:
             src.skip()
             if src.pos >= len(text):
                 if node is not None:
-                    raise src.fail(f"unterminated node {node.path()} (missing `}};`)")
+                    opened = node.loc.line if node.loc.path == src.path and node.loc.line else src.line_of(src.pos)
+                    raise InputError(src.path, f"unterminated node {node.path()} (opened here; missing `}};`)",
+                                     opened)
                 return
             if text[src.pos] == "#" and self._directive(src, depth):
                 continue
