@@ -48,17 +48,21 @@ def neutral_edits(path: Path, text: str, plan: Plan, *, devicetree_files: dict[s
     fe = FileEdits(path, text)
     root = yt.compose(text, str(path))
     json_style = path.suffix.lower() == ".json"
+    by_zone: dict[str, list] = {}
     for split in plan.splits:
-        zone = _zone_node(root, split.zone)
+        by_zone.setdefault(split.zone, []).append(split)
+    for zone_name, splits in by_zone.items():
+        zone = _zone_node(root, zone_name)
         key, regions = yt.get(zone, "regions")
-        item = regions.value[split.index]
-        r = split.region
-        copies = []
-        for s, e in split.pieces:
-            guest = None if r.guest_start is None else r.guest_start + (s - r.start)
-            copies.append(_range_subs(item, s, e, guest))
-        yt.split_item(fe, regions, split.index, copies, split.why, key)
-        fe.explain(split.why + ".")
+        changes = {}
+        for split in splits:
+            item = regions.value[split.index]
+            r = split.region
+            changes[split.index] = [
+                _range_subs(item, s, e, None if r.guest_start is None else r.guest_start + (s - r.start))
+                for s, e in split.pieces]
+            fe.explain(split.why + ".")
+        yt.rewrite_items(fe, regions, changes, splits[0].why, key)
     new_entries: dict[str, list[Reservation]] = {}
     for res in plan.reservations:
         if devicetree_files and res.zone in devicetree_files:

@@ -91,22 +91,10 @@ def _block_item_bounds(text: str, seq: Any, item: Any) -> tuple[int, int, int] |
     return ls, end, line_end(text, end)
 
 
-def split_item(fe: FileEdits, seq: Any, index: int, copies: list[list[tuple[Any, int]]], why: str,
-               key: Any = None) -> None:
-    """Replace ``seq[index]`` by one copy of itself per entry of ``copies``; each copy is the list
-    of (scalar node inside the item, new integer) to rewrite in that copy. No copies: delete."""
-    text = fe.original
-    item = seq.value[index]
-    block = None if is_flow(seq) else _block_item_bounds(text, seq, item)
-    if block is not None:
-        start, value_end, end = block
-        first_line_only_comment = text[value_end:end]
-    else:
-        start, value_end = item.start_mark.index, node_end(item)
-        end = value_end
-        first_line_only_comment = ""
-
-    def render(subs: list[tuple[Any, int]], keep_comment: bool) -> str:
+def _render_copies(text: str, start: int, value_end: int, trailing: str,
+                   copies: list[list[tuple[Any, int]]]) -> list[str]:
+    out = []
+    for i, subs in enumerate(copies):
         rel = []
         for node, v in subs:
             ed = number_edit(text, node, v)
@@ -115,32 +103,52 @@ def split_item(fe: FileEdits, seq: Any, index: int, copies: list[list[tuple[Any,
         body = text[start:value_end]
         for s, e, new in sorted(rel, reverse=True):
             body = body[:s] + new + body[e:]
-        return body + (first_line_only_comment if keep_comment else "")
+        out.append(body + (trailing if i == 0 else ""))   # a trailing comment stays on the first copy
+    return out
 
-    if not copies:
-        if len(seq.value) == 1 and not is_flow(seq) and key is not None and block is not None:
-            fe.add(key.end_mark.index, end, ": []", why)   # the list becomes empty, not null
+
+def rewrite_items(fe: FileEdits, seq: Any, changes: dict[int, list[list[tuple[Any, int]]]], why: str,
+                  key: Any = None) -> None:
+    """Replace each ``seq[i]`` in ``changes`` by one copy of itself per entry of ``changes[i]``
+    (each copy: the (scalar node inside the item, new integer) pairs to rewrite). An empty list
+    of copies deletes the entry; a list that ends up empty is written ``[]``."""
+    text = fe.original
+    remaining = sum(len(changes.get(i, [None])) for i in range(len(seq.value)))
+    if not is_flow(seq):
+        bounds = [_block_item_bounds(text, seq, item) for item in seq.value]
+        if any(b is None for b in bounds):
+            raise FixError(f"{fe.path}:{seq.start_mark.line + 1}: unusual list layout; edit this list by hand")
+        if remaining == 0:
+            if key is None:
+                raise FixError(f"{fe.path}:{seq.start_mark.line + 1}: every entry of this list would be removed")
+            fe.add(key.end_mark.index, bounds[-1][2], ": []", why)
             return
-        if len(seq.value) == 1 and not is_flow(seq):
-            raise FixError(f"{fe.path}: the only entry of the list at line {seq.start_mark.line + 1} would be "
-                           "removed entirely; remove or move it by hand")
-        if block is not None:
-            fe.add(start, min(end + 1, len(text)), "", why)
-        elif len(seq.value) == 1:
-            fe.add(start, value_end, "", why)
-        elif index + 1 < len(seq.value):
-            fe.add(start, seq.value[index + 1].start_mark.index, "", why)
-        else:
-            fe.add(node_end(seq.value[index - 1]), value_end, "", why)
+        for i, copies in sorted(changes.items()):
+            start, value_end, end = bounds[i]
+            if not copies:
+                fe.add(start, min(end + 1, len(text)), "", why)
+            else:
+                fe.add(start, end, "\n".join(_render_copies(text, start, value_end, text[value_end:end], copies)),
+                       why)
         return
-    rendered = [render(subs, i == 0) for i, subs in enumerate(copies)]
-    if block is not None:
-        sep = "\n"
-    elif text[line_start(text, start):start].strip() == "":
-        sep = ",\n" + _indent_of(text, start)
+    if not seq.value:
+        return
+    first, last = seq.value[0], seq.value[-1]
+    if text[line_start(text, first.start_mark.index):first.start_mark.index].strip() == "":
+        sep = ",\n" + _indent_of(text, first.start_mark.index)
     else:
         sep = ", "
-    fe.add(start, end, sep.join(rendered), why)
+    items: list[str] = []
+    for i, item in enumerate(seq.value):
+        s, e = item.start_mark.index, node_end(item)
+        if i in changes:
+            items.extend(_render_copies(text, s, e, "", changes[i]))
+        else:
+            items.append(text[s:e])
+    if items:
+        fe.add(first.start_mark.index, node_end(last), sep.join(items), why)
+    else:
+        fe.add(seq.start_mark.index + 1, seq.end_mark.index - 1, "", why)
 
 
 def append_item(fe: FileEdits, seq: Any, entry: str, why: str) -> None:
