@@ -356,6 +356,38 @@ def _case_summary(mine: set[str] | frozenset[str], other: set[str] | frozenset[s
     return f"{len(mine)} other cases, {common} shared" + (f"; e.g. {shown}" if shown else "")
 
 
+def _missing_hint(backport: Side, blk: Block, u: Where) -> str:
+    """Why an upstream block may be legitimately absent: its lines are already in the backport
+    tree, or the function it changes does not exist there."""
+    if not backport.has_tree:
+        return ""
+    from hvcheck.backport.cscope import index_source
+
+    tree = backport.post_tree or backport.pre_tree
+    assert tree is not None
+    text = None
+    for name in dict.fromkeys(n for n in (blk.file.new_path, blk.file.old_path) if n):
+        text = tree.read(name)
+        if text is not None:
+            break
+    if text is None:
+        return f" The backport tree has no {blk.file.path}."
+    lines = [norm(x) for x in text.split("\n")]
+    added = [norm(ln.text) for ln in blk.added if norm(ln.text)]
+    if added and not blk.removed:
+        n = len(added)
+        for i in range(len(lines) - n + 1):
+            if lines[i:i + n] == added:
+                fn = index_source(text).function_at(i + 1)
+                where = f"{fn.name}()" if fn else "file scope"
+                return (f" Its added lines are already in the backport tree at {blk.file.path}:{i + 1} ({where}), "
+                        "perhaps from an earlier backport.")
+    name = u.context.function_name
+    if name and u.from_tree and not index_source(text).functions_named(name):
+        return f" The backport tree has no {name}() in {blk.file.path} (renamed, or not present in that version)."
+    return ""
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
     """Pair the two patches' C change blocks and report every disagreement (P001-P005)."""
     findings: list[Finding] = []
@@ -389,7 +421,7 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
         msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {_place(u)}; the backport has no "
-               "hunk with these changed lines.")
+               "hunk with these changed lines.") + _missing_hint(backport, blk, u)
         findings.append(Finding("P003", msg, [Location(u.path, u.line if u.from_tree else None,
                                                        detail=f"upstream: {u.context.describe()}"),
                                               Location(u.patch_path, u.patch_line, detail=f"upstream patch, hunk {u.hunk}")],
