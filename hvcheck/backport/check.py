@@ -47,10 +47,7 @@ class PairRecord:
         def side(w: Where | None) -> dict[str, Any] | None:
             if w is None:
                 return None
-            return {"path": w.path, "line": w.line, "image": w.image, "function": w.context.function_name,
-                    "switch": w.context.switch.condition if w.context.switch else None,
-                    "case": w.context.case, "patch": f"{w.patch_path}:{w.patch_line}", "hunk": w.hunk,
-                    "basis": w.basis}
+            return _side_data(w)
         return {"upstream": side(self.upstream), "backport": side(self.backport), "verdict": self.verdict,
                 "notes": self.notes}
 
@@ -217,10 +214,11 @@ def _confidence_text(u: Where, b: Where) -> str:
 
 def _side_data(w: Where) -> dict[str, Any]:
     ctx = w.context
-    return {"path": w.path, "line": w.line if w.from_tree else None, "image": w.image,
+    # positions are "path:line" strings: JSON renders integers in data as hex (DESIGN.md §3)
+    return {"path": w.path, "at": f"{w.path}:{w.line}" if w.from_tree else None, "image": w.image,
             "function": ctx.function_name, "switch": ctx.switch.condition if ctx.switch else None,
             "case": ctx.case, "sibling_cases": sorted(ctx.switch.cases) if ctx.switch else [],
-            "patch": f"{w.patch_path}:{w.patch_line}", "hunk": w.hunk, "basis": w.basis}
+            "patch": f"{w.patch_path}:{w.patch_line}", "hunk": f"hunk {w.hunk}", "basis": w.basis}
 
 
 def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRecord]:
@@ -244,7 +242,7 @@ def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRec
         elif b.from_tree and un and _defines(b, un) is not None:
             target = _defines(b, un)
             assert target is not None
-            base["backport_has_upstream_function_at"] = target.start
+            base["backport_has_upstream_function_at"] = f"{b.path}:{target.start}"
     if function_differs and (un or bn):
         anchor = _anchor(pair.upstream.blocks[0])
         anchor_note = ""
@@ -259,7 +257,7 @@ def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRec
                        f"{anchor_note}{same_lines} {_confidence_text(u, b)}")
         fix = f"move the lines into {_fn(u)}"
         if "backport_has_upstream_function_at" in base:
-            fix += f" ({b.path}:{base['backport_has_upstream_function_at']} in the backport tree)"
+            fix += f" ({base['backport_has_upstream_function_at']} in the backport tree before the patch)"
         findings.append(Finding(
             "P001", explanation, _locations(u, b), data={**base, "explanation": explanation}, fix=fix))
         record.verdict.append("P001")
