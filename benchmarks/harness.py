@@ -8,7 +8,6 @@ a naive scan, objdump, capstone) are measured in the same run and reported side 
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -74,37 +73,24 @@ def time_callable(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) ->
 
 def time_command(argv: list[str], repeat: int = 5, warmup: int = 1, cwd: Path | None = None,
                  ok_codes: tuple[int, ...] = (0, 1)) -> Timing:
-    """Whole-process wall time of a command, and the peak RSS of the largest run."""
-    env = dict(os.environ)
+    """Whole-process wall time of a command, and the largest peak RSS of its runs (per child,
+    from wait4, so earlier benchmarks' children do not leak into the figure)."""
     for _ in range(warmup):
-        subprocess.run(argv, capture_output=True, cwd=cwd, env=env)
+        subprocess.run(argv, capture_output=True, cwd=cwd)
     samples = []
     peak = 0.0
     for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, cwd=cwd, env=env)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
         samples.append(time.perf_counter() - t0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in ok_codes:
-            raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
-        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        peak = max(peak, after / 1024.0, before / 1024.0 if before else 0.0)
-    return Timing(samples, peak_rss_mib=peak)
-
-
-def peak_rss_of(code: str, repeat: int = 1) -> tuple[Timing, float]:
-    """Run a Python snippet in a fresh interpreter; return its timing (as printed by the snippet
-    on its last stdout line, in seconds) and its peak RSS in MiB (from the child's rusage)."""
-    samples = []
-    peak = 0.0
-    for _ in range(repeat):
-        proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, cwd=ROOT)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-800:])
-        samples.append(float(proc.stdout.strip().splitlines()[-1]))
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            raise RuntimeError(f"{argv} exited {proc.returncode}: {err.decode(errors='replace')[-500:]}")
         peak = max(peak, usage.ru_maxrss / 1024.0)
-    return Timing(samples, peak_rss_mib=peak), peak
+    return Timing(samples, peak_rss_mib=peak)
 
 
 def hvcheck_argv(*args: str) -> list[str]:

@@ -128,6 +128,8 @@ _CATALOGUE: list[tuple[str, str, Severity, str]] = [
     ("T003", "#GP on XSETBV: the XCR0 value breaks an architectural rule", E, "triage"),
     ("T004", "illegal-instruction trap at a trap vector, mid-instruction or on a reserved encoding", E, "triage"),
     ("T005", "recognised fault: extracted facts and address owners", N, "triage"),
+    # Added after the first catalogue (append only).
+    ("X006", "CPUs in one CPUID dump disagree on feature or XSAVE leaves", W, "x86"),
 ]
 
 REGISTRY: dict[str, Rule] = {rid: Rule(rid, title, sev, area) for rid, title, sev, area in _CATALOGUE}

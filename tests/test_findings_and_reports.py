@@ -28,7 +28,7 @@ def sample() -> list[Finding]:
 
 
 def test_catalogue_ids_are_stable_and_complete() -> None:
-    expected = {"E001", *(f"M{i:03d}" for i in range(1, 15)), "X001", "X002", "X003", "X004", "X005", "X010",
+    expected = {"E001", *(f"M{i:03d}" for i in range(1, 15)), "X001", "X002", "X003", "X004", "X005", "X006", "X010",
                 "R001", "R002", "R003", "R004", "R005", "R010", "P001", "P002", "P003", "P004", "P005",
                 "T001", "T002", "T003", "T004", "T005"}
     assert set(REGISTRY) == expected

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -37,14 +39,32 @@ def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
 
 def overlapping_pairs(intervals: Iterable[Interval[T]]) -> Iterator[tuple[Interval[T], Interval[T]]]:
     """Yield each overlapping pair once, the earlier-starting interval first."""
-    ordered = sorted((iv for iv in intervals if iv.start < iv.end), key=lambda iv: (iv.start, iv.end))
-    active: list[tuple[int, int, Interval[T]]] = []  # (end, tiebreak, interval) min-heap
-    for seq, iv in enumerate(ordered):
-        while active and active[0][0] <= iv.start:
-            heapq.heappop(active)
-        for _, _, other in active:
-            yield other, iv
-        heapq.heappush(active, (iv.end, seq, iv))
+    ivs = [iv for iv in intervals if iv.start < iv.end]
+    for i, j in overlapping_index_pairs([iv.start for iv in ivs], [iv.end for iv in ivs]):
+        yield ivs[i], ivs[j]
+
+
+def overlapping_index_pairs(starts: Sequence[int], ends: Sequence[int]) -> list[tuple[int, int]]:
+    """All overlapping pairs (i, j) of non-empty ranges [starts[i], ends[i]), i starting first.
+
+    The hot loop of the engine. Sort once by start; then interval i overlaps exactly the later-
+    sorted intervals whose start is below its end — a contiguous run found by one binary search.
+    Each pair is produced once (by position in the sorted order), so the cost is O(n log n + k).
+    """
+    keep = [i for i in range(len(starts)) if starts[i] < ends[i]]
+    keep.sort(key=starts.__getitem__)
+    sorted_starts = [starts[i] for i in keep]
+    sorted_ends = [ends[i] for i in keep]
+    n = len(keep)
+    # stop[pos]: first sorted position whose start is at or beyond interval pos's end (in C).
+    stops = list(map(bisect_left, repeat(sorted_starts, n), sorted_ends, range(1, n + 1)))
+    out: list[tuple[int, int]] = []
+    add = out.append
+    for pos in compress(range(n), map(int.__lt__, range(1, n + 1), stops)):
+        i = keep[pos]
+        for other in range(pos + 1, stops[pos]):
+            add((i, keep[other]))
+    return out
 
 
 def overlapping_pairs_between(

@@ -1,0 +1,140 @@
+"""`hvcheck layout` and `hvcheck explain`: thin adapters over the loaders and the rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from hvcheck.cli import common_options, finish
+from hvcheck.errors import InputError
+from hvcheck.findings import Finding, input_error_finding
+from hvcheck.units import hex_range, parse_int, parse_size
+
+
+def _image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        lo_text, hi_text = text.split(":", 1) if ":" in text else (text, text)
+        lo, hi = parse_size(lo_text), parse_size(hi_text)
+    except ValueError:
+        raise InputError(None, f"--image-size {text!r}: expected MIN:MAX such as 2M:8M") from None
+    if lo > hi or lo < 0:
+        raise InputError(None, f"--image-size {text!r}: MIN must not exceed MAX")
+    return lo, hi
+
+
+def _size(text: str, what: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise InputError(None, f"{what} {text!r} is not a size (e.g. 8M, 0x800000)") from None
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--board", help="With an hvisor checkout: the board to check.")
+@click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout: check every board.")
+@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
+@click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
+@click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@common_options
+def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
+           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> None:
+    """Check the memory and resource layout of PATH (rules M001-M014).
+
+    PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
+    directory (platform/<arch>/<board>), or an hvisor checkout with --board NAME or --all.
+    """
+    from hvcheck.layout.loaders import load_layout
+    from hvcheck.layout.rules import run_rules
+
+    need = _size(headroom, "--headroom")
+    bounds = _image_size(image_size)
+    if all_boards:
+        if board or elf or root_dts:
+            raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
+        findings, checked = _check_all(path, need, bounds)
+        if checked == 0:
+            first = findings[0].message if findings else "no boards found"
+            raise InputError(str(path), f"nothing could be checked: {first}")
+        finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all")
+        return
+    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
+    findings = run_rules(system, headroom=need)
+    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}")
+
+
+def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int]:
+    """Every board of an hvisor checkout: an unreadable board is an E001 finding, not an abort."""
+    try:
+        from hvcheck.layout.loaders import hvisor
+    except ImportError:
+        raise InputError(str(repo), "--all needs the hvisor loader, which this build does not have") from None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from hvcheck.layout.rules import run_rules
+
+    boards = hvisor.discover_boards(repo)
+    if not boards:
+        raise InputError(str(repo), "no hvisor boards found (expected platform/<arch>/<board>/board.rs)")
+    findings: list[Finding] = []
+    checked = 0
+    console = Console(file=sys.stderr)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("checking boards", total=len(boards))
+        for ref in boards:
+            progress.update(task, description=f"checking {ref.name}")
+            kwargs = {} if bounds is None else {"image_size": bounds}
+            try:
+                system = hvisor.load_hvisor_board(ref.path, repo_root=repo, **kwargs)
+            except InputError as exc:
+                findings.append(input_error_finding(exc.path, exc.line, f"board {ref.name}: {exc.message}",
+                                                    "M001-M014 for this board"))
+                progress.advance(task)
+                continue
+            checked += 1
+            for f in run_rules(system, headroom=headroom):
+                f.message = f"[{ref.name}] {f.message}"
+                f.data.setdefault("board", ref.name)
+                findings.append(f)
+            progress.advance(task)
+    if not console.is_terminal:
+        click.echo(f"checked {checked} of {len(boards)} boards", err=True)
+    return findings, checked
+
+
+@click.command()
+@click.argument("address")
+@click.option("--layout", "layout_path", required=True, type=click.Path(path_type=Path),
+              help="Layout file or hvisor board directory.")
+@click.option("--board", help="With an hvisor checkout: the board.")
+@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF.")
+@common_options
+def explain(address: str, layout_path: Path, board: str | None, elf: Path | None, fmt: str, output: str | None,
+            fail_on: str) -> None:
+    """Every owner and region containing ADDRESS, with where each was defined."""
+    from hvcheck.layout.loaders import load_layout
+    from hvcheck.layout.model import OwnerIndex
+
+    try:
+        addr = parse_int(address)
+    except ValueError:
+        raise InputError(None, f"{address!r} is not an address (use 0x-hex or decimal)") from None
+    if not 0 <= addr < 1 << 64:
+        raise InputError(None, f"address {address} is outside the 64-bit address space")
+    system = load_layout(layout_path, elf=elf, board=board)
+    owners = OwnerIndex(system).owners_of(addr)
+    lines = [f"{addr:#x} in {system.name}:"]
+    if not owners:
+        lines.append("  no owner: not hypervisor memory, not mapped into any zone, not a known device or bank")
+    for o in owners:
+        lines.append(f"  {o.what:<48} {hex_range(o.start, o.end):<40} +{addr - o.start:#x}  from {o.source}")
+    extra = {"address": addr, "owners": [
+        {"owner": o.what, "start": o.start, "end": o.end, "offset": addr - o.start, "zone": o.zone,
+         "source": o.source.to_json()} for o in owners]}
+    finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)

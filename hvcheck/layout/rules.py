@@ -1,0 +1,542 @@
+"""Layout rules M001-M014 over the neutral model. One function per rule; ``RULES`` maps the
+rule ID to it. Rules read a :class:`System` and return findings; they never read files."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from hvcheck.findings import Finding, Location, Severity
+from hvcheck.layout import dtfacts
+from hvcheck.layout.intervals import (
+    Interval,
+    Range,
+    intersect,
+    overlapping_pairs,
+    overlapping_pairs_between,
+    subtract,
+    union,
+)
+from hvcheck.layout.model import Hypervisor, Region, RegionKind, System, Zone
+from hvcheck.units import hex_range, human_size
+
+DEFAULT_HEADROOM = 8 << 20
+
+
+@dataclass
+class Context:
+    system: System
+    headroom: int = DEFAULT_HEADROOM
+
+
+Rule = Callable[[Context], list[Finding]]
+
+
+def _r(start: int, end: int) -> str:
+    return hex_range(start, end)
+
+
+def _hv_locs(hv: Hypervisor) -> list[Location]:
+    return [hv.source] if hv.source == hv.end_source else [hv.source, hv.end_source]
+
+
+def _estimated_note(hv: Hypervisor) -> str:
+    return " (hypervisor end estimated, see M014)" if hv.estimate else ""
+
+
+def _guest_image(region: Region, start: int, end: int) -> Range:
+    """The guest-physical image of the host-physical [start, end) inside ``region``."""
+    return region.gstart + (start - region.start), region.gstart + (end - region.start)
+
+
+def _ranges_text(ranges: Iterable[Range]) -> str:
+    return ", ".join(_r(s, e) for s, e in ranges)
+
+
+# ---------------------------------------------------------------- M001
+
+
+def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
+    hv = ctx.system.hypervisor
+    if hv is None:
+        return []
+    out = []
+    for zone in ctx.system.zones:
+        for r in zone.regions:
+            if not r.kind.is_mapped:
+                continue
+            s, e = max(r.start, hv.start), min(r.end, hv.end)
+            if s >= e:
+                continue
+            out.append(Finding(
+                "M001",
+                f"{hv.name} {_r(hv.start, hv.end)} overlaps zone {zone.name}'s {r.kind.value} region "
+                f"{_r(r.start, r.end)} by {_r(s, e)}{_estimated_note(hv)}: the zone's stage-2 map lets its "
+                f"guest write {hv.name}'s own page tables, heap and per-CPU data, even if its device tree "
+                "reserves the range",
+                locations=[r.source, *_hv_locs(hv)],
+                data={"zone": zone.name, "hv_start": hv.start, "hv_end": hv.end, "region_start": r.start,
+                      "region_end": r.end, "overlap_start": s, "overlap_end": e, "kind": r.kind.value},
+                fix=f"remove {_r(s, e)} from the region (hvcheck fix --strategy punch) or move {hv.name} "
+                    "out of every zone's RAM (--strategy relocate)",
+            ))
+    return out
+
+
+# ---------------------------------------------------------------- M002
+
+
+def _hv_guest_ranges(zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Range]]:
+    """(region, host overlap, guest image) for each mapped region that maps hypervisor memory."""
+    out = []
+    for r in zone.regions:
+        if r.kind.is_mapped:
+            s, e = max(r.start, hv.start), min(r.end, hv.end)
+            if s < e:
+                out.append((r, (s, e), _guest_image(r, s, e)))
+    return out
+
+
+def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
+    hv = ctx.system.hypervisor
+    if hv is None:
+        return []
+    out = []
+    for zone in ctx.system.zones:
+        mapped = _hv_guest_ranges(zone, hv)
+        if not mapped:
+            continue
+        dt = zone.devicetree
+        if dt is None:
+            out.append(Finding(
+                "M002",
+                f"zone {zone.name} maps {hv.name} memory and no device tree was given for it, so whether its "
+                "kernel allocates that memory could not be checked",
+                locations=[mapped[0][0].source], severity=Severity.NOTE,
+                data={"zone": zone.name, "checked": False},
+                fix="give the zone's device tree (layout file 'devicetree', or --root-dts)"))
+            continue
+        guest = union(g for _, _, g in mapped)
+        alloc = intersect(dtfacts.allocatable(dt), guest)
+        mapped_only = intersect(subtract(dtfacts.mapped_by_kernel(dt), dtfacts.allocatable(dt)), guest)
+        partial = [r for r in dt.reserved if intersect([(r.start, r.end)], guest)]
+        locs = [mapped[0][0].source, *_hv_locs(hv), *(m.source for m in dt.memory[:1])]
+        if alloc:
+            why = ""
+            if partial:
+                why = (" The reservation(s) " + ", ".join(f"{r.name or 'entry'} {_r(r.start, r.end)}" for r in partial)
+                       + " cover only part of it — typically the image alone, not the per-CPU areas and pool.")
+            out.append(Finding(
+                "M002",
+                f"zone {zone.name}'s kernel may allocate {hv.name} memory at guest {_ranges_text(alloc)}: it is in "
+                f"the /memory of device tree {dt.path} and not removed by /reserved-memory no-map, /memreserve/ or mem=. Linux will "
+                f"hand these pages out and overwrite {hv.name}'s page tables and heap; the symptom comes later and "
+                f"looks unrelated (an 'unhandled MMIO fault', a stage-2 fault, a hang).{why}{_estimated_note(hv)}",
+                locations=locs + [r.source for r in partial],
+                data={"zone": zone.name, "allocatable": [list(x) for x in alloc], "devicetree": dt.path},
+                fix="add a /reserved-memory child with no-map covering the whole extent (hvcheck fix --strategy "
+                    "reserve), or punch the range out of the zone's RAM"))
+        if mapped_only:
+            out.append(Finding(
+                "M002",
+                f"zone {zone.name}'s device tree reserves {hv.name} memory at guest {_ranges_text(mapped_only)} "
+                "without no-map: the page allocator stays off it, but the kernel still maps it in its linear map, "
+                "so a driver claiming the reservation, /dev/mem or a stray pointer can still write it",
+                locations=locs + [r.source for r in partial],
+                data={"zone": zone.name, "mapped_not_allocatable": [list(x) for x in mapped_only]},
+                fix="add no-map to the reserved-memory node"))
+    return out
+
+
+# ---------------------------------------------------------------- M003
+
+
+def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
+    out = []
+    hv = ctx.system.hypervisor
+    for zone in ctx.system.zones:
+        dt = zone.devicetree
+        if dt is None:
+            continue
+        mapped = union((r.gstart, r.gend) for r in zone.regions if r.kind.is_memory)
+        for s, e in subtract(dtfacts.mapped_by_kernel(dt), mapped):
+            extra = ""
+            if hv is not None and s < hv.end and hv.start < e and not any(r.guest_start not in (None, r.start)
+                                                                        for r in zone.regions):
+                extra = f" The range is {hv.name}'s own memory (identity-mapped zone)."
+            src = next((m.source for m in dt.memory if m.start < e and s < m.end), None)
+            out.append(Finding(
+                "M003",
+                f"zone {zone.name}'s device tree gives its kernel guest memory {_r(s, e)} that no RAM region maps at "
+                "stage 2: the kernel's first touch of it becomes a stage-2 fault (an 'unhandled MMIO fault' in "
+                f"hvisor).{extra}",
+                locations=[loc for loc in (src, zone.source) if loc is not None],
+                data={"zone": zone.name, "start": s, "end": e, "devicetree": dt.path},
+                fix="map the range as RAM for the zone, or remove it from /memory (or reserve it with no-map)"))
+    return out
+
+
+# ---------------------------------------------------------------- M004
+
+
+_PRIVATE = (RegionKind.RAM, RegionKind.RESERVED)
+
+
+def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
+    ivs = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
+    out = []
+    for a, b in overlapping_pairs(ivs):
+        (za, ra), (zb, rb) = a.item, b.item
+        if za is zb:
+            continue
+        s, e = max(ra.start, rb.start), min(ra.end, rb.end)
+        data = {"zones": [za.name, zb.name], "overlap_start": s, "overlap_end": e}
+        if za.root != zb.root:
+            root, rr, other = (za, ra, zb) if za.root else (zb, rb, za)
+            guest = _guest_image(rr, s, e)
+            if root.devicetree is None:
+                out.append(Finding(
+                    "M004",
+                    f"root zone {root.name} maps zone {other.name}'s RAM {_r(s, e)} (the loader pattern) and no "
+                    "root device tree was given, so it is unknown whether the root kernel stays off it",
+                    locations=[ra.source, rb.source], severity=Severity.WARNING, data=data,
+                    fix="give the root device tree; it must reserve (no-map) or omit this range"))
+                continue
+            alloc = intersect(dtfacts.allocatable(root.devicetree), [guest])
+            if not alloc:
+                continue  # loader pattern, kept off by the root device tree: fine
+            out.append(Finding(
+                "M004",
+                f"root zone {root.name} maps zone {other.name}'s RAM {_r(s, e)} and its device tree "
+                f"{root.devicetree.path} lets the root kernel allocate guest {_ranges_text(alloc)}: the root "
+                f"kernel can hand out zone {other.name}'s memory",
+                locations=[ra.source, rb.source], data=data,
+                fix="reserve the range with no-map in the root device tree, or drop it from /memory"))
+        else:
+            out.append(Finding(
+                "M004",
+                f"zones {za.name} and {zb.name} both own RAM {_r(s, e)} privately; declare it shared if that is "
+                "intended, otherwise each guest corrupts the other's memory",
+                locations=[ra.source, rb.source], data=data,
+                fix="give each zone its own range, or mark the region kind 'shared'"))
+    return out
+
+
+# ---------------------------------------------------------------- M005
+
+
+def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
+    out = []
+    for zone in ctx.system.zones:
+        phys = [Interval(r.start, r.end, r) for r in zone.regions if r.kind.is_mapped]
+        guest = [Interval(r.gstart, r.gend, r) for r in zone.regions]
+        for space, ivs in (("physical", phys), ("guest-physical", guest)):
+            for a, b in overlapping_pairs(ivs):
+                s, e = max(a.start, b.start), min(a.end, b.end)
+                out.append(Finding(
+                    "M005",
+                    f"zone {zone.name}: {a.item.kind.value} {_r(a.start, a.end)} and {b.item.kind.value} "
+                    f"{_r(b.start, b.end)} overlap in {space} space by {_r(s, e)}; the stage-2 map is ambiguous "
+                    "(one mapping silently wins, or zone creation fails)",
+                    locations=[a.item.source, b.item.source],
+                    data={"zone": zone.name, "space": space, "overlap_start": s, "overlap_end": e},
+                    fix="merge or split the regions so they are disjoint"))
+    return out
+
+
+# ---------------------------------------------------------------- M006
+
+
+def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
+    devices = [Interval(d.start, d.end, d) for d in ctx.system.board.devices]
+    mem: list[Interval[tuple[str, Location, str]]] = [
+        Interval(r.start, r.end, (f"zone {z.name} {r.kind.value}", r.source, z.name))
+        for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
+    hv = ctx.system.hypervisor
+    if hv is not None:
+        mem.append(Interval(hv.start, hv.end, (hv.name, hv.source, "")))
+    out = []
+    for m, d in overlapping_pairs_between(mem, devices):
+        what, src, zone = m.item
+        dev = d.item
+        s, e = max(m.start, d.start), min(m.end, d.end)
+        out.append(Finding(
+            "M006",
+            f"{what} {_r(m.start, m.end)} overlaps device {dev.name} ({dev.kind}) {_r(dev.start, dev.end)}: "
+            "memory accesses there reach the device (or the device's registers are handed out as RAM)",
+            locations=[src, dev.source],
+            data={"owner": what, "device": dev.name, "overlap_start": s, "overlap_end": e},
+            fix="shrink or move the RAM region so it stops before the device window"))
+    return out
+
+
+# ---------------------------------------------------------------- M007
+
+
+def m007_emulated_over_passthrough(ctx: Context) -> list[Finding]:
+    out = []
+    for zone in ctx.system.zones:
+        emu = [Interval(r.gstart, r.gend, r) for r in zone.regions if r.kind is RegionKind.EMULATED]
+        io = [Interval(r.gstart, r.gend, r) for r in zone.regions if r.kind is RegionKind.IO]
+        for a, b in overlapping_pairs_between(emu, io):
+            s, e = max(a.start, b.start), min(a.end, b.end)
+            out.append(Finding(
+                "M007",
+                f"zone {zone.name}: emulated region {_r(a.start, a.end)} overlaps passthrough I/O "
+                f"{_r(b.start, b.end)} (guest-physical {_r(s, e)}): accesses go to the real device instead of "
+                "the emulator, or the other way round",
+                locations=[a.item.source, b.item.source],
+                data={"zone": zone.name, "overlap_start": s, "overlap_end": e},
+                fix="move the emulated window or drop the overlapping part of the passthrough region"))
+    return out
+
+
+# ---------------------------------------------------------------- M008
+
+
+def m008_load_address(ctx: Context) -> list[Finding]:
+    out = []
+    hv = ctx.system.hypervisor
+    for zone in ctx.system.zones:
+        own = union((r.start, r.end) for r in zone.regions if r.kind.is_memory)
+        for img in zone.images:
+            span = (img.address, img.end)
+            size_note = "" if img.size else " (size unknown: only the address was checked)"
+            outside = subtract([span], own)
+            problems = []
+            if outside:
+                problems.append(f"{_ranges_text(outside)} is not in the zone's RAM")
+            if hv is not None and img.address < hv.end and hv.start < img.end:
+                problems.append(f"it overlaps {hv.name} {_r(hv.start, hv.end)}")
+            for other in ctx.system.zones:
+                if other is zone:
+                    continue
+                for r in other.regions:
+                    if r.kind in _PRIVATE and img.address < r.end and r.start < img.end and not any(
+                            (q.start <= img.address and img.end <= q.end) for q in zone.regions
+                            if q.kind is RegionKind.SHARED):
+                        problems.append(f"it overlaps zone {other.name}'s RAM {_r(r.start, r.end)}")
+            for img2 in zone.images:
+                if img2 is not img and img2.address < img.end and img.address < img2.end and \
+                        (img.address, img.kind.value) < (img2.address, img2.kind.value):
+                    problems.append(f"it overlaps the {img2.kind.value} image at {img2.address:#x}")
+            if problems:
+                out.append(Finding(
+                    "M008",
+                    f"zone {zone.name}'s {img.kind.value} load address {img.address:#x}{size_note}: "
+                    + "; ".join(problems),
+                    locations=[img.source],
+                    data={"zone": zone.name, "image": img.kind.value, "address": img.address,
+                          "size": img.size if img.size else None},
+                    fix="load the image inside the zone's own RAM, clear of other images"))
+    return out
+
+
+# ---------------------------------------------------------------- M009
+
+
+def m009_alignment(ctx: Context) -> list[Finding]:
+    g = ctx.system.board.granule
+    out = []
+    for zone in ctx.system.zones:
+        for r in zone.regions:
+            if not r.kind.is_mapped:
+                continue  # emulated windows are trapped, never mapped: no granule applies
+            bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
+            if bad:
+                out.append(Finding(
+                    "M009",
+                    f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {', '.join(bad)} not aligned to the "
+                    f"{human_size(g)} granule; the stage-2 map rounds it, silently giving away or losing the "
+                    "rest of the page",
+                    locations=[r.source], data={"zone": zone.name, "start": r.start, "size": r.size, "granule": g},
+                    fix=f"align start and size to {g:#x}"))
+    hv = ctx.system.hypervisor
+    if hv is not None and hv.base_alignment and hv.start % hv.base_alignment:
+        out.append(Finding(
+            "M009",
+            f"{hv.name} base {hv.start:#x} is not aligned to {human_size(hv.base_alignment)} as the board requires",
+            locations=[hv.source] + ([hv.base_alignment_source] if hv.base_alignment_source else []),
+            data={"base": hv.start, "alignment": hv.base_alignment},
+            fix=f"move the base to a multiple of {hv.base_alignment:#x}"))
+    return out
+
+
+# ---------------------------------------------------------------- M010 / M011
+
+
+def _duplicates(ctx: Context, attr: str) -> dict[int, list[tuple[Zone, Location]]]:
+    seen: dict[int, list[tuple[Zone, Location]]] = defaultdict(list)
+    for zone in ctx.system.zones:
+        for n in getattr(zone, attr):
+            if not any(z is zone for z, _ in seen[n.number]):
+                seen[n.number].append((zone, n.source))
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def m010_cpus(ctx: Context) -> list[Finding]:
+    out = []
+    for cpu, owners in sorted(_duplicates(ctx, "cpus").items()):
+        out.append(Finding(
+            "M010", f"CPU {cpu} is assigned to zones {', '.join(z.name for z, _ in owners)}",
+            locations=[loc for _, loc in owners], data={"cpu": cpu, "zones": [z.name for z, _ in owners]},
+            fix="give each CPU to one zone"))
+    count = ctx.system.board.cpu_count
+    if count is not None:
+        for zone in ctx.system.zones:
+            for n in zone.cpus:
+                if n.number >= count.number:
+                    out.append(Finding(
+                        "M010", f"zone {zone.name} uses CPU {n.number}, but the board has {count.number} CPUs "
+                        f"(0..{count.number - 1})", locations=[n.source, count.source],
+                        data={"cpu": n.number, "board_cpus": count.number, "zone": zone.name}))
+    return out
+
+
+def m011_irqs(ctx: Context) -> list[Finding]:
+    return [Finding(
+        "M011", f"interrupt {irq} is assigned to zones {', '.join(z.name for z, _ in owners)}",
+        locations=[loc for _, loc in owners], data={"irq": irq, "zones": [z.name for z, _ in owners]},
+        fix="route each interrupt to one zone (or make sure the sharing is intended and emulated)")
+        for irq, owners in sorted(_duplicates(ctx, "irqs").items())]
+
+
+# ---------------------------------------------------------------- M012
+
+
+def m012_outside_board_memory(ctx: Context) -> list[Finding]:
+    board = ctx.system.board
+    if not board.memory:
+        if any(z.regions for z in ctx.system.zones):
+            return [Finding("M012", "the board's physical memory list was not given, so regions were not checked "
+                            "against it", locations=[ctx.system.source], severity=Severity.NOTE,
+                            data={"checked": False})]
+        return []
+    ram = union((m.start, m.end) for m in board.memory)
+    io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
+    out = []
+    for zone in ctx.system.zones:
+        for r in zone.regions:
+            if r.kind.is_memory:
+                allowed, what = ram, "the board's memory"
+            elif r.kind is RegionKind.IO and board.io:
+                allowed, what = union(ram + io), "the board's memory and I/O ranges"
+            else:
+                continue
+            missing = subtract([(r.start, r.end)], allowed)
+            if missing:
+                out.append(Finding(
+                    "M012",
+                    f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {_ranges_text(missing)} is outside "
+                    f"{what}", locations=[r.source, board.memory[0].source],
+                    data={"zone": zone.name, "outside": [list(x) for x in missing]},
+                    fix="fix the region's start/size, or the board's memory list"))
+    return out
+
+
+# ---------------------------------------------------------------- M013
+
+
+def m013_headroom(ctx: Context) -> list[Finding]:
+    hv = ctx.system.hypervisor
+    if hv is None:
+        return []
+    candidates: list[tuple[int, str, Location]] = []
+    for zone in ctx.system.zones:
+        for r in zone.regions:
+            if r.kind.is_mapped and r.end > hv.end:
+                candidates.append((r.start, f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}", r.source))
+        for img in zone.images:
+            if img.end > hv.end:
+                candidates.append((img.address, f"zone {zone.name} {img.kind.value} image at {img.address:#x}",
+                                   img.source))
+    for d in ctx.system.board.devices:
+        if d.end > hv.end:
+            candidates.append((d.start, f"device {d.name} {_r(d.start, d.end)}", d.source))
+    for bank in ctx.system.board.memory:
+        if bank.start <= hv.end - 1 < bank.end:
+            candidates.append((bank.end, f"the end of board memory {_r(bank.start, bank.end)}", bank.source))
+    if not candidates:
+        return []
+    start, what, src = min(candidates, key=lambda c: max(c[0], hv.end))
+    gap = max(0, start - hv.end)
+    if gap >= ctx.headroom:
+        return []
+    state = "already overlaps it (see M001/M006)" if start < hv.end else f"leaves {human_size(gap)}"
+    return [Finding(
+        "M013",
+        f"{hv.name} ends at {hv.end:#x}{_estimated_note(hv)} and the next owner, {what}, {state}; less than the "
+        f"{human_size(ctx.headroom)} headroom, so the next growth of the binary (PCIe support, a larger pool) "
+        "will stomp on it",
+        locations=[*_hv_locs(hv), src],
+        data={"hv_end": hv.end, "next_owner": what, "next_start": start, "headroom": gap,
+              "required": ctx.headroom},
+        fix="move the neighbour (or the hypervisor) so the gap is at least the required headroom")]
+
+
+# ---------------------------------------------------------------- M014
+
+
+def m014_estimated_extent(ctx: Context) -> list[Finding]:
+    hv = ctx.system.hypervisor
+    if hv is None:
+        return [Finding("M014", "no hypervisor extent was given, so M001, M002, M006 (hypervisor) and M013 were not "
+                        "checked", locations=[ctx.system.source], data={"checked": False},
+                        fix="give the hypervisor's start/end, or its ELF (--elf)")]
+    est = hv.estimate
+    if est is None:
+        return []
+    # Which verdicts depend on the assumption: rerun the extent-dependent rules with the smallest end.
+    small = copy.deepcopy(ctx.system)
+    assert small.hypervisor is not None
+    small.hypervisor.end = est.end_min
+    small_ctx = Context(small, ctx.headroom)
+    dependent = []
+    for rid in ("M001", "M002", "M006", "M008", "M013"):
+        big = {_key(f) for f in RULES[rid](ctx)}
+        little = {_key(f) for f in RULES[rid](small_ctx)}
+        if big != little:
+            dependent.append(rid)
+    verdict = ("no verdict depends on it" if not dependent else
+               f"these verdicts depend on it: {', '.join(dependent)} (they hold for the largest image only)")
+    return [Finding(
+        "M014",
+        f"{hv.name}'s extent is estimated, not read from its ELF: {est.formula}; {est.assumption}; end between "
+        f"{est.end_min:#x} and {est.end_max:#x}; {verdict}",
+        locations=[hv.source, hv.end_source],
+        data={"end_min": est.end_min, "end_max": est.end_max, "dependent_rules": dependent},
+        fix="pass the linked hypervisor ELF (--elf) for exact skernel/__hv_end")]
+
+
+def _key(f: Finding) -> tuple[str, tuple[str, ...]]:
+    return f.rule, tuple(str(loc) for loc in f.locations if loc.detail is None)
+
+
+RULES: dict[str, Rule] = {
+    "M001": m001_hypervisor_in_zone_ram,
+    "M002": m002_kernel_may_allocate_hypervisor,
+    "M003": m003_dt_memory_not_mapped,
+    "M004": m004_private_ram_shared_between_zones,
+    "M005": m005_regions_overlap_within_zone,
+    "M006": m006_ram_over_device_window,
+    "M007": m007_emulated_over_passthrough,
+    "M008": m008_load_address,
+    "M009": m009_alignment,
+    "M010": m010_cpus,
+    "M011": m011_irqs,
+    "M012": m012_outside_board_memory,
+    "M013": m013_headroom,
+    "M014": m014_estimated_extent,
+}
+
+
+def run_rules(system: System, *, headroom: int = DEFAULT_HEADROOM, only: Iterable[str] | None = None) -> list[Finding]:
+    """Run every layout rule (or ``only`` those IDs) and return the findings in rule order."""
+    ctx = Context(system, headroom)
+    out: list[Finding] = []
+    for rid, fn in RULES.items():
+        if only is None or rid in set(only):
+            out.extend(fn(ctx))
+    return out

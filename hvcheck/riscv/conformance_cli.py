@@ -1,0 +1,48 @@
+"""`hvcheck riscv-conformance`: run every 16-bit encoding in an emulator, compare with the spec (R010)."""
+
+from __future__ import annotations
+
+import click
+
+from hvcheck.cli import common_options, finish
+
+
+@click.command("riscv-conformance")
+@click.option("--qemu-user", "--qemu", "qemu_user", metavar="PATH",
+              help="QEMU Linux user-mode emulator to test (default: qemu-riscv64 on PATH when "
+                   "--qemu-system is not given).")
+@click.option("--results", "results", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Check a saved harness output instead of running an emulator (e.g. rvc_user.elf "
+                   "run natively on a riscv64 board; raw or gzip).")
+@click.option("--cpu", metavar="MODEL", help="Passed to QEMU as -cpu MODEL.")
+@click.option("--extensions", default="", metavar="LIST",
+              help="Comma-separated extensions the emulated CPU implements that reuse compressed "
+                   "space (zcb, zcmop, ...); their encodings are then expected to execute.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds before a run is abandoned.")
+@common_options
+def riscv_conformance(qemu_user: str | None, results: str | None, cpu: str | None, extensions: str,
+                      timeout: float, fmt: str, output: str | None, fail_on: str) -> None:
+    """Execute all 49152 compressed halfwords once in one emulator process and report (R010)
+    every class of divergence between "trapped as illegal" and the spec: 0x0000 and reserved
+    encodings must trap, valid instructions and HINTs must not.
+
+    Without QEMU nothing can be checked: that is an error (exit 2), never a silent pass.
+    """
+    from hvcheck.riscv import conformance as conf
+
+    exts = [e.strip() for e in extensions.split(",") if e.strip()]
+    runs = []
+    if results:
+        runs.append(conf.load_results(results))
+    if qemu_user or not results:
+        runs.append(conf.run_user(qemu_user or "qemu-riscv64", cpu=cpu, timeout=timeout))
+    findings = []
+    preambles = []
+    extra_runs = []
+    for run in runs:
+        found, counts = conf.compare(run, extensions=exts)
+        findings.extend(found)
+        preambles.append(conf.summary_table(run, counts, len(found)))
+        extra_runs.append(conf.extra_json(run, counts))
+    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck riscv-conformance",
+           preamble="\n\n".join(preambles), extra={"conformance": extra_runs})

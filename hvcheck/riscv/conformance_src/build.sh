@@ -1,0 +1,16 @@
+#!/bin/sh
+# Rebuild the prebuilt conformance harnesses committed next to this script, from their sources,
+# with Debian's riscv64 cross toolchain (gcc-riscv64-linux-gnu / binutils-riscv64-linux-gnu).
+# The output is deterministic (no build-id, no notes): rerunning this must leave `git status` clean.
+set -eu
+cd "$(dirname "$0")"
+CC=${CC:-riscv64-linux-gnu-gcc}
+# -mno-relax/--no-relax: the harness must never address memory through gp, which tests clobber.
+COMMON="-march=rv64gc -mabi=lp64d -mno-relax -nostdlib -static -Wl,--no-relax -Wl,--build-id=none"
+
+# qemu-user: a static Linux program; the test area is the only writable+executable segment.
+# Assemble to a fixed object name first: the linker records the object's name in the symbol table.
+$CC $COMMON -c -o rvc_user.o rvc_user.S
+$CC $COMMON -Wl,--no-warn-rwx-segments -T rvc_user.ld -o rvc_user.elf rvc_user.o
+rm -f rvc_user.o
+echo "built $(pwd)/rvc_user.elf"

@@ -1,0 +1,54 @@
+"""`hvcheck xcr0` / `cpuid` / `ioctl` as a user runs them: exit codes, JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_hvcheck
+
+
+def test_xcr0_incident_value_text() -> None:
+    proc = run_hvcheck("xcr0", "0x202e7")
+    assert proc.returncode == 1
+    assert "X001" in proc.stdout and "XTILECFG" in proc.stdout
+    assert "0x602e7" in proc.stdout and "0x2e7" in proc.stdout
+    assert "8192" not in proc.stdout.split("error")[0]  # XTILEDATA is not listed as a set component
+    assert " 64  CPUID.(7,0):EDX[24] AMX-TILE" in proc.stdout  # XTILECFG row with its size
+
+
+def test_xcr0_valid_value_exit_0() -> None:
+    proc = run_hvcheck("xcr0", "0x602e7")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "valid" in proc.stdout
+
+
+def test_xcr0_json_contract() -> None:
+    proc = run_hvcheck("xcr0", "0x202e7", "--supported", "0x2e7", "--format", "json")
+    doc = json.loads(proc.stdout)
+    rules = sorted(f["rule"] for f in doc["findings"])
+    assert rules == ["X001", "X002"]
+    x001 = next(f for f in doc["findings"] if f["rule"] == "X001")
+    assert x001["data"]["nearest_valid"] == ["0x602e7", "0x2e7"]
+    assert doc["nearest_valid"] == ["0x602e7", "0x2e7"] and doc["valid"] is False
+
+
+def test_xcr0_edx_eax_pair() -> None:
+    proc = run_hvcheck("xcr0", "0x80000000:0x3", "--format", "json")
+    doc = json.loads(proc.stdout)
+    assert doc["xcr0"] == "0x8000000000000003"
+    assert doc["findings"][0]["data"]["violations"] == ["reserved"]
+
+
+@pytest.mark.parametrize("arg", ["banana", "0x1_0000_0000_0000_0000", "-1", "0xzz", "", "1:2:3",
+                                 "0x100000000:0"])
+def test_xcr0_bad_values_exit_2(arg: str) -> None:
+    proc = run_hvcheck("xcr0", "--", arg)  # "--" so "-1" is a value, not an option
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_xcr0_bad_supported_exit_2() -> None:
+    proc = run_hvcheck("xcr0", "0x7", "--supported", "lots")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
