@@ -6,7 +6,7 @@ import gzip
 import json
 
 from conftest import run_hvcheck
-from helpers import DEMO, FIX
+from triage_helpers import DEMO, FIX
 
 
 def test_seed000_json() -> None:

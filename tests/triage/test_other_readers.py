@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import DEMO, only, scan_fixture, write
+from triage_helpers import DEMO, only, scan_fixture, write
 
 from hvcheck.triage.arm64_oops import decode_esr
 from hvcheck.triage.scan import scan

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from helpers import DEMO, FIX
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from triage_helpers import DEMO, FIX
 
 from hvcheck.errors import InputError
 from hvcheck.triage.context import Context

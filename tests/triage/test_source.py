@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from helpers import write
+from triage_helpers import write
 
 from hvcheck.errors import InputError
 from hvcheck.triage.source import MAX_LINE, clean, iter_lines, looks_binary

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import DEMO, only, scan_fixture, write
+from triage_helpers import DEMO, only, scan_fixture, write
 
 from hvcheck.triage.scan import scan
 from hvcheck.triage.x86_insn import decode, decode_at, parse_code
