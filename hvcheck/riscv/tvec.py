@@ -1,0 +1,445 @@
+"""Trap-vector writes: recover the value written to mtvec/stvec/vstvec and check it (R001-R004).
+
+Values are recovered by forward constant propagation over the straight-line window that ends at
+the write (lattice {constant, unknown}, x0 = 0, RV64 sign-extension rules), seeded where the
+window starts at a function entry with the argument registers at each call site ("simple
+calls"). Sources: lui/auipc/addi[w]/c.addi/c.li/c.lui/c.mv/add/ori/andi..., `la`/`lla`, and
+pc-relative literal or GOT loads read from the image (dynamic relocations applied). A write
+whose value stays unknown is a note, never dropped. Facts: riscv-trap-vectors.md §1-§3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hvcheck.findings import Finding, Location, Severity
+from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
+from hvcheck.riscv.image import AddressInfo, RiscvImage
+from hvcheck.riscv.rvc import Decoded16
+
+WINDOW = 48  # instructions walked back from a write
+MAX_CALLERS = 16
+VECTOR_CAUSES = (0, 1, 3, 5, 7, 9, 11)  # exceptions (0) and U/S/VS/M software, timer, external interrupts
+CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
+
+
+@dataclass(frozen=True)
+class OldCsr:
+    """The value a CSR held before the write at ``pc`` (read by csrrw/csrr): a restore."""
+
+    csr: int
+    pc: int
+
+
+@dataclass
+class Value:
+    v: int | OldCsr | None
+    chain: tuple[str, ...] = ()
+    note: str = ""
+
+
+UNKNOWN = Value(None)
+
+
+@dataclass
+class TvecWrite:
+    """One write site and what it writes (possibly several values via several callers)."""
+
+    pc: int
+    csr: int
+    insn_text: str
+    values: list[Value] = field(default_factory=list)
+
+    @property
+    def csr_name(self) -> str:
+        return TVEC_CSRS.get(self.csr, hex(self.csr))
+
+
+def _sext32(x: int) -> int:
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+class Propagator:
+    def __init__(self, img: RiscvImage) -> None:
+        self.img = img
+        self.mask = (1 << img.xlen) - 1
+        self._func_entries = set(img.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
+        self._func_entries.add(img.entry)
+
+    def predecessor(self, pc: int) -> int | None:
+        """The one instruction that runs before ``pc``: its fall-through predecessor, or, when
+        nothing falls through into ``pc``, the single jump/branch that targets it."""
+        starts = self.img.starts
+        fall = None
+        for back in (4, 2):
+            p = pc - back
+            if starts.get(p) == back:
+                insn = self.img.decode(p)
+                if insn is not None and not _ends_flow(insn):
+                    fall = p
+                break
+        sources = self.img.targets.get(pc, [])
+        if fall is not None:
+            return fall
+        if len(set(sources)) == 1:
+            return sources[0]
+        return None
+
+    def window(self, pc: int) -> list[int]:
+        """Instruction addresses before ``pc`` on the straight-line fall-through path."""
+        out: list[int] = []
+        cur = pc
+        while len(out) < WINDOW and cur not in self._func_entries:
+            p = self.predecessor(cur)
+            if p is None:
+                break
+            out.append(p)
+            cur = p
+        out.reverse()
+        return out
+
+    def evaluate(self, pcs: list[int], seed: dict[int, Value] | None = None) -> dict[int, Value]:
+        regs: dict[int, Value] = dict(seed or {})
+        for pc in pcs:
+            insn = self.img.decode(pc)
+            if insn is not None:
+                self.step(pc, insn, regs)
+        return regs
+
+    def get(self, regs: dict[int, Value], r: int | None) -> Value:
+        if r is None:
+            return UNKNOWN
+        if r == 0:
+            return Value(0)
+        return regs.get(r, UNKNOWN)
+
+    def step(self, pc: int, insn: Decoded16 | Insn, regs: dict[int, Value]) -> None:
+        op = insn.op
+        rd = insn.rd
+        text = f"0x{pc:x} {pretty(insn)}"
+        int_rd = rd is not None and rd != 0 and not _fp_dest(insn)
+        if op in ("jal", "jalr"):
+            if rd:
+                for r in CALLER_SAVED:  # a call clobbers the caller-saved registers
+                    regs.pop(r, None)
+                regs[rd] = Value((pc + insn.length) & self.mask, (text,))
+            return
+        if not int_rd:
+            return
+        assert rd is not None
+        result: Value = UNKNOWN
+        a = self.get(regs, insn.rs1)
+        b = self.get(regs, insn.rs2)
+        imm = insn.imm
+        if op == "lui" and imm is not None:
+            result = Value(imm & self.mask, (text,))
+        elif op == "auipc" and imm is not None:
+            result = Value((pc + imm) & self.mask, (text,))
+        elif op.startswith("csrr") and isinstance(insn, Insn) and insn.csr is not None:
+            result = Value(OldCsr(insn.csr, pc), (text,)) if insn.csr in TVEC_CSRS else UNKNOWN
+        elif op in _IMM_OPS and imm is not None and isinstance(a.v, int):
+            result = Value(self._imm_op(op, a.v, imm), (*a.chain, text))
+        elif op in ("add", "sub", "and", "or", "xor", "addw", "subw") and isinstance(a.v, int) \
+                and isinstance(b.v, int):
+            result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text))
+        elif op == "add" and insn.rs1 == 0 and isinstance(b.v, OldCsr):  # mv rd, rs
+            result = Value(b.v, (*b.chain, text))
+        elif op == "add" and insn.rs2 == 0 and isinstance(a.v, OldCsr):
+            result = Value(a.v, (*a.chain, text))
+        elif op == "addi" and imm == 0 and isinstance(a.v, OldCsr):
+            result = Value(a.v, (*a.chain, text))
+        elif op in _LOADS and isinstance(a.v, int) and imm is not None:
+            size, signed = _LOADS[op]
+            addr = (a.v + imm) & self.mask
+            got = self.img.read(addr, size)
+            if got is not None:
+                val, writable = got
+                if signed and val & (1 << (size * 8 - 1)):
+                    val -= 1 << (size * 8)
+                where = self.img.where(addr)
+                what = "initial value of writable data" if writable else "literal"
+                result = Value(val & self.mask, (*a.chain, f"{text}   ; {what} at {where} = 0x{val & self.mask:x}"),
+                               note="value read from writable memory (initial value)" if writable else "")
+        regs[rd] = result
+
+    def _imm_op(self, op: str, a: int, imm: int) -> int:
+        m = self.mask
+        if op == "addi":
+            return (a + imm) & m
+        if op == "addiw":
+            return _sext32(a + imm) & m
+        if op == "andi":
+            return a & imm & m
+        if op == "ori":
+            return (a | imm) & m
+        if op == "xori":
+            return (a ^ imm) & m
+        if op == "slli":
+            return (a << imm) & m
+        if op == "srli":
+            return (a & m) >> imm
+        if op == "srai":
+            signed = a - (1 << self.img.xlen) if a & (1 << (self.img.xlen - 1)) else a
+            return (signed >> imm) & m
+        if op == "slliw":
+            return _sext32(a << imm) & m
+        return 0
+
+    def _reg_op(self, op: str, a: int, b: int) -> int:
+        m = self.mask
+        return {"add": lambda: a + b, "sub": lambda: a - b, "and": lambda: a & b, "or": lambda: a | b,
+                "xor": lambda: a ^ b, "addw": lambda: _sext32(a + b), "subw": lambda: _sext32(a - b)}[op]() & m
+
+    # -------------------------------------------------------------- per write
+    def resolve(self, pc: int) -> TvecWrite | None:
+        insn = self.img.decode(pc)
+        if not isinstance(insn, Insn) or insn.csr not in TVEC_CSRS:
+            return None
+        name = insn.name
+        if name in ("csrrs", "csrrc") and insn.rs1 == 0 or name in ("csrrsi", "csrrci") and insn.rs1 == 0:
+            return None  # a pure read
+        write = TvecWrite(pc, insn.csr, pretty(insn))
+        pcs = self.window(pc)
+        seeds = self._caller_seeds(pcs[0] if pcs else pc)
+        for seed, via in seeds:
+            regs = self.evaluate(pcs, seed)
+            prior = self._prior_csr_value(pcs, insn.csr, seed)
+            write.values.append(self._written(insn, pc, regs, prior, via))
+        # dedupe identical values
+        seen: dict[object, Value] = {}
+        for v in write.values:
+            seen.setdefault(v.v if v.v is not None else ("unknown", v.note), v)
+        write.values = list(seen.values())
+        return write
+
+    def _caller_seeds(self, entry: int) -> list[tuple[dict[int, Value], str]]:
+        """Register values at ``entry``: from each direct caller when entry is a function entry."""
+        callers = self.img.callers.get(entry, [])
+        if not callers:
+            return [({}, "")]
+        out = []
+        for call in callers[:MAX_CALLERS]:
+            regs = self.evaluate(self.window(call))
+            args = {r: v for r, v in regs.items() if 10 <= r <= 17 and v.v is not None}
+            out.append((args, f"via the call at {self.img.where(call)}"))
+        return out
+
+    def _prior_csr_value(self, pcs: list[int], csr: int, seed: dict[int, Value]) -> Value | None:
+        """The value an earlier csrw to the same CSR in the window wrote (for csrs/csrc)."""
+        regs: dict[int, Value] = dict(seed)
+        prior: Value | None = None
+        for p in pcs:
+            insn = self.img.decode(p)
+            if insn is None:
+                continue
+            if isinstance(insn, Insn) and insn.csr == csr and insn.name in ("csrrw", "csrrwi"):
+                prior = self.get(regs, insn.rs1) if insn.name == "csrrw" else Value(insn.rs1 or 0)
+            self.step(p, insn, regs)
+        return prior
+
+    def _written(self, insn: Insn, pc: int, regs: dict[int, Value], prior: Value | None, via: str) -> Value:
+        text = f"0x{pc:x} {pretty(insn)}"
+        name = insn.name
+        if name == "csrrw":
+            src = self.get(regs, insn.rs1)
+            if src.v is None:
+                reg = _reg(insn.rs1)
+                return Value(None, (text,), note=f"{reg} is not a constant on the straight-line path"
+                             + (f" ({via})" if via else "") + _why_unknown(self, pc, insn.rs1))
+            return Value(src.v, (*src.chain, text), note=" ".join(x for x in (src.note, via) if x))
+        if name == "csrrwi":
+            return Value(insn.rs1 or 0, (text,), note=via)
+        src = self.get(regs, insn.rs1) if name in ("csrrs", "csrrc") else Value(insn.rs1 or 0)
+        if not isinstance(src.v, int):
+            return Value(None, (text,), note=f"read-modify-write with a non-constant operand {_reg(insn.rs1)}")
+        if prior is None or not isinstance(prior.v, int):
+            bits = "MODE bit(s)" if src.v < 4 else "bits"
+            return Value(None, (text,), note=f"{name} sets/clears {bits} 0x{src.v:x} of a value not known "
+                                              "statically (no earlier write in the same block)")
+        if name.startswith("csrrs"):
+            return Value(prior.v | src.v, (*prior.chain, *src.chain, text))
+        return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text))
+
+
+_IMM_OPS = frozenset({"addi", "addiw", "andi", "ori", "xori", "slli", "srli", "srai", "slliw"})
+_LOADS = {"ld": (8, False), "lw": (4, True), "lwu": (4, False), "lh": (2, True), "lhu": (2, False),
+          "lb": (1, True), "lbu": (1, False)}
+
+
+def _reg(r: int | None) -> str:
+    from hvcheck.riscv.rvc import ABI_NAMES
+    return ABI_NAMES[r or 0]
+
+
+def _why_unknown(prop: Propagator, pc: int, reg: int | None) -> str:
+    pcs = prop.window(pc)
+    if not pcs or len(pcs) >= WINDOW:
+        return ""
+    first = pcs[0]
+    if first in prop.img.callers or first in prop._func_entries:
+        return f"; it is set by the caller of {prop.img.where(first)}"
+    return f"; the path starts at {prop.img.where(first)} (a join point or the start of decoded code)"
+
+
+def _fp_dest(insn: Decoded16 | Insn) -> bool:
+    if isinstance(insn, Insn):
+        return "d" in insn.fp
+    return bool(insn.fp) and insn.rd is not None
+
+
+def _ends_flow(insn: Decoded16 | Insn) -> bool:
+    """True when execution never falls through to the next instruction."""
+    if insn.cls not in ("valid", "hint"):
+        return False
+    if insn.op in ("jal", "jalr") and insn.rd == 0:
+        return True
+    if insn.op in ("ret", "jt"):
+        return True
+    return isinstance(insn, Insn) and insn.name in ("mret", "sret", "mnret", "dret", "uret")
+
+
+# ---------------------------------------------------------------------------- checks
+
+def check_writes(img: RiscvImage) -> tuple[list[Finding], list[TvecWrite], list[int]]:
+    """R001-R004 for every trap-vector write; returns findings, the writes, and the handler
+    addresses that became walk roots (for R005)."""
+    prop = Propagator(img)
+    findings: list[Finding] = []
+    writes: list[TvecWrite] = []
+    roots: list[int] = []
+    for pc in sorted(set(img.tvec_sites)):
+        w = prop.resolve(pc)
+        if w is None:
+            continue
+        writes.append(w)
+        for val in w.values:
+            findings += _check_value(img, w, val, roots)
+    return findings, writes, roots
+
+
+def _loc(img: RiscvImage, pc: int) -> Location:
+    return Location(img.path, None, symbol=img.nearest_symbol(pc), detail=f"write at 0x{pc:x}")
+
+
+def _base_data(img: RiscvImage, w: TvecWrite, val: Value) -> dict[str, object]:
+    return {"csr": w.csr, "csr_name": w.csr_name, "write_pc": w.pc, "write_symbol": img.nearest_symbol(w.pc),
+            "instruction": w.insn_text, "chain": list(val.chain)}
+
+
+def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) -> list[Finding]:
+    head = f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}"
+    data = _base_data(img, w, val)
+    if isinstance(val.v, OldCsr):
+        return []  # restores the value read earlier (csrrw save / csrw restore idiom): nothing new
+    if val.v is None:
+        data["reason"] = val.note
+        return [Finding("R002", f"{head}: value not resolved statically ({val.note}); BASE not checked",
+                        [_loc(img, w.pc)], data, severity=Severity.NOTE,
+                        fix="if this is a handler address, load it with `la`/`lla` next to the write")]
+    v = val.v
+    mode = v & 3
+    base = v & ~3 & ((1 << img.xlen) - 1)
+    data.update(value=v, base=base, mode=mode)
+    if val.note:
+        data["note"] = val.note
+    head = f"{head} <- 0x{v:x}"
+    if mode >= 2:
+        extra = ""
+        for delta in (1, 2, 3):
+            s = img.symbol_at(v - delta)
+            if s is not None:
+                extra = (f"; 0x{v:x} - {delta} = {s.name}: a {'2-byte-aligned ' if (v - delta) % 4 else ''}"
+                         f"address OR'ed with the MODE bits spilled into MODE")
+                data["symbol_below"] = s.name
+                break
+        return [Finding("R001", f"{head}: MODE {mode} is reserved (only 0 Direct and 1 Vectored are defined); "
+                                f"WARL hardware silently drops or changes the write{extra}",
+                        [_loc(img, w.pc)], data,
+                        fix="align the handler/table to >= 64 bytes and write `table | 1` or `handler`")]
+    out: list[Finding] = []
+    info = img.inspect(base)
+    data["target"] = img.describe_address(base)
+    data["nearest_symbol"] = info.symbol
+    bad_target = _target_finding(img, w, val, head, info, data, mode)
+    if bad_target is not None:
+        out.append(bad_target)
+        if bad_target.rule == "R002":
+            return out
+    if mode == 1:
+        out += _vector_findings(img, w, val, head, base, data, roots)
+    else:
+        roots.append(base)
+    return out
+
+
+def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: AddressInfo,
+                    data: dict[str, object], mode: int) -> Finding | None:
+    base = info.addr
+    if not info.in_code:
+        return Finding("R002", f"{head}: BASE 0x{base:x} is not in any executable section "
+                               f"({'in data' if info.section else 'not loaded at all'}); the first trap "
+                               "fetches from there", [_loc(img, w.pc)], dict(data),
+                       fix="write the address of the trap handler (`la t0, handler`)")
+    if info.mid_instruction:
+        desc = img.describe_address(base)
+        loop = ""
+        if info.reads_class in ("illegal", "reserved"):
+            loop = ", and will trap to the same address forever"
+            data["trap_loop"] = True
+        hint = _intended(img, base, data)
+        return Finding("R002", f"{head}: BASE is not an instruction start. {desc}{loop}{hint}",
+                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                       dict(data), fix="compute the vector with `la t0, <handler symbol>`, never by hand")
+    if info.exact_symbol is None:
+        if not img.has_symtab:
+            return None  # without a full symbol table every handler looks anonymous: R003 is not checked
+        hint = _intended(img, base, data)
+        return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
+                               f"symbol names it; nearest symbol {info.symbol or '(none)'}{hint}",
+                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                       dict(data), fix="point the vector at the handler's symbol (or label the target)")
+    return None
+
+
+def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
+    """Name the symbol a few bytes above a bad target: usually the handler that was meant."""
+    nxt = img.next_symbol(base, within=64)
+    if nxt is None:
+        return ""
+    data["next_symbol"] = nxt.name
+    return f". {nxt.name} starts {nxt.addr - base} bytes further at 0x{nxt.addr:x}: probably the intended target"
+
+
+def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base: int,
+                     data: dict[str, object], roots: list[int]) -> list[Finding]:
+    out: list[Finding] = []
+    roots.append(base)
+    if base % 64:
+        out.append(Finding("R004", f"{head}: vectored BASE 0x{base:x} is not 64-byte aligned (portable code "
+                                   "needs >= 64: an implementation may OR 4*cause into BASE, and CLIC-capable "
+                                   "cores may force 64-byte alignment)",
+                           [_loc(img, w.pc)], dict(data, problem="alignment"), severity=Severity.WARNING,
+                           fix="put `.balign 64` before the vector table"))
+    problems = []
+    for cause in VECTOR_CAUSES:
+        entry = base + 4 * cause
+        info = img.inspect(entry)
+        insn = img.decode(entry)
+        what = info.reads_text or "nothing"
+        if not info.in_code or insn is None:
+            problems.append(f"cause {cause} at 0x{entry:x}: outside code")
+        elif info.mid_instruction:
+            problems.append(f"cause {cause} at 0x{entry:x}: inside the {info.insn_length}-byte "
+                            f"{info.insn_text} at 0x{info.insn_start:x}, the hart reads {what}")
+        elif insn.length != 4:
+            problems.append(f"cause {cause} at 0x{entry:x}: {what} is {insn.length} bytes, entries must be 4")
+        elif insn.op != "jal":
+            problems.append(f"cause {cause} at 0x{entry:x}: {pretty(insn)} is not a jump")
+        else:
+            roots.append(entry)
+    if problems:
+        out.append(Finding("R004", f"{head}: vectored table entries are not 4-byte jumps: " + "; ".join(problems),
+                           [_loc(img, w.pc)], dict(data, problem="entries", entries=problems),
+                           fix="assemble the table with `.option norvc` so every entry is a 4-byte `j handler`"))
+    return out

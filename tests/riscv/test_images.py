@@ -1,0 +1,198 @@
+"""`hvcheck riscv` on our own fixtures (tests/fixtures/riscv/*.S): each produces exactly the
+intended findings; bad input gives one `error:` line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hvcheck.riscv.check import check_path
+from hvcheck.riscv.image import load_image
+from tests.conftest import FIXTURES, require_tool, run_hvcheck
+
+RV = FIXTURES / "riscv"
+
+EXPECTED = {
+    "seed_mtvec": [("R002", "error")],
+    "fixed_mtvec_la": [],
+    "vectored_mode3": [("R001", "error")],
+    "vectored_base_not64": [("R004", "warning")],
+    "vectored_rvc_table": [("R004", "error")],
+    "reserved_straightline": [("R005", "error")] * 11,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_produces_exactly_the_intended_findings(name: str) -> None:
+    report = check_path(str(RV / f"{name}.elf"))
+    assert sorted((f.rule, f.sev.label) for f in report.findings) == sorted(EXPECTED[name])
+
+
+def test_seed_layout_is_the_incident_layout() -> None:
+    img = load_image(RV / "seed_mtvec.elf")
+    expect = {0x8000006A: "auipc", 0x8000006E: "c.addi", 0x80000070: "csrrw", 0x80000074: "c.j",
+              0x80000076: "addi", 0x8000007A: "addi", 0x8000007E: "c.nop"}
+    for addr, name in expect.items():
+        assert img.decode(addr).name == name, hex(addr)
+    assert img.decode(0x8000006E).imm == 18
+    assert next(s.addr for s in img.symbols if s.name == "mtrap_entry") == 0x80000080
+
+
+def test_seed_finding_explains_the_trap_loop() -> None:
+    (f,) = check_path(str(RV / "seed_mtvec.elf")).findings
+    assert f.data["value"] == 0x8000007C and f.data["csr_name"] == "mtvec" and f.data["write_pc"] == 0x80000070
+    assert "0x8000007c is inside the 4-byte nop at 0x8000007a" in f.message
+    assert "the hart reads 0x0000" in f.message and "illegal instruction" in f.message
+    assert "will trap to the same address forever" in f.message
+    assert "mtrap_entry starts 4 bytes further" in f.message
+    assert [c.split()[0] for c in f.data["chain"]] == ["0x8000006a", "0x8000006e", "0x80000070"]
+    assert f.data["trap_loop"] is True
+
+
+def test_fixed_variant_resolves_to_the_handler() -> None:
+    report = check_path(str(RV / "fixed_mtvec_la.elf"))
+    (w,) = report.writes
+    assert w.values[0].v == 0x80000080
+    assert report.image.symbol_at(0x80000080).name == "mtrap_entry"
+
+
+def test_mode3_names_the_misaligned_table() -> None:
+    (f,) = check_path(str(RV / "vectored_mode3.elf")).findings
+    assert f.data["mode"] == 3 and f.data["symbol_below"] == "vec_table"
+
+
+def test_rvc_table_lists_every_checked_cause() -> None:
+    (f,) = check_path(str(RV / "vectored_rvc_table.elf")).findings
+    assert [e.split()[1] for e in f.data["entries"]] == ["0", "1", "3", "5", "7", "9", "11"]
+
+
+def test_hints_in_straight_line_code_are_not_reported() -> None:
+    report = check_path(str(RV / "reserved_straightline.elf"))
+    halfwords = {f.data["halfword"] for f in report.findings}
+    assert 0x0005 not in halfwords and 0x4001 not in halfwords
+    assert halfwords == {0x0000, 0x0004, 0x8000, 0x6101, 0x6281, 0x6001, 0x9C41, 0x4002, 0x8002, 0x2001, 0x6002}
+
+
+def test_describe_address_for_triage() -> None:
+    img = load_image(RV / "seed_mtvec.elf")
+    text = img.describe_address(0x8000007C)
+    assert text.startswith("0x8000007c is inside the 4-byte nop at 0x8000007a")
+    assert "0x0000 (c.unimp), an illegal instruction" in text
+    assert "reachable instruction start" in img.describe_address(0x80000070)
+    assert "mtrap_entry" in img.describe_address(0x80000080)
+    assert "not in any executable section" in img.describe_address(0x1000)
+    info = img.inspect(0x8000007C)
+    assert info.mid_instruction and info.insn_start == 0x8000007A and info.reads_class == "illegal"
+
+
+def test_cli_json_contract() -> None:
+    proc = run_hvcheck("riscv", str(RV / "seed_mtvec.elf"), "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    (f,) = doc["findings"]
+    assert f["rule"] == "R002" and f["data"]["value"] == "0x8000007c"
+    (w,) = doc["images"][0]["trap_vector_writes"]
+    assert w["status"] == "resolved" and w["csr"] == "mtvec"
+    ok = run_hvcheck("riscv", str(RV / "fixed_mtvec_la.elf"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "csrw mtvec, t0 -> 0x80000080" in ok.stdout
+
+
+def test_fixtures_rebuild_identically(tmp_path: Path) -> None:
+    require_tool("riscv64-linux-gnu-as")
+    require_tool("riscv64-linux-gnu-ld")
+    for p in RV.iterdir():
+        if p.suffix in (".S", ".ld", ".sh"):
+            shutil.copy(p, tmp_path / p.name)
+    subprocess.run(["sh", str(tmp_path / "build.sh")], check=True, capture_output=True, timeout=120)
+    for elf in RV.glob("*.elf"):
+        assert (tmp_path / elf.name).read_bytes() == elf.read_bytes(), f"{elf.name} differs from its source"
+
+
+# ---------------------------------------------------------------- bad input
+
+def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_not_an_elf(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x13\x00\x00\x00" * 16)
+    assert "not an ELF file" in _one_error_line(run_hvcheck("riscv", str(junk)))
+    empty = tmp_path / "empty.elf"
+    empty.write_bytes(b"")
+    assert "not an ELF" in _one_error_line(run_hvcheck("riscv", str(empty)))
+
+
+def test_non_riscv_elf() -> None:
+    line = _one_error_line(run_hvcheck("riscv", str(Path(sys.executable).resolve())))
+    assert "not a RISC-V ELF" in line
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    assert "cannot read" in _one_error_line(run_hvcheck("riscv", str(tmp_path / "nope.elf")))
+
+
+def test_truncated_header(tmp_path: Path) -> None:
+    bad = tmp_path / "trunc.elf"
+    bad.write_bytes((RV / "seed_mtvec.elf").read_bytes()[:40])
+    assert "truncated ELF header" in _one_error_line(run_hvcheck("riscv", str(bad)))
+
+
+def _shdr_offset(blob: bytes, name: bytes) -> int:
+    e_shoff = struct.unpack_from("<Q", blob, 0x28)[0]
+    e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", blob, 0x3A)
+    str_off = struct.unpack_from("<Q", blob, e_shoff + e_shstrndx * e_shentsize + 0x18)[0]
+    for i in range(e_shnum):
+        off = e_shoff + i * e_shentsize
+        sh_name = struct.unpack_from("<I", blob, off)[0]
+        if blob[str_off + sh_name:].split(b"\0", 1)[0] == name:
+            return off
+    raise AssertionError(name)
+
+
+def test_truncated_code_section_is_exit_2_when_nothing_is_left(tmp_path: Path) -> None:
+    blob = bytearray((RV / "seed_mtvec.elf").read_bytes())
+    struct.pack_into("<Q", blob, _shdr_offset(bytes(blob), b".text") + 0x20, 0x10_0000)  # sh_size
+    bad = tmp_path / "bigtext.elf"
+    bad.write_bytes(bytes(blob))
+    line = _one_error_line(run_hvcheck("riscv", str(bad)))
+    assert "section .text is truncated" in line
+
+
+def test_one_bad_input_among_several_is_e001(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.elf"
+    junk.write_bytes(b"garbage")
+    proc = run_hvcheck("riscv", str(junk), str(RV / "seed_mtvec.elf"), "--format", "json")
+    assert proc.returncode == 1
+    rules = sorted(f["rule"] for f in json.loads(proc.stdout)["findings"])
+    assert rules == ["E001", "R002"]
+
+
+def test_stripped_binary_still_finds_the_seed_bug(tmp_path: Path) -> None:
+    strip = require_tool("riscv64-linux-gnu-strip")
+    out = tmp_path / "stripped.elf"
+    subprocess.run([strip, "-o", str(out), str(RV / "seed_mtvec.elf")], check=True)
+    proc = run_hvcheck("riscv", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "no .symtab (stripped)" in proc.stdout
+    assert "0x8000007c is inside the 4-byte nop at 0x8000007a" in proc.stdout
+
+
+def test_attributes_missing_falls_back_to_e_flags(tmp_path: Path) -> None:
+    objcopy = require_tool("riscv64-linux-gnu-objcopy")
+    out = tmp_path / "noattr.elf"
+    subprocess.run([objcopy, "--remove-section=.riscv.attributes", str(RV / "seed_mtvec.elf"), str(out)],
+                   check=True)
+    img = load_image(out)
+    assert img.isa_string is None and "e_flags" in img.isa_source and img.profile.c
