@@ -2,7 +2,8 @@
 
 A prebuilt harness (``conformance_src/``: our own assembly, rebuilt by ``build.sh``) executes all
 49152 halfwords whose low two bits are not ``11`` once, in a single emulator process, and records
-how each ended (see the comment at the top of ``rvc_user.S``). This module runs it, parses the
+how each ended: ``rvc_user.S`` under qemu-riscv64 (Linux user mode, signals), ``rvc_system.S``
+on qemu-system-riscv64 -M virt -bios none (M-mode trap handler, tests in U-mode under PMP). This module runs it, parses the
 records, and compares "trapped as illegal or not" with the spec class of each halfword:
 
 * ``illegal`` (0x0000, U-2019 §1.5/§16.5) must trap: not trapping is an error — the seed-002
@@ -34,7 +35,10 @@ from hvcheck.findings import Finding, Location, Severity
 
 SRC_DIR = Path(__file__).resolve().parent / "conformance_src"
 HARNESS_USER = SRC_DIR / "rvc_user.elf"
-HARNESS_USER_SOURCE = SRC_DIR / "rvc_user.S"
+HARNESS_SYSTEM = SRC_DIR / "rvc_system.elf"
+SYSTEM_OUTPUT = "rvc_system.out"  # written by rvc_system.S through semihosting, in QEMU's cwd
+SYSTEM_EXIT = {1: "could not write its results through semihosting (QEMU without RISC-V semihosting?)",
+               2: "trapped in M-mode (a harness bug or an emulator that traps where it must not)"}
 
 MAGIC = b"HVRCONF1"
 RECORD = struct.Struct("<HBbiII")  # halfword, signal, si_code, pc - test_slot, changed regs, si_addr
@@ -171,6 +175,40 @@ def run_user(qemu: str = "qemu-riscv64", *, cpu: str | None = None, harness: Pat
         raise InputError(qemu, "harness output is larger than any valid run")
     outcomes = parse_records(data, qemu)
     return HarnessRun(qemu, tool_version(path), "user", harness, outcomes, seconds)
+
+
+def run_system(qemu: str = "qemu-system-riscv64", *, cpu: str | None = None, harness: Path = HARNESS_SYSTEM,
+               timeout: float = 120.0) -> HarnessRun:
+    """Run the bare-metal harness on ``qemu -M virt -bios none`` (M-mode harness, U-mode tests)."""
+    import tempfile
+
+    path = _resolve_tool(qemu, "QEMU system emulator")
+    argv = [path, "-M", "virt", "-bios", "none", "-nographic", "-smp", "1", "-m", "128M",
+            "-semihosting-config", "enable=on,target=native", *(["-cpu", cpu] if cpu else []),
+            "-kernel", str(harness)]
+    with tempfile.TemporaryDirectory(prefix="hvcheck-rvc-") as work:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=work, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise InputError(qemu, f"harness did not finish within {timeout:g} s") from None
+        except OSError as exc:
+            raise InputError(qemu, f"cannot run: {exc.strerror or exc}") from None
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            why = SYSTEM_EXIT.get(proc.returncode, err[-1] if err else "")
+            raise InputError(qemu, f"harness exited with status {proc.returncode}" + (f": {why}" if why else ""))
+        out = Path(work) / SYSTEM_OUTPUT
+        try:
+            with open(out, "rb") as fh:
+                data = fh.read(MAX_OUTPUT + 1)
+        except OSError:
+            raise InputError(qemu, f"harness wrote no {SYSTEM_OUTPUT} (semihosting not working?)") from None
+    if len(data) > MAX_OUTPUT:
+        raise InputError(qemu, "harness output is larger than any valid run")
+    outcomes = parse_records(data, qemu)
+    return HarnessRun(qemu, tool_version(path), "system", harness, outcomes, seconds)
 
 
 def load_results(path: str) -> HarnessRun:

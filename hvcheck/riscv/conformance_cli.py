@@ -11,6 +11,9 @@ from hvcheck.cli import common_options, finish
 @click.option("--qemu-user", "--qemu", "qemu_user", metavar="PATH",
               help="QEMU Linux user-mode emulator to test (default: qemu-riscv64 on PATH when "
                    "--qemu-system is not given).")
+@click.option("--qemu-system", "qemu_system", metavar="PATH",
+              help="QEMU system emulator to test bare-metal (-M virt -bios none; M-mode trap handler, "
+                   "tests in U-mode), e.g. qemu-system-riscv64.")
 @click.option("--results", "results", metavar="FILE", type=click.Path(dir_okay=False),
               help="Check a saved harness output instead of running an emulator (e.g. rvc_user.elf "
                    "run natively on a riscv64 board; raw or gzip).")
@@ -20,7 +23,7 @@ from hvcheck.cli import common_options, finish
                    "space (zcb, zcmop, ...); their encodings are then expected to execute.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds before a run is abandoned.")
 @common_options
-def riscv_conformance(qemu_user: str | None, results: str | None, cpu: str | None, extensions: str,
+def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: str | None, cpu: str | None, extensions: str,
                       timeout: float, fmt: str, output: str | None, fail_on: str) -> None:
     """Execute all 49152 compressed halfwords once in one emulator process and report (R010)
     every class of divergence between "trapped as illegal" and the spec: 0x0000 and reserved
@@ -34,8 +37,10 @@ def riscv_conformance(qemu_user: str | None, results: str | None, cpu: str | Non
     runs = []
     if results:
         runs.append(conf.load_results(results))
-    if qemu_user or not results:
+    if qemu_user or not (results or qemu_system):
         runs.append(conf.run_user(qemu_user or "qemu-riscv64", cpu=cpu, timeout=timeout))
+    if qemu_system:
+        runs.append(conf.run_system(qemu_system, cpu=cpu, timeout=timeout))
     findings = []
     preambles = []
     extra_runs = []

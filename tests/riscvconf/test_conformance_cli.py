@@ -48,6 +48,21 @@ def test_installed_qemu_has_zero_r010() -> None:
     assert float(run["seconds"]) <= 10.0
 
 
+def test_bare_metal_run_has_zero_r010() -> None:
+    qemu = require_tool("qemu-system-riscv64")
+    proc = run_hvcheck("riscv-conformance", "--qemu-system", qemu, "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["findings"] == [] and [r["mode"] for r in doc["conformance"]] == ["system"]
+
+
+def test_bare_metal_harness_failure_is_exit_2(tmp_path: Path) -> None:
+    fake = _fake_qemu(tmp_path, "if sys.argv[1:] != ['--version']:\n    sys.exit(1)")
+    _one_line_error(run_hvcheck("riscv-conformance", "--qemu-system", fake), "semihosting")
+    fake = _fake_qemu(tmp_path, "pass")
+    _one_line_error(run_hvcheck("riscv-conformance", "--qemu-system", fake), "wrote no rvc_system.out")
+
+
 def test_text_report_shows_the_summary_table() -> None:
     require_tool("qemu-riscv64")
     proc = run_hvcheck("riscv-conformance")

@@ -14,3 +14,9 @@ $CC $COMMON -c -o rvc_user.o rvc_user.S
 $CC $COMMON -Wl,--no-warn-rwx-segments -T rvc_user.ld -o rvc_user.elf rvc_user.o
 rm -f rvc_user.o
 echo "built $(pwd)/rvc_user.elf"
+
+# qemu-system (-M virt -bios none): bare-metal, M-mode harness running each test in U-mode.
+$CC $COMMON -c -o rvc_system.o rvc_system.S
+$CC $COMMON -Wl,--no-warn-rwx-segments -T rvc_system.ld -o rvc_system.elf rvc_system.o
+rm -f rvc_system.o
+echo "built $(pwd)/rvc_system.elf"
