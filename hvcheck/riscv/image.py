@@ -114,6 +114,7 @@ class RiscvImage:
     relocs: dict[int, int]
     has_symtab: bool
     problems: list[str] = field(default_factory=list)  # unreadable parts (become E001)
+    writable_sections: list[tuple[int, int]] | None = None  # [start, end) of SHF_WRITE sections
     # walk results
     starts: dict[int, int] = field(default_factory=dict)
     targets: dict[int, list[int]] = field(default_factory=dict)  # jump/branch target -> sources
@@ -133,6 +134,7 @@ class RiscvImage:
         self.regions.sort(key=lambda r: r.start)
         self._region_starts = [r.start for r in self.regions]
         self._sorted_starts: list[int] | None = None
+        self._decoded: dict[int, Decoded16 | Insn | None] = {}
 
     # ---------------------------------------------------------------- lookups
     def region_of(self, addr: int) -> CodeRegion | None:
@@ -167,19 +169,24 @@ class RiscvImage:
     def read(self, addr: int, size: int) -> tuple[int, bool] | None:
         """Little-endian integer from the loaded image (file bytes only) and whether that memory
         is writable (its initial value may change at run time). Dynamic relocations win."""
-        if addr in self.relocs and size == self.xlen // 8:
-            return self.relocs[addr], False
         for vaddr, data, writable in self.segments:
             if vaddr <= addr and addr + size <= vaddr + len(data):
                 off = addr - vaddr
+                if self.writable_sections is not None:  # sections are finer than an RWX segment
+                    writable = any(a <= addr < e for a, e in self.writable_sections)
+                if addr in self.relocs and size == self.xlen // 8:
+                    return self.relocs[addr], writable
                 return int.from_bytes(data[off:off + size], "little"), writable
         return None
 
     def decode(self, addr: int) -> Decoded16 | Insn | None:
+        cache = self._decoded
+        if addr in cache:
+            return cache[addr]
         region = self.region_of(addr)
-        if region is None:
-            return None
-        return decode_at(region.data, addr - region.start, self.profile)
+        insn = None if region is None else decode_at(region.data, addr - region.start, self.profile)
+        cache[addr] = insn
+        return insn
 
     def halfword(self, addr: int) -> int | None:
         region = self.region_of(addr)
@@ -522,6 +529,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     has_symtab = False
     symbols: list[Symbol] = []
     relocs: dict[int, int] = {}
+    writable: list[tuple[int, int]] = []
 
     try:
         sections = list(elf.iter_sections())
@@ -537,6 +545,9 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
         except (ELFError, struct.error, ValueError, OSError, UnicodeDecodeError) as exc:
             problems.append(f"a section header is unreadable: {exc}")
             continue
+        if flags & 0x2 and stype != "SHT_NULL":  # SHF_ALLOC
+            if flags & 0x1:  # SHF_WRITE
+                writable.append((sec["sh_addr"], sec["sh_addr"] + sec["sh_size"]))
         if stype == "SHT_NOBITS":
             continue
         off, sz = sec["sh_offset"], sec["sh_size"]
@@ -601,7 +612,8 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
         profile = Profile(xlen, c=has_c)  # the float ABI does not say whether F/D exist: assume them
         source = f"e_flags (no .riscv.attributes): RV{xlen}{'C' if has_c else ''}, F/D assumed"
     return RiscvImage(p, xlen, profile, isa_string, source, elf.header["e_entry"], elf.header["e_type"],
-                      regions, segments, uniq, relocs, has_symtab, problems)
+                      regions, segments, uniq, relocs, has_symtab, problems,
+                      writable_sections=writable if sections else None)
 
 
 def _symbols(sec) -> list[Symbol]:  # noqa: ANN001 - pyelftools section

@@ -66,6 +66,14 @@ class Propagator:
         self.mask = (1 << img.xlen) - 1
         self._func_entries = set(img.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
         self._func_entries.add(img.entry)
+        self._windows: dict[int, list[int]] = {}
+        self._texts: dict[int, str] = {}
+
+    def text(self, pc: int, insn: Decoded16 | Insn) -> str:
+        t = self._texts.get(pc)
+        if t is None:
+            t = self._texts[pc] = f"0x{pc:x} {pretty(insn)}"
+        return t
 
     def predecessor(self, pc: int) -> int | None:
         """The one instruction that runs before ``pc``: its fall-through predecessor, or, when
@@ -88,6 +96,8 @@ class Propagator:
 
     def window(self, pc: int) -> list[int]:
         """Instruction addresses before ``pc`` on the straight-line fall-through path."""
+        if pc in self._windows:
+            return self._windows[pc]
         out: list[int] = []
         cur = pc
         while len(out) < WINDOW and cur not in self._func_entries:
@@ -97,6 +107,7 @@ class Propagator:
             out.append(p)
             cur = p
         out.reverse()
+        self._windows[pc] = out
         return out
 
     def evaluate(self, pcs: list[int], seed: dict[int, Value] | None = None) -> dict[int, Value]:
@@ -117,7 +128,7 @@ class Propagator:
     def step(self, pc: int, insn: Decoded16 | Insn, regs: dict[int, Value]) -> None:
         op = insn.op
         rd = insn.rd
-        text = f"0x{pc:x} {pretty(insn)}"
+        text = self.text(pc, insn)
         int_rd = rd is not None and rd != 0 and not _fp_dest(insn)
         if op in ("jal", "jalr"):
             if rd:

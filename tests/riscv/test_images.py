@@ -196,3 +196,14 @@ def test_attributes_missing_falls_back_to_e_flags(tmp_path: Path) -> None:
                    check=True)
     img = load_image(out)
     assert img.isa_string is None and "e_flags" in img.isa_source and img.profile.c
+
+
+def test_demo_examples_are_the_fixtures_and_the_demo_reproduces() -> None:
+    from hvcheck.demo import EXAMPLES, scenario_riscv
+
+    for name in ("seed_mtvec.S", "seed_mtvec.elf", "fixed_mtvec_la.S", "fixed_mtvec_la.elf", "link.ld"):
+        assert (EXAMPLES / "riscv" / name).read_bytes() == (RV / name).read_bytes(), name
+    for step in scenario_riscv.steps():
+        assert {f.rule for f in step.run()} == step.expect
+    proc = run_hvcheck("demo", "scenario_riscv")
+    assert "will trap to the same address forever" in proc.stdout

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Rebuild the RISC-V fixture ELFs from their .S sources with Debian's riscv64-linux-gnu binutils.
+# Linker relaxation stays ON (the default): seed_mtvec's layout depends on it. The sources need
+# no preprocessor, so `as` + `ld` are run directly (reproducible: no temporary file names).
+set -eu
+cd "$(dirname "$0")"
+AS=${AS:-riscv64-linux-gnu-as}
+LD=${LD:-riscv64-linux-gnu-ld}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for src in *.S; do
+    name=${src%.S}
+    $AS -march=rv64gc -mabi=lp64d -o "$tmp/$name.o" "$src"
+    $LD -T link.ld --no-warn-rwx-segments --build-id=none -o "$name.elf" "$tmp/$name.o"
+done
