@@ -310,9 +310,12 @@ def m008_load_address(ctx: Context) -> list[Finding]:
                 problems.append(f"{_ranges_text(outside)} is not in the zone's RAM")
             if hv is not None and img.address < hv.end and hv.start < img.end:
                 problems.append(f"it overlaps {hv.name} {_r(hv.start, hv.end)}")
+            inside_own = not outside
             for other in ctx.system.zones:
                 if other is zone:
                     continue
+                if other.root and not zone.root and inside_own:
+                    continue  # the root maps this zone's RAM so its loader can write the image (M004 judges that)
                 for r in other.regions:
                     if r.kind in _PRIVATE and img.address < r.end and r.start < img.end and not any(
                             (q.start <= img.address and img.end <= q.end) for q in zone.regions

@@ -69,7 +69,8 @@ def test_physmem_list_is_start_end() -> None:
     ns, f = _ns(VARIANTS, {"plic"})
     items = [v for _, v in ns.items(f.consts["BOARD_PHYSMEM_LIST"])]
     assert [(a, b, t.name) for a, b, t in items] == [
-        (0x0, 0x40000000, "MemoryType::Device"), (0x80000000, 0x100000000, "MemoryType::Normal")]
+        (0x0, 0x20000000, "MemoryType::Device"), (0x20000000, 0x24000000, "MemoryType::Normal"),
+        (0x24000000, 0x40000000, "MemoryType::Device"), (0x80000000, 0x100000000, "MemoryType::Normal")]
 
 
 @pytest.mark.parametrize("expr, value", [

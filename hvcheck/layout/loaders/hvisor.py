@@ -177,6 +177,9 @@ class _Ctx:
 
 def _context(board: Path, repo_root: Path | None) -> _Ctx:
     board = Path(board)
+    if board.is_dir() and not (board / "board.rs").is_file() and (_board_dirs(board) or _old_board_files(board)):
+        names = ", ".join(b.name for b in discover_boards(board))
+        raise InputError(str(board), f"an hvisor checkout: give --board NAME or --all (boards: {names})")
     if board.is_dir():
         board_file = board / "board.rs"
         if not board_file.is_file():
