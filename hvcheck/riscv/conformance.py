@@ -307,8 +307,12 @@ def _decoder(xlen: int, exts: frozenset[str]) -> Callable[[int], str]:
 
 
 def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 64,
-            extensions: Iterable[str] = ()) -> tuple[list[Finding], dict[str, dict[str, int]]]:
-    """R010 findings (one per divergence class) and the per-spec-class count table."""
+            extensions: Iterable[str] = (), reserved_must_trap: bool = False
+            ) -> tuple[list[Finding], dict[str, dict[str, int]]]:
+    """R010 findings (one per divergence class) and the per-spec-class count table.
+
+    A reserved encoding that executes is a warning (the ISA leaves it UNSPECIFIED), or an error
+    when ``reserved_must_trap`` says the platform requires it to trap."""
     exts = frozenset(e.lower() for e in extensions)
     label_of = _spec_labels(classify, xlen, exts)
     table: dict[str, Counter[str]] = defaultdict(Counter)
@@ -324,7 +328,7 @@ def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 
         key = (label, rvc_slot(h), o.trapped_illegal)
         groups.setdefault(key, Divergence(*key)).halfwords.append(h)
     text_of = _decoder(xlen, exts)
-    findings = [_finding(run, d, text_of)
+    findings = [_finding(run, d, text_of, reserved_must_trap)
                 for d in sorted(groups.values(), key=lambda d: (d.label, d.halfwords[0]))]
     order = ["valid", "hint", "reserved", "illegal"]
     counts = {label: {k: table[label][k] for k in ("halfwords", "trapped", "executed", "diverging")}
@@ -332,7 +336,7 @@ def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 
     return findings, counts
 
 
-def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str]) -> Finding:
+def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str], reserved_must_trap: bool) -> Finding:
     n = len(d.halfwords)
     first = run.outcomes[d.halfwords[0]]
     examples = d.halfwords[:8]
@@ -353,7 +357,7 @@ def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str]) -> F
         else:
             why = ("reserved encodings are UNSPECIFIED by the ISA (U-2019 §2.2) but QEMU >= 4.1, Spike and "
                    "Sail trap on them; an emulator that executes them hides reserved-encoding bugs (R005)")
-            severity = Severity.WARNING
+            severity = Severity.ERROR if reserved_must_trap else Severity.WARNING
             fix = ("if the emulated CPU implements an extension that reuses this space (Zcb, Zcmop), "
                    "pass --extensions; otherwise report the decoder bug upstream")
     def example(h: int) -> str:

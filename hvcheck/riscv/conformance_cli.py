@@ -10,7 +10,7 @@ from hvcheck.cli import common_options, finish
 @click.command("riscv-conformance")
 @click.option("--qemu-user", "--qemu", "qemu_user", metavar="PATH",
               help="QEMU Linux user-mode emulator to test (default: qemu-riscv64 on PATH when "
-                   "--qemu-system is not given).")
+                   "neither --qemu-system nor --results is given).")
 @click.option("--qemu-system", "qemu_system", metavar="PATH",
               help="QEMU system emulator to test bare-metal (-M virt -bios none; M-mode trap handler, "
                    "tests in U-mode), e.g. qemu-system-riscv64.")
@@ -21,10 +21,14 @@ from hvcheck.cli import common_options, finish
 @click.option("--extensions", default="", metavar="LIST",
               help="Comma-separated extensions the emulated CPU implements that reuse compressed "
                    "space (zcb, zcmop, ...); their encodings are then expected to execute.")
+@click.option("--reserved-must-trap", is_flag=True,
+              help="The platform requires reserved encodings to trap: executing one is an error, not a "
+                   "warning (the ISA itself leaves them UNSPECIFIED).")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds before a run is abandoned.")
 @common_options
-def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: str | None, cpu: str | None, extensions: str,
-                      timeout: float, fmt: str, output: str | None, fail_on: str) -> None:
+def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: str | None, cpu: str | None,
+                      extensions: str, reserved_must_trap: bool, timeout: float, fmt: str, output: str | None,
+                      fail_on: str) -> None:
     """Execute all 49152 compressed halfwords once in one emulator process and report (R010)
     every class of divergence between "trapped as illegal" and the spec: 0x0000 and reserved
     encodings must trap, valid instructions and HINTs must not.
@@ -45,7 +49,7 @@ def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: s
     preambles = []
     extra_runs = []
     for run in runs:
-        found, counts = conf.compare(run, extensions=exts)
+        found, counts = conf.compare(run, extensions=exts, reserved_must_trap=reserved_must_trap)
         findings.extend(found)
         preambles.append(conf.summary_table(run, counts, len(found)))
         extra_runs.append(conf.extra_json(run, counts))

@@ -35,8 +35,7 @@ def _matches(h: int, table: list[tuple[int, int, set[int]]]) -> bool:
     return any(h & mask == match and h not in excluded for mask, match, excluded in table)
 
 
-def classify_rv64gc(h: int, xlen: int = 64, extensions: frozenset[str] = frozenset()) -> str:
-    assert xlen == 64 and not extensions, "the oracle covers RV64GC only"
+def _classify(h: int) -> str:
     if h & 3 == 3:
         return "not-compressed"
     if h == 0:
@@ -46,3 +45,11 @@ def classify_rv64gc(h: int, xlen: int = 64, extensions: frozenset[str] = frozens
     if _matches(h, HINT):
         return "hint"
     return "valid"
+
+
+_LABELS = tuple(_classify(h) for h in range(0x10000))
+
+
+def classify_rv64gc(h: int, xlen: int = 64, extensions: frozenset[str] = frozenset()) -> str:
+    assert xlen == 64 and not extensions, "the oracle covers RV64GC only"
+    return _LABELS[h]

@@ -16,12 +16,17 @@ TRAP = (conf.SIGILL, 0)
 FALL_THROUGH = (conf.SIGTRAP, 2)
 
 
+def conforming(h: int) -> conf.Outcome:
+    sig, delta = TRAP if h in MUST_TRAP else FALL_THROUGH
+    return conf.Outcome(h, sig, 0, delta, 0, 0)
+
+
+CONFORMING = {h: conforming(h) for h in conf.COMPRESSED}
+
+
 def synthetic_run(overrides: dict[int, conf.Outcome] | None = None) -> conf.HarnessRun:
     """A spec-conforming emulator, with some halfwords' outcomes replaced."""
-    outcomes = {}
-    for h in conf.COMPRESSED:
-        sig, delta = TRAP if h in MUST_TRAP else FALL_THROUGH
-        outcomes[h] = conf.Outcome(h, sig, 0, delta, 0, 0)
+    outcomes = dict(CONFORMING)
     outcomes.update(overrides or {})
     return conf.HarnessRun("model-emulator", "model 1.0", "user", Path("rvc_user.elf"), outcomes)
 
@@ -68,6 +73,8 @@ def test_valid_and_hint_trapping_are_errors_reserved_executing_is_a_warning() ->
     assert by_class["hint"].sev is Severity.ERROR and "U-2019 §16.7" in by_class["hint"].message
     assert by_class["reserved"].sev is Severity.WARNING
     assert by_class["reserved"].data["slot"] == "C.LUI"
+    strict, _ = conf.compare(run, classify=classify_rv64gc, reserved_must_trap=True)
+    assert {f.data["spec_class"]: f.sev for f in strict}["reserved"] is Severity.ERROR
 
 
 def test_one_finding_per_divergence_class_with_counts_and_examples() -> None:
