@@ -466,7 +466,11 @@ def _reads_phrase(info: AddressInfo) -> str:
 
 @lru_cache(maxsize=8)
 def kind_table(profile: Profile) -> bytes:
-    """Control-flow kind of every halfword (the walker's fast path)."""
+    """Control-flow kind of every halfword (the walker's fast path), cached on disk."""
+    return rvc.cached_table("rvc-kind", profile, _build_kind_table, __file__)
+
+
+def _build_kind_table(profile: Profile) -> bytes:
     out = bytearray(65536)
     for hw in range(65536):
         if hw & 3 == 3:

@@ -154,6 +154,13 @@ class Propagator:
         elif op in ("add", "sub", "and", "or", "xor", "addw", "subw") and isinstance(a.v, int) \
                 and isinstance(b.v, int):
             result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text))
+        elif op == "add" and isinstance(a.v, int) != isinstance(b.v, int) and insn.rs1 and insn.rs2:
+            known, other, reg = (a, b, insn.rs2) if isinstance(a.v, int) else (b, a, insn.rs1)
+            if isinstance(known.v, int) and not isinstance(other.v, OldCsr):
+                where = self.img.where(known.v)
+                result = Value(None, (*known.chain, text),
+                               note=f"{where} + {_reg(reg)}, and {_reg(reg)} is not a constant "
+                                    "(e.g. a run-time relocation offset)")
         elif op == "add" and insn.rs1 == 0 and isinstance(b.v, OldCsr):  # mv rd, rs
             result = Value(b.v, (*b.chain, text))
         elif op == "add" and insn.rs2 == 0 and isinstance(a.v, OldCsr):
@@ -254,6 +261,8 @@ class Propagator:
         name = insn.name
         if name == "csrrw":
             src = self.get(regs, insn.rs1)
+            if src.v is None and src.note:
+                return Value(None, (*src.chain, text), note=f"{_reg(insn.rs1)} = {src.note}" + (f" ({via})" if via else ""))
             if src.v is None:
                 reg = _reg(insn.rs1)
                 return Value(None, (text,), note=f"{reg} is not a constant on the straight-line path"

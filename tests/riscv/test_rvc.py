@@ -215,3 +215,27 @@ def test_valid_decodes_agree_with_capstone(profile: Profile) -> None:
     assert lui_zero <= capstone_accepts_reserved
     if profile.xlen == 64:
         assert capstone_accepts_reserved == lui_zero
+
+
+def test_cached_table_is_keyed_rebuilt_and_never_required(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from hvcheck.riscv import rvc
+    from hvcheck.riscv.image import _build_kind_table, kind_table
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def build(p: Profile) -> bytes:
+        calls.append(p)
+        return class_table(p)
+
+    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC)
+    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC)
+    assert len(calls) == 1                                   # second call read the file
+    (cached,) = (tmp_path / "hvcheck").glob("t-*.bin")
+    cached.write_bytes(b"short")                             # damaged cache: rebuilt, not trusted
+    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC) and len(calls) == 2
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("not a directory")        # unwritable cache dir: still works
+    assert rvc.cached_table("t", RV64GC, build) == class_table(RV64GC)
+    kind_table.cache_clear()
+    assert kind_table(RV64GC) == _build_kind_table(RV64GC)
