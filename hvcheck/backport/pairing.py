@@ -16,6 +16,7 @@ from hvcheck.backport.patchfile import Block
 MIN_SCORE = 0.5
 MAX_MERGE = 3
 MERGE_GAP = 12  # lines between blocks that may still be one logical change
+COMMON_LINE = 24  # a line in more units than this (`break;`, `}`) is not used to find candidates
 
 
 def norm(text: str) -> str:
@@ -103,12 +104,17 @@ def pair_blocks(upstream: list[Block], backport: list[Block]) -> tuple[list[Pair
     for j, unit in enumerate(b_units):
         for text in set(unit.removed() + unit.added()):
             index.setdefault(text, []).append(j)
+    # Lines shared by many units would make candidate search quadratic on big patches; a unit
+    # made only of such lines still searches by all of them.
+    rare = {text for text, js in index.items() if len(js) <= COMMON_LINE}
     u_rank = {id(b): i for i, b in enumerate(upstream)}
     b_rank = {id(b): i for i, b in enumerate(backport)}
     candidates = []
     for i, unit in enumerate(u_units):
         seen: set[int] = set()
-        for text in set(unit.removed() + unit.added()):
+        texts = set(unit.removed() + unit.added())
+        keys = (texts & rare) or texts
+        for text in keys:
             for j in index.get(text, ()):
                 if j in seen:
                     continue

@@ -183,3 +183,58 @@ def test_cli_module_import_is_lazy() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_patch_reader_never_crashes_on_arbitrary_text() -> None:
+    """Any text either parses or raises InputError: never another exception, never a hang."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hvcheck.errors import InputError
+
+    pieces = st.sampled_from(["diff --git a/x.c b/x.c\n", "--- a/x.c\n", "+++ b/x.c\n", "@@ -1,2 +1,2 @@\n",
+                              "@@ -0,0 +1 @@ f(\n", " ctx\n", "-old\n", "+new\n", "\\ No newline at end of file\n",
+                              "GIT binary patch\n", "rename from a.c\n", "\n", "junk\r\n", "@@ -a,b +c @@\n"])
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(pieces, max_size=25))
+    def run(parts: list[str]) -> None:
+        try:
+            patch = read_patch("fuzz.patch", "".join(parts))
+        except InputError:
+            return
+        for block in patch.blocks():
+            assert block.removed or block.added
+
+    run()
+
+
+def test_whole_check_never_crashes_on_arbitrary_patches(tmp_path: Path) -> None:
+    """End to end over fuzzed patch pairs, with a tree on one side: findings or InputError only."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hvcheck.backport.cli import run_backport
+    from hvcheck.errors import InputError
+
+    tree = tmp_path / "tree"
+    write(tree / "x.c", kvm_file())
+    lines = st.sampled_from([" \tcase KVM_GET_SUPPORTED_HV_CPUID:\n", " \t\tbreak;\n", "-\t\tbreak;\n", "+\tcase NEW:\n",
+                             "+\t\tr = 1;\n", "-\tdefault:\n", " }\n", "+}\n", "+long f(void)\n", " \t\tr = -EINVAL;\n"])
+    hunk = st.builds(lambda a, b, body: f"@@ -{a},{len(body)} +{b},{len(body)} @@ long kvm_arch_dev_ioctl(\n"
+                     + "".join(body), st.integers(0, 80), st.integers(0, 80), st.lists(lines, min_size=1, max_size=8))
+    patch = st.builds(lambda hs: "diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n" + "".join(hs),
+                      st.lists(hunk, min_size=1, max_size=3))
+
+    @settings(max_examples=60, deadline=None)
+    @given(patch, patch)
+    def run(up: str, bp: str) -> None:
+        (tmp_path / "u.patch").write_text(up)
+        (tmp_path / "b.patch").write_text(bp)
+        try:
+            result = run_backport(str(tmp_path / "u.patch"), str(tmp_path / "b.patch"), backport_tree=str(tree))
+        except InputError:
+            return
+        assert all(f.rule in {"E001", "P001", "P002", "P003", "P004", "P005"} for f in result.findings)
+
+    run()

@@ -186,3 +186,19 @@ def test_renamed_file_pairs_across_paths(tmp_path: Path) -> None:
                       {"arch/x86/kvm/x86.c": pre}, {"arch/x86/kvm/x86.c": post})
     assert rules(result) == []
     assert any("file differs" in n for p in result.pairs for n in p.notes)
+
+
+def test_fallback_prefers_a_signature_inside_the_hunk_over_the_header(tmp_path: Path) -> None:
+    """git names the previous function in the @@ header for a change at the top of the next one;
+    the signature line in the hunk's context is the better witness."""
+    from hvcheck.backport.context import Side
+    from hvcheck.backport.pairing import Unit
+    from hvcheck.backport.patchfile import read_patch
+
+    text = ("--- a/f.c\n+++ b/f.c\n@@ -10,6 +10,7 @@ static int previous_fn(void)\n }\n \n"
+            " static int next_fn(int x)\n {\n+\tsanitize(x);\n \treturn x;\n }\n")
+    patch = read_patch("h.patch", text)
+    (block,) = patch.blocks()
+    where = Side("upstream", patch).where(Unit([block]))
+    assert where.context.function_name == "next_fn"
+    assert not where.from_tree
