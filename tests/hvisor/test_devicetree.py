@@ -194,7 +194,7 @@ def test_preprocessed_line_markers_and_delete_node(tmp_path: Path) -> None:
     ('/dts-v1/;\n/ {\n<<<<<<< HEAD\n memory { };\n=======\n>>>>>>> x\n};\n', 3, "merge-conflict marker"),
     ('/dts-v1/;\n/ {\n memory { reg = <0x0 0x1000>\n };\n};\n', 4, "expected"),
     ('/dts-v1/;\n/ {\n memory {\n', 3, "unterminated node"),
-    ('/dts-v1/;\n/ {\n x = "abc;\n};\n', 3, "string"),
+    ('/dts-v1/;\n/ {\n x = "abc;\n};\n', 3, "unterminated"),
     ('/dts-v1/;\n/ { /* never closed\n', 2, "unterminated /*"),
 ])
 def test_bad_dts(tmp_path: Path, text: str, line: int, what: str) -> None:

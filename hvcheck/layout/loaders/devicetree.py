@@ -122,6 +122,13 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9,._+*#?@\-]+")
 _LABEL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):")
 _NUMBER = re.compile(r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(?:[uU]?[lL]{0,2}|[lL]{0,2}[uU]?)\b")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WS_COMMENTS = re.compile(r"(?:[ \t\r\n]+|//[^\n]*|/\*.*?\*/)*", re.S)
+# A property value we do not need, up to its `;` (strings and comments may contain `;`).
+_SKIP_VALUE = re.compile(r'(?:"(?:[^"\\\n]|\\.)*"|/\*.*?\*/|//[^\n]*|[^;"/{}]|/(?![*/]))*;', re.S)
+# Only these properties feed the facts; every other value is skipped unparsed (speed: pinctrl,
+# clocks and interrupts are most of a board DTS).
+NEEDED_PROPS = frozenset({"reg", "device_type", "status", "no-map", "bootargs", "#address-cells", "#size-cells",
+                          "ranges", "compatible", "linux,usable-memory", "model", "interrupt-controller", "size"})
 
 
 class _Source:
@@ -148,23 +155,10 @@ class _Source:
         return Location(self.path, self.line_of(self.pos if pos is None else pos), detail=detail)
 
     def skip(self) -> None:
-        """Skip whitespace and comments (and preprocessor lines are handled by the caller)."""
-        text = self.text
-        n = len(text)
-        while self.pos < n:
-            c = text[self.pos]
-            if c in " \t\r\n":
-                self.pos += 1
-            elif text.startswith("//", self.pos):
-                nl = text.find("\n", self.pos)
-                self.pos = n if nl < 0 else nl + 1
-            elif text.startswith("/*", self.pos):
-                end = text.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.fail("unterminated /* comment")
-                self.pos = end + 2
-            else:
-                return
+        """Skip whitespace and comments (preprocessor lines are handled by the caller)."""
+        self.pos = _WS_COMMENTS.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        if self.text.startswith("/*", self.pos):
+            raise self.fail("unterminated /* comment")
 
     def at_line_start(self) -> bool:
         start = self.text.rfind("\n", 0, self.pos) + 1
@@ -276,60 +270,61 @@ class DtsParser:
                 src.expect(";", "after node body")
                 return
             start = src.pos
-            if src.peek("/dts-v1/") or src.peek("/plugin/"):
-                src.pos = text.index("/", src.pos + 1) + 1
-                src.expect(";", "after directive")
-                continue
-            if src.peek("/memreserve/"):
-                src.pos += len("/memreserve/")
-                addr = self._number_expr(src)
-                size = self._number_expr(src)
-                src.expect(";", "after /memreserve/")
-                self.memreserve.append((addr, size, src.loc(start)))
-                continue
-            if src.peek("/include/"):
-                src.pos += len("/include/")
-                src.skip()
-                m = re.compile(r'"([^"]*)"').match(text, src.pos)
-                if m is None:
-                    raise src.fail("expected a quoted file name after /include/")
-                src.pos = m.end()
-                self._include(src, m.group(1), start, depth)
-                continue
-            if src.peek("/delete-node/"):
-                src.pos += len("/delete-node/")
-                src.skip()
-                if src.peek("&"):
-                    src.pos += 1
-                    label = self._ident(src)
-                    target = self.labels.pop(label, None)
-                    if target is not None and target.parent is not None:
-                        target.parent.children.pop(target.name, None)
-                    self.deleted_labels.add(label)
-                else:
+            if text[start] == "/":
+                if src.peek("/dts-v1/") or src.peek("/plugin/"):
+                    src.pos = text.index("/", src.pos + 1) + 1
+                    src.expect(";", "after directive")
+                    continue
+                if src.peek("/memreserve/"):
+                    src.pos += len("/memreserve/")
+                    addr = self._number_expr(src)
+                    size = self._number_expr(src)
+                    src.expect(";", "after /memreserve/")
+                    self.memreserve.append((addr, size, src.loc(start)))
+                    continue
+                if src.peek("/include/"):
+                    src.pos += len("/include/")
+                    src.skip()
+                    m = re.compile(r'"([^"]*)"').match(text, src.pos)
+                    if m is None:
+                        raise src.fail("expected a quoted file name after /include/")
+                    src.pos = m.end()
+                    self._include(src, m.group(1), start, depth)
+                    continue
+                if src.peek("/delete-node/"):
+                    src.pos += len("/delete-node/")
+                    src.skip()
+                    if src.peek("&"):
+                        src.pos += 1
+                        label = self._ident(src)
+                        target = self.labels.pop(label, None)
+                        if target is not None and target.parent is not None:
+                            target.parent.children.pop(target.name, None)
+                        self.deleted_labels.add(label)
+                    else:
+                        name = self._name(src)
+                        if node is not None:
+                            node.children.pop(name, None)
+                    src.expect(";", "after /delete-node/")
+                    continue
+                if src.peek("/delete-property/"):
+                    src.pos += len("/delete-property/")
+                    src.skip()
                     name = self._name(src)
                     if node is not None:
-                        node.children.pop(name, None)
-                src.expect(";", "after /delete-node/")
-                continue
-            if src.peek("/delete-property/"):
-                src.pos += len("/delete-property/")
-                src.skip()
-                name = self._name(src)
-                if node is not None:
-                    node.props.pop(name, None)
-                src.expect(";", "after /delete-property/")
-                continue
-            if src.peek("/omit-if-no-ref/"):
-                src.pos += len("/omit-if-no-ref/")
-                continue
-            if src.peek("/ ") or src.peek("/{") or src.peek("/\t") or src.peek("/\n"):
-                if node is not None:
-                    raise src.fail("root node `/` inside a node")
-                src.pos += 1
-                src.expect("{", "to open the root node")
-                self._body(src, self.root, depth)
-                continue
+                        node.props.pop(name, None)
+                    src.expect(";", "after /delete-property/")
+                    continue
+                if src.peek("/omit-if-no-ref/"):
+                    src.pos += len("/omit-if-no-ref/")
+                    continue
+                if src.peek("/ ") or src.peek("/{") or src.peek("/\t") or src.peek("/\n"):
+                    if node is not None:
+                        raise src.fail("root node `/` inside a node")
+                    src.pos += 1
+                    src.expect("{", "to open the root node")
+                    self._body(src, self.root, depth)
+                    continue
             if text[src.pos] == "&":
                 self._overlay(src, node, depth)
                 continue
@@ -408,6 +403,13 @@ class DtsParser:
             got = src.text[src.pos:src.pos + 20].split("\n", 1)[0]
             raise src.fail(f"expected `=`, `;` or `{{` after `{name}`, found `{got}`")
         src.pos += 1
+        if name not in NEEDED_PROPS:
+            m = _SKIP_VALUE.match(src.text, src.pos)
+            if m is None:
+                raise src.fail(f"unterminated value of `{name}` (missing `;`)", name_pos)
+            src.pos = m.end()
+            node.props[name] = Prop(name, [("skipped",)], src.loc(name_pos))
+            return
         pieces = self._values(src)
         node.props[name] = Prop(name, pieces, src.loc(name_pos))
 
