@@ -1,0 +1,104 @@
+"""`hvcheck fix`: a thin adapter over :func:`hvcheck.fix.engine.run_fix`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from hvcheck.cli import common_options
+from hvcheck.errors import InputError
+from hvcheck.units import parse_int, parse_size
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--strategy", type=click.Choice(["punch", "reserve", "relocate", "all"]), default="all",
+              show_default=True,
+              help="punch: split zone RAM around the hypervisor; reserve: no-map reservation in the zone device "
+                   "trees; relocate: move the hypervisor's base; all: punch + reserve.")
+@click.option("--write", is_flag=True, help="Apply the edits (atomically, with .orig backups) instead of printing a diff.")
+@click.option("--other-zones", is_flag=True,
+              help="Also remove other zones' private RAM the root maps without a device-tree reservation.")
+@click.option("--prefer", help="relocate: choose the free base nearest to this address.")
+@click.option("--headroom", default="8M", show_default=True,
+              help="Free space to keep after the hypervisor (punched with it; required by relocate; M013).")
+@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@common_options
+def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
+        elf: Path | None, fmt: str, output: str | None, fail_on: str) -> None:
+    """Propose edits that remove the hypervisor from zone RAM (PATH: layout file or hvisor board dir).
+
+    Without --write: a unified diff (apply with `git apply` or `patch -p1` from the directory
+    printed above it) and one sentence per edit. Every fix is re-parsed and re-checked with all
+    layout rules first; a fix that leaves errors it should remove, or adds new ones, is refused
+    (exit 1). --write changes all files or none.
+    """
+    from hvcheck.findings import Severity
+    from hvcheck.fix.engine import run_fix
+    from hvcheck.fix.textedit import FixError
+    from hvcheck.report import render
+
+    try:
+        need = parse_size(headroom)
+    except ValueError:
+        raise InputError(None, f"--headroom {headroom!r} is not a size (e.g. 8M, 0x800000)") from None
+    near = None
+    if prefer is not None:
+        try:
+            near = parse_int(prefer)
+        except ValueError:
+            raise InputError(None, f"--prefer {prefer!r} is not an address") from None
+    try:
+        result = run_fix(path, strategy, headroom=need, other_zones=other_zones, prefer=near, elf=elf)
+    except FixError as exc:
+        click.echo(f"hvcheck fix: cannot fix {path}: {exc}", err=True)
+        sys.exit(1)
+    lines = [f"hvcheck fix --strategy {strategy} {path}"]
+    lines += [f"note: {n}" for n in result.notes]
+    diff = result.diff()
+    explanations = result.explanations()
+    written: list[str] = []
+    if not diff:
+        lines.append("nothing to change: " + ("no zone RAM, device tree or base needs editing for this strategy"
+                                              if not result.refused else "no edit could be computed"))
+    else:
+        lines.append(f"{len(explanations)} edit(s); paths relative to {result.base.resolve()}:")
+        lines += [f"  {i}. {s}" for i, s in enumerate(explanations, 1)]
+    if result.refused:
+        lines.append("REFUSED: " + ("nothing was written. " if write else "") + "the re-check of the edited "
+                     "result does not pass:")
+        lines += [f"  - {r}" for r in result.refused]
+    elif diff and write:
+        from hvcheck.fix.safewrite import write_all
+
+        try:
+            backups = write_all([(f.path, f.original, f.result()) for f in result.changed_files])
+        except (OSError, FixError) as exc:
+            click.echo(f"hvcheck fix: nothing written: {exc}", err=True)
+            sys.exit(1)
+        written = [str(f.path) for f in result.changed_files]
+        lines.append("written: " + ", ".join(written) + " (backups: " + ", ".join(str(b) for b in backups) + ")")
+    if diff:
+        lines.append("re-check of the edited result: " + (
+            "clean" if not result.after else ", ".join(sorted({f.rule for f in result.after}))
+            + " (below; their file:line refer to the edited files)"))
+    extra = {"strategy": strategy, "diff": diff, "explanations": explanations, "refused": result.refused,
+             "written": written, "base": str(result.base.resolve()),
+             "before": sorted({f.rule for f in result.before})}
+    findings = result.after
+    text = render(findings, fmt, preamble="\n".join(lines) + "\n", extra=extra)
+    if fmt == "text" and diff and not write:
+        # The diff goes last and raw (not through rich, which would expand tabs): `git apply` and
+        # `patch -p1` skip the report text before it.
+        text = text.rstrip("\n") + "\n\n" + diff
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(output, f"cannot write report: {exc.strerror}") from None
+    else:
+        click.echo(text, nl=False)
+    threshold = Severity.parse(fail_on)
+    sys.exit(1 if result.refused or any(f.sev >= threshold for f in findings) else 0)
