@@ -15,6 +15,8 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE:
 
 @lru_cache(maxsize=256)
 def _file_lines(path: str) -> tuple[str, ...]:
+    if path.endswith(".gz"):
+        return ()  # compressed logs (triage): the finding carries the line's text itself
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             # Reading the quoted source is best effort; cap so a huge file costs nothing.
