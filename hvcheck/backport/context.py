@@ -177,6 +177,7 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     if fn_name is None:
         fn_name = header_function(block.hunk.section)
         basis = "@@ header"
+    known = fn_name is not None  # "" means file scope (a function ended above the line)
     fn = Function(fn_name, 0, 0, "") if fn_name else None
     # switch / case visible in the hunk text above the line
     own_indent = _indent(line.text)
@@ -202,4 +203,4 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     own_case = _CASE.match(line.text)
     if own_case:
         case = f"case {norm(own_case.group(3))}" if own_case.group(3) else "default"
-    return Context(fn, switch, case, basis=f"patch {basis}")
+    return Context(fn, switch, case, basis=f"patch {basis}", known=known)
