@@ -228,7 +228,7 @@ def _edit(fe: FileEdits, items: list[Reservation]) -> None:
     ac, sc = _cells(root, "#address-cells", 2), _cells(root, "#size-cells", 1)
     resv = next((c for r in roots for c in r.children if c.name == "reserved-memory"), None)
     unit = _unit(text, root)
-    new_children: list[str] = []
+    new_children: list[tuple[str, str]] = []   # (node name, reg cells)
     for res in items:
         if resv is not None:
             rac, rsc = _cells(resv, "#address-cells", ac), _cells(resv, "#size-cells", sc)
@@ -239,7 +239,7 @@ def _edit(fe: FileEdits, items: list[Reservation]) -> None:
         upper = re.search(r"0[xX][0-9a-fA-F]*[A-F][0-9a-fA-F]*", text[root.open:root.close])
         sample = "0xA" if upper else "0x0"
         reg = " ".join(_encode(res.start, rac, sample, "address") + _encode(res.end - res.start, rsc, sample, "size"))
-        new_children.append(f"{res.name}@{res.start:x} {{\n{unit}reg = <{reg}>;\n{unit}no-map;\n}};")
+        new_children.append((f"{res.name}@{res.start:x}", reg))
         fe.explain(res.why + f"; added /reserved-memory/{res.name}@{res.start:x} with no-map over "
                    f"{hex_range(res.start, res.end)} (#address-cells = <{rac}>, #size-cells = <{rsc}>), "
                    "chosen over shrinking /memory so the hole stays named in the device tree.")
@@ -248,15 +248,24 @@ def _edit(fe: FileEdits, items: list[Reservation]) -> None:
     why = items[0].why
     if resv is not None:
         ind = _line_indent(text, resv.start) + unit
-        body = "".join("\n" + _indent_block(c, ind) for c in new_children)
+        if resv.children:  # follow the existing children's indentation
+            ind = _line_indent(text, resv.children[-1].start)
+            inner = next(iter(resv.children[-1].props.values()), None)
+            if inner is not None and _line_indent(text, inner.start).startswith(ind):
+                unit = _line_indent(text, inner.start)[len(ind):] or unit
+        body = "".join("\n" + _indent_block(_child(n, r, unit), ind) for n, r in new_children)
         at = _before_close(text, resv)
         fe.add(at, at, body if text[resv.open + 1:resv.close].strip() else body, why)
         return
     ind = _line_indent(text, root.start) + unit
     node = (f"reserved-memory {{\n{unit}#address-cells = <{ac}>;\n{unit}#size-cells = <{sc}>;\n{unit}ranges;\n"
-            + "".join("\n" + _indent_block(c, unit) + "\n" for c in new_children) + "};")
+            + "".join("\n" + _indent_block(_child(n, r, unit), unit) + "\n" for n, r in new_children) + "};")
     at = _before_close(text, root)
     fe.add(at, at, "\n\n" + _indent_block(node, ind), why)
+
+
+def _child(name: str, reg: str, unit: str) -> str:
+    return f"{name} {{\n{unit}reg = <{reg}>;\n{unit}no-map;\n}};"
 
 
 def _indent_block(block: str, ind: str) -> str:
