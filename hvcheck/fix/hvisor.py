@@ -108,14 +108,32 @@ def _render_literal(raw: bytes, pr: Any, start: int, end: int) -> str:
         if name not in values:
             continue
         old = raw[fs:fe_].decode("utf-8", "replace")
-        m = _INT.search(old)
-        literal = old if _INT.fullmatch(old.strip()) else (m.group(0) if m else "0x0")
+        literal = old if _INT.fullmatch(old.strip()) else _style_of_expression(old)
         new = format_like(literal, values[name])
         pieces.append(raw[pos:fs].decode("utf-8", "replace"))
         pieces.append(old if _same(old, values[name]) else new)
         pos = fe_
     pieces.append(raw[pos:lit_e].decode("utf-8", "replace"))
     return "".join(pieces)
+
+
+def _style_of_expression(expr: str) -> str:
+    """A sample literal for an expression being replaced by its value: the first literal's
+    grouping, upper-case hex if any literal of the expression uses it."""
+    literals = _INT.findall(expr)
+    if not literals:
+        return "0x0"
+    first = literals[0]
+    upper = any(re.search(r"[A-F]", lit[2:]) for lit in literals if lit[:2].lower() == "0x")
+    if upper and first[:2].lower() == "0x" and not re.search(r"[A-F]", first[2:]):
+        first = first[:-1] + "A"
+    return first
+
+
+def _reindent(block: str, src_indent: str, dst_indent: str) -> str:
+    lines = block.split("\n")
+    return "\n".join([lines[0]] + [dst_indent + ln[len(src_indent):] if ln.startswith(src_indent) else ln
+                                    for ln in lines[1:]])
 
 
 def _same(old: str, value: int) -> bool:
@@ -150,9 +168,10 @@ def _board_rs_splits(files: _Files, ctx: Any, splits: list[RegionSplit]) -> None
         sep = "," + trailing + "\n" + label_before + indent if indent else ", "
         if not split.pieces:
             ls = _line_start(text, es)
-            if indent and text[after_comma:text.find("\n", after_comma) if "\n" in text[after_comma:] else len(text)
-                               ].strip() == "":
-                end_line = text.find("\n", after_comma)
+            end_line = text.find("\n", after_comma)
+            rest = text[after_comma:end_line if end_line >= 0 else len(text)].strip()
+            if indent and (not rest or rest == trailing.strip()):
+                # the element (and its label comments) owned whole lines: remove the lines
                 array_fe.add(ls - len(label_before), (end_line + 1) if end_line >= 0 else len(text), "", split.why)
             else:
                 array_fe.add(es, after_comma, "", split.why)
@@ -163,7 +182,9 @@ def _board_rs_splits(files: _Files, ctx: Any, splits: list[RegionSplit]) -> None
             ls_, le_ = (_char(lit_raw, b) for b in pr.literal_span)
             lit_fe.add(ls_, le_, renders[0], split.why)
             const_name = pr.via_const
-            extra = "".join(sep + r for r in renders[1:])
+            lit_text = lit_fe.original
+            src_indent = re.match(r"[ \t]*", lit_text[_line_start(lit_text, ls_):]).group(0)
+            extra = "".join(sep + _reindent(r, src_indent, indent) for r in renders[1:])
             if extra:
                 array_fe.add(ee, ee, extra, split.why)
                 lit_fe.explain(f"{const_name} now holds the first piece; the others follow it in the array.")
