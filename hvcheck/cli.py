@@ -57,7 +57,8 @@ class LazyGroup(click.Group):
         if entry is None or not _available(entry[0]):
             return None
         module = importlib.import_module(entry[0])
-        return getattr(module, entry[1])
+        command = getattr(module, entry[1], None)
+        return command if isinstance(command, click.Command) else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Use the short help from the table so `--help` imports no subcommand module.

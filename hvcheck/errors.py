@@ -23,7 +23,27 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         where = self.where()
-        return f"{where}: {self.message}" if where else self.message
+        text = f"{where}: {self.message}" if where else self.message
+        return one_line(text)
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """Make a message safe for a one-line report: whitespace runs become one space, other control
+    characters become \\xNN escapes (they come from the input: a file's bytes, a parser's echo
+    of them), and an overlong message is cut."""
+    out: list[str] = []
+    for ch in text:
+        if ch in "\n\r\t\v\f":
+            if out and out[-1] != " ":
+                out.append(" ")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    line = " ".join("".join(out).split(" ")).strip()
+    while "  " in line:
+        line = line.replace("  ", " ")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class LimitExceeded(InputError):

@@ -55,3 +55,20 @@ def test_output_option_writes_file(tmp_path) -> None:
 def test_unwritable_output_is_exit_2(tmp_path) -> None:
     proc = run_hvcheck("rules", "--output", str(tmp_path / "missing-dir" / "r.txt"))
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+
+
+def test_error_messages_are_one_safe_line() -> None:
+    from hvcheck.errors import InputError
+
+    text = str(InputError("/x/a.patch", "bad: \x0b\tdefault:\n\n\x1b[31m", 14))
+    assert "\n" not in text and "\x1b" not in text and "\\x1b" in text
+    assert text.startswith("/x/a.patch:14: bad: default:")
+    assert len(str(InputError("f", "y" * 10_000))) <= 400
+
+
+def test_huge_names_from_input_are_clipped_in_text_reports() -> None:
+    from hvcheck.findings import Finding
+    from hvcheck.report.text import render_text
+
+    out = render_text([Finding("M011", "z" * 1_000_000)], title="t" * 1_000_000)
+    assert len(out) < 10_000 and "more characters" in out

@@ -11,5 +11,5 @@ from conftest import ROOT
 
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(__import__("pathlib").Path(sys.executable).with_name("ruff"))
-    proc = subprocess.run([ruff, "check", "hvcheck", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([ruff, "check", "hvcheck", "tests", "benchmarks", "fuzz"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -47,10 +47,7 @@ class PairRecord:
         def side(w: Where | None) -> dict[str, Any] | None:
             if w is None:
                 return None
-            return {"path": w.path, "line": w.line, "image": w.image, "function": w.context.function_name,
-                    "switch": w.context.switch.condition if w.context.switch else None,
-                    "case": w.context.case, "patch": f"{w.patch_path}:{w.patch_line}", "hunk": w.hunk,
-                    "basis": w.basis}
+            return _side_data(w)
         return {"upstream": side(self.upstream), "backport": side(self.backport), "verdict": self.verdict,
                 "notes": self.notes}
 
@@ -217,10 +214,11 @@ def _confidence_text(u: Where, b: Where) -> str:
 
 def _side_data(w: Where) -> dict[str, Any]:
     ctx = w.context
-    return {"path": w.path, "line": w.line if w.from_tree else None, "image": w.image,
+    # positions are "path:line" strings: JSON renders integers in data as hex (DESIGN.md §3)
+    return {"path": w.path, "at": f"{w.path}:{w.line}" if w.from_tree else None, "image": w.image,
             "function": ctx.function_name, "switch": ctx.switch.condition if ctx.switch else None,
             "case": ctx.case, "sibling_cases": sorted(ctx.switch.cases) if ctx.switch else [],
-            "patch": f"{w.patch_path}:{w.patch_line}", "hunk": w.hunk, "basis": w.basis}
+            "patch": f"{w.patch_path}:{w.patch_line}", "hunk": f"hunk {w.hunk}", "basis": w.basis}
 
 
 def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRecord]:
@@ -244,7 +242,7 @@ def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRec
         elif b.from_tree and un and _defines(b, un) is not None:
             target = _defines(b, un)
             assert target is not None
-            base["backport_has_upstream_function_at"] = target.start
+            base["backport_has_upstream_function_at"] = f"{b.path}:{target.start}"
     if function_differs and (un or bn):
         anchor = _anchor(pair.upstream.blocks[0])
         anchor_note = ""
@@ -259,7 +257,7 @@ def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRec
                        f"{anchor_note}{same_lines} {_confidence_text(u, b)}")
         fix = f"move the lines into {_fn(u)}"
         if "backport_has_upstream_function_at" in base:
-            fix += f" ({b.path}:{base['backport_has_upstream_function_at']} in the backport tree)"
+            fix += f" ({base['backport_has_upstream_function_at']} in the backport tree before the patch)"
         findings.append(Finding(
             "P001", explanation, _locations(u, b), data={**base, "explanation": explanation}, fix=fix))
         record.verdict.append("P001")
@@ -356,6 +354,38 @@ def _case_summary(mine: set[str] | frozenset[str], other: set[str] | frozenset[s
     return f"{len(mine)} other cases, {common} shared" + (f"; e.g. {shown}" if shown else "")
 
 
+def _missing_hint(backport: Side, blk: Block, u: Where) -> str:
+    """Why an upstream block may be legitimately absent: its lines are already in the backport
+    tree, or the function it changes does not exist there."""
+    if not backport.has_tree:
+        return ""
+    from hvcheck.backport.cscope import index_source
+
+    tree = backport.post_tree or backport.pre_tree
+    assert tree is not None
+    text = None
+    for name in dict.fromkeys(n for n in (blk.file.new_path, blk.file.old_path) if n):
+        text = tree.read(name)
+        if text is not None:
+            break
+    if text is None:
+        return f" The backport tree has no {blk.file.path}."
+    lines = [norm(x) for x in text.split("\n")]
+    added = [norm(ln.text) for ln in blk.added if norm(ln.text)]
+    if added and not blk.removed:
+        n = len(added)
+        for i in range(len(lines) - n + 1):
+            if lines[i:i + n] == added:
+                fn = index_source(text).function_at(i + 1)
+                where = f"{fn.name}()" if fn else "file scope"
+                return (f" Its added lines are already in the backport tree at {blk.file.path}:{i + 1} ({where}), "
+                        "perhaps from an earlier backport.")
+    name = u.context.function_name
+    if name and u.from_tree and not index_source(text).functions_named(name):
+        return f" The backport tree has no {name}() in {blk.file.path} (renamed, or not present in that version)."
+    return ""
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
     """Pair the two patches' C change blocks and report every disagreement (P001-P005)."""
     findings: list[Finding] = []
@@ -389,7 +419,7 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
         msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {_place(u)}; the backport has no "
-               "hunk with these changed lines.")
+               "hunk with these changed lines.") + _missing_hint(backport, blk, u)
         findings.append(Finding("P003", msg, [Location(u.path, u.line if u.from_tree else None,
                                                        detail=f"upstream: {u.context.describe()}"),
                                               Location(u.patch_path, u.patch_line, detail=f"upstream patch, hunk {u.hunk}")],

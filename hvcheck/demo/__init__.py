@@ -34,4 +34,5 @@ class DemoStep:
 def scenarios() -> list[ModuleType]:
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("scenario_"))
-    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+    mods = [importlib.import_module(f"{__name__}.{name}") for name in names]
+    return sorted(mods, key=lambda m: (getattr(m, "SEED", ""), m.__name__))

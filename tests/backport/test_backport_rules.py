@@ -202,3 +202,14 @@ def test_fallback_prefers_a_signature_inside_the_hunk_over_the_header(tmp_path: 
     where = Side("upstream", patch).where(Unit([block]))
     assert where.context.function_name == "next_fn"
     assert not where.from_tree
+
+
+def test_dropped_hunk_says_when_its_lines_are_already_in_the_backport_tree(tmp_path: Path) -> None:
+    pre = kvm_file()
+    up_post = insert_after_nth(pre, ANCHOR, NEW_CASE, 0).replace("\tlong r;\n", "\tlong r = 0;\n", 1)
+    bp_pre = insert_after_nth(pre, ANCHOR, NEW_CASE, 0)  # the case was backported earlier
+    bp_post = bp_pre.replace("\tlong r;\n", "\tlong r = 0;\n", 1)
+    result = scenario(tmp_path, {F: pre}, {F: up_post}, {F: bp_pre}, {F: bp_post})
+    assert rules(result) == ["P003"]
+    assert "already in the backport tree" in result.findings[0].message
+    assert "kvm_arch_dev_ioctl()" in result.findings[0].message

@@ -14,7 +14,7 @@ from typing import Any
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
 
-MAX_LAYOUT_BYTES = 16 << 20  # a layout description larger than this is not a layout description
+MAX_LAYOUT_BYTES = 8 << 20  # a layout description larger than this is not a layout description
 MAX_NESTING = 64
 
 
@@ -59,7 +59,9 @@ def read_located(path: Path) -> Node:
         except RecursionError:
             raise InputError(name, "JSON nested too deeply") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        # libyaml's composer when present: the pure-Python one takes minutes on a 1 MB line.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

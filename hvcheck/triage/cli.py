@@ -1,0 +1,73 @@
+"""`hvcheck triage LOG...`: read crash logs and name the violated invariant (T001-T005)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hvcheck.cli import common_options, finish
+
+
+@click.command()
+@click.argument("logs", nargs=-1, required=True)
+@click.option("--layout", type=click.Path(exists=True), help="System layout (neutral YAML/JSON or an hvisor board "
+              "directory): resolves every address to its owner and runs the layout rules (T001/T002).")
+@click.option("--elf", type=click.Path(exists=True, dir_okay=False),
+              help="hvisor ELF: exact [skernel, __hv_end) for T001.")
+@click.option("--cpuid", type=click.Path(exists=True, dir_okay=False),
+              help="The guest's CPUID dump (`cpuid -r` or JSON): checks its XSAVE mask for T003 (X003).")
+@click.option("--riscv-elf", type=click.Path(exists=True, dir_okay=False),
+              help="RISC-V image that trapped: resolves trap pcs (trap vector? mid-instruction?) for T004.")
+@common_options
+def triage(logs: tuple[str, ...], layout: str | None, elf: str | None, cpuid: str | None, riscv_elf: str | None,
+           fmt: str, output: str | None, fail_on: str) -> None:
+    """Read console/crash LOGs (files, '-' for stdin, plain or .gz) and diagnose them.
+
+    Recognises hvisor consoles (aarch64/riscv64/loongarch64), Linux x86 and arm64/riscv oopses,
+    OpenSBI trap dumps, KVM internal errors and QEMU -d int traces. Each diagnosis has a
+    confidence (established / probable / unknown) and cites the log lines it used.
+    """
+    from hvcheck.errors import InputError
+    from hvcheck.findings import Finding, input_error_finding
+    from hvcheck.triage.context import load_context
+    from hvcheck.triage.diagnose import diagnose
+    from hvcheck.triage.scan import ScanResult, scan
+
+    ctx = load_context(layout=layout, elf=elf, cpuid=cpuid, riscv_elf=riscv_elf)
+    results: list[ScanResult] = []
+    unreadable: list[Finding] = []
+    first_error: InputError | None = None
+    for log in logs:
+        try:
+            results.append(scan(log))
+        except InputError as exc:
+            if len(logs) == 1:
+                raise
+            first_error = first_error or exc
+            unreadable.append(input_error_finding(exc.path, exc.line, exc.message, "T001-T005 for this log"))
+    if not results and first_error is not None:
+        raise first_error
+    findings = unreadable + diagnose(results, ctx)
+    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage",
+           preamble=preamble(results, ctx), extra=extra(results, ctx))
+
+
+def preamble(results: list[Any], ctx: Any) -> str:
+    lines = []
+    for r in results:
+        s = r.stats
+        lines.append(f"{s.path}: {s.lines} lines, {s.hvisor_records} hvisor records, "
+                     f"{s.trace_records} QEMU trace records, {len(r.faults)} fault record(s)")
+        for p in r.qemu.top_patterns(5):
+            where = f" pc {p.pc:#x}" if p.pc is not None else ""
+            lines.append(f"  trace pattern x{p.count}: {p.name}{where} (longest run {p.max_run})")
+    for key, why in ctx.missing.items():
+        lines.append(f"not available: {key} ({why})")
+    return "\n".join(lines)
+
+
+def extra(results: list[Any], ctx: Any) -> dict[str, Any]:
+    return {"logs": [{"path": r.stats.path, "lines": r.stats.lines, "hvisor_records": r.stats.hvisor_records,
+                      "trace_records": r.stats.trace_records, "faults": len(r.faults)} for r in results],
+            "missing_inputs": dict(ctx.missing)}

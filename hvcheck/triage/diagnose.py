@@ -1,0 +1,435 @@
+"""Diagnoses T001-T005: from recognised faults to the invariant that explains them.
+
+Each diagnosis states a confidence — ``established`` (the evidence proves it), ``probable``
+(consistent with it, one link unconfirmed), ``unknown`` (the facts, no claim) — and lists the
+log lines it relied on as locations. A root cause is never claimed without evidence: when the
+input that would decide it (a layout, an ELF, a CPUID dump) or the module that reads it is
+missing, the finding says which.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hvcheck.findings import Finding, Location
+from hvcheck.triage.context import Context, _optional
+from hvcheck.triage.facts import Address, Fault
+from hvcheck.triage.qemu_trace import STORM_RUN
+from hvcheck.triage.riscv_causes import ILLEGAL_INSTRUCTION
+from hvcheck.triage.scan import ScanResult
+from hvcheck.units import hex_range
+
+ESTABLISHED, PROBABLE, UNKNOWN = "established", "probable", "unknown"
+PHYSICAL = ("GPA", "HPA")
+XCR0_BITS = {0: "x87", 1: "SSE", 2: "AVX", 3: "BNDREGS", 4: "BNDCSR", 5: "opmask", 6: "ZMM_Hi256",
+             7: "Hi16_ZMM", 8: "PT", 9: "PKRU", 10: "PASID", 11: "CET_U", 12: "CET_S", 13: "HDC", 14: "UINTR",
+             15: "LBR", 16: "HWP", 17: "XTILECFG", 18: "XTILEDATA", 19: "APX"}
+
+
+def xcr0_bit_names(value: int) -> list[str]:
+    return [XCR0_BITS.get(b, f"bit{b}") for b in range(64) if value >> b & 1]
+
+
+def diagnose(results: list[ScanResult], ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    cited: list[Finding] = []
+    for result in results:
+        per_log: list[Finding] = []
+        for fault in result.faults:
+            finding, related = diagnose_fault(fault, ctx)
+            if finding is not None:
+                per_log.append(finding)
+            for rel in related:
+                if not any(rel is c for c in cited):
+                    cited.append(rel)
+        if not result.faults:
+            per_log.append(nothing_found(result, ctx))
+        findings.extend(_merge(per_log))
+    return findings + cited
+
+
+def _merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per (rule, fault address): hvisor prints the same fault several ways."""
+    out: list[Finding] = []
+    seen: dict[tuple[str, Any], Finding] = {}
+    for f in findings:
+        addr = f.data.get("fault_address")
+        key = (f.rule, addr)
+        if addr is not None and key in seen:
+            first = seen[key]
+            first.locations.extend(loc for loc in f.locations if loc not in first.locations)
+            continue
+        seen[key] = f
+        out.append(f)
+    return out
+
+
+def _base(fault: Fault, confidence: str, ctx: Context) -> dict[str, Any]:
+    data: dict[str, Any] = {"confidence": confidence, "fault": fault.kind, "reader": fault.reader,
+                            "arch": fault.arch}
+    if fault.cpu is not None:
+        data["cpu"] = fault.cpu
+    if fault.zone_id is not None:
+        data["zone_id"] = fault.zone_id
+    if fault.count > 1:
+        data["occurrences"] = fault.count
+    if fault.truncated:
+        data["truncated_record"] = True
+    for name, addr in fault.addresses.items():
+        data[f"address_{name}"] = addr.value
+        data[f"address_{name}_is"] = f"{addr.what} ({addr.space})"
+    if fault.registers:
+        data["registers"] = dict(fault.registers)
+    facts = {k: v for k, v in fault.facts.items() if not k.startswith("printed_")}
+    if facts:
+        data["facts"] = facts
+    data["log_lines"] = [f"{e.path}:{e.line}: {e.quote()}" for e in fault.evidence]
+    return data
+
+
+def _missing(ctx: Context, *keys: str) -> list[str]:
+    return [f"{k}: {ctx.missing[k]}" for k in keys if k in ctx.missing]
+
+
+def _fault_where(fault: Fault) -> str:
+    first = fault.evidence[0] if fault.evidence else None
+    return f" ({first.path}:{first.line})" if first else ""
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+def diagnose_fault(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Finding]]:
+    if fault.kind == "x86-gp" and (fault.facts.get("instruction") == "xsetbv" or (
+            fault.facts.get("function") == "fpu__init_cpu_xstate" and "instruction" not in fault.facts)):
+        return t003(fault, ctx)
+    if _is_illegal_instruction(fault):
+        result = t004(fault, ctx)
+        if result[0] is not None:
+            return result
+    addr = _physical_fault_address(fault)
+    if addr is not None:
+        if ctx.hv is not None and ctx.hv.start <= addr.value < ctx.hv.end:
+            return t001(fault, addr, ctx)
+        if fault.kind == "hvisor-fault-in-hv-memory" and ctx.hv is None:
+            return t001(fault, addr, ctx)
+        t2 = t002(fault, addr, ctx)
+        if t2 is not None:
+            return t2
+    return t005(fault, ctx), []
+
+
+def _physical_fault_address(fault: Fault) -> Address | None:
+    for key in ("fault", "fault_gpa", "fault_pa"):
+        addr = fault.addresses.get(key)
+        if addr is not None and addr.space in PHYSICAL:
+            return addr
+    return None
+
+
+def _is_illegal_instruction(fault: Fault) -> bool:
+    if fault.arch != "riscv64":
+        return False
+    if fault.facts.get("cause") == ILLEGAL_INSTRUCTION and not fault.facts.get("interrupt"):
+        return True
+    text = " ".join(str(fault.facts.get(k, "")) for k in ("cause", "cause_name", "reason")).lower()
+    return "illegal" in text and "instruction" in text
+
+
+# -- T001 ----------------------------------------------------------------------------------------
+def _hv_part(ctx: Context, address: int) -> str | None:
+    assert ctx.hv is not None
+    for name, start, end in ctx.hv.parts:
+        if start <= address < end:
+            return f"{name} {hex_range(start, end)}"
+    return None
+
+
+def _related(ctx: Context, rules: set[str], zone: str | None = None) -> list[Finding]:
+    if ctx.layout_findings is None:
+        return []
+    out = [f for f in ctx.layout_findings if f.rule in rules]
+    if zone is not None:
+        narrowed = [f for f in out if zone in f.message or zone in str(f.data)]
+        out = narrowed or out
+    return out
+
+
+def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Finding]]:
+    hv = ctx.hv
+    reported = fault.facts.get("hv_range_reported")
+    if hv is None:
+        # Only hvisor's own diagnostic says so: probable, and what would confirm it.
+        confidence = PROBABLE
+        where = ("hvisor's own range check says so"
+                 + (f" (it printed the range {hex_range(*reported)})" if reported else ""))
+        explain = ("hvisor's physical memory was reachable by a guest: the root zone's kernel treats hvisor's "
+                   "pages as RAM (M001/M002). Confirm with --layout or --elf.")
+        related: list[Finding] = []
+    else:
+        estimated = "estimated" in hv.how
+        confidence = PROBABLE if estimated else ESTABLISHED
+        part = _hv_part(ctx, addr.value)
+        where = (f"inside hvisor's {part}" if part else f"inside hvisor's range {hex_range(hv.start, hv.end)}") + \
+            f" (from {hv.how})"
+        related = _related(ctx, {"M001", "M002"})
+        if related:
+            explain = ("the layout lets a zone's kernel reach hvisor's memory: " +
+                       "; ".join(f"{f.rule}: {f.message}" for f in related[:3]))
+        elif ctx.layout_findings is not None:
+            confidence = PROBABLE
+            explain = ("the layout given does not map hvisor's range into a zone (no M001/M002): the running "
+                       "configuration may differ from this one, or a stray pointer reached hvisor's memory")
+        else:
+            explain = "layout rules not run (" + "; ".join(_missing(ctx, "layout", "layout rules")) + ")"
+    zone = _zone_of(ctx, fault)
+    mapped = zone is not None and any(r.gstart <= addr.value < r.gend for r in zone.regions if r.kind.is_mapped)
+    if mapped and fault.kind == "hvisor-unhandled-mmio":
+        explain += (f"; zone {zone.name}'s configuration maps this address as RAM, so a stage-2 fault on it means "
+                    "hvisor's own stage-2 tables no longer say so — consistent with the zone having overwritten "
+                    "hvisor's memory (page tables live in its pool)")
+    message = (f"[{confidence}] {addr.what} {addr.value:#x}{_fault_where(fault)} lies in the hypervisor's memory: "
+               f"{where}; {explain}")
+    data = _base(fault, confidence, ctx)
+    data.update(fault_address=addr.value, related_rules=sorted({f.rule for f in related}))
+    if hv is not None:
+        data.update(hv_start=hv.start, hv_end=hv.end, hv_range_from=hv.how)
+    missing = _missing(ctx, "layout", "layout rules")
+    if missing:
+        data["missing_inputs"] = missing
+    locations = fault.locations() + (hv.locations if hv is not None else [])
+    return Finding("T001", message, locations=locations, data=data,
+                   fix="keep the zone's kernel off [skernel, __hv_end): remove it from the zone's RAM regions "
+                       "and reserve it (no-map) in the zone device tree — see `hvcheck layout` / `hvcheck fix`"), related
+
+
+# -- T002 ----------------------------------------------------------------------------------------
+def _zone_of(ctx: Context, fault: Fault) -> Any:
+    system = ctx.system
+    if system is None:
+        return None
+    if fault.zone_id is not None:
+        for zone in system.zones:
+            if zone.zone_id == fault.zone_id:
+                return zone
+        if fault.zone_id == 0:
+            return system.root
+    return system.root if fault.reader == "hvisor" else None
+
+
+def t002(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Finding]] | None:
+    zone = _zone_of(ctx, fault)
+    if zone is None or addr.space != "GPA":
+        return None
+    gpa = addr.value
+    if any(r.gstart <= gpa < r.gend for r in zone.regions if r.kind.is_mapped):
+        return None     # mapped: not a stage-2 hole (the fault has another cause)
+    dt = zone.devicetree
+    in_dt_ram = dt is not None and any(s.start <= gpa < s.end for s in dt.memory)
+    reserved = dt is not None and any(r.start <= gpa < r.end and r.no_map for r in dt.reserved)
+    board_ram = any(b.start <= gpa < b.end for b in ctx.system.board.memory)
+    if in_dt_ram and not reserved:
+        confidence = ESTABLISHED
+        why = f"zone {zone.name}'s device tree ({dt.path}) gives it to the kernel as RAM, but no region maps it"
+    elif dt is None and board_ram:
+        confidence = PROBABLE
+        why = (f"it is board RAM with no region of zone {zone.name} mapping it; the zone's device tree was not "
+               "available to confirm the kernel was told it is RAM")
+    else:
+        return None
+    related = _related(ctx, {"M003"}, zone.name)
+    message = (f"[{confidence}] {addr.what} {gpa:#x}{_fault_where(fault)} is zone RAM that is not mapped at "
+               f"stage 2: {why}" + ("; " + "; ".join(f"{f.rule}: {f.message}" for f in related[:2]) if related else ""))
+    data = _base(fault, confidence, ctx)
+    data.update(fault_address=gpa, zone=zone.name, related_rules=sorted({f.rule for f in related}))
+    return Finding("T002", message, locations=fault.locations(), data=data,
+                   fix="map the whole of the zone's /memory at stage 2 (add or grow a RAM region), or shrink "
+                       "/memory in its device tree to what is mapped"), related
+
+
+# -- T003 ----------------------------------------------------------------------------------------
+def t003(fault: Fault, ctx: Context) -> tuple[Finding, list[Finding]]:
+    regs = fault.registers
+    decoded = fault.facts.get("instruction") == "xsetbv"
+    related: list[Finding] = []
+    data = _base(fault, UNKNOWN, ctx)
+    reg_line = next((ev for ev in fault.evidence if "RAX" in ev.text), None)
+    source = Location(reg_line.path, reg_line.line, detail="XCR0 = EDX:EAX from the register dump") \
+        if reg_line else None
+    if "RAX" not in regs or "RDX" not in regs:
+        confidence = PROBABLE if decoded else UNKNOWN
+        data["confidence"] = confidence
+        message = (f"[{confidence}] #GP in {fault.facts.get('rip_symbol', '?')}{_fault_where(fault)} "
+                   f"{'on XSETBV (decoded from the Code bytes)' if decoded else 'in the function that runs XSETBV'}"
+                   "; the register dump (RAX/RDX) is missing, so the XCR0 value cannot be computed")
+        return Finding("T003", message, locations=fault.locations(), data=data), related
+    xcr0 = (regs["RDX"] & 0xFFFFFFFF) << 32 | (regs["RAX"] & 0xFFFFFFFF)
+    ecx = regs.get("RCX", 0) & 0xFFFFFFFF
+    data.update(xcr0=xcr0, xcr0_bits=xcr0_bit_names(xcr0), xcr_index=ecx, fault_address=None)
+    parts = [f"XCR0 = EDX:EAX = {xcr0:#x} ({'|'.join(xcr0_bit_names(xcr0))})"]
+    confidence = ESTABLISHED if decoded else PROBABLE
+    if not decoded:
+        parts.append("the instruction is inferred from the function (no Code bytes with a <..> marker)")
+    if ecx != 0:
+        parts.append(f"ECX = {ecx:#x}: only XCR0 (ECX=0) exists, so XSETBV #GPs on the index alone")
+    elif fault.facts.get("cs") not in (None, 0x10):
+        parts.append("CS is not the kernel's 0010: XSETBV at CPL>0 #GPs regardless of the value")
+    api = _optional("hvcheck.x86.xsave", "xcr0_findings")
+    if api is None:
+        parts.append("which XCR0 rule it breaks: unknown, this build has no x86 XSAVE rules (hvcheck.x86.xsave)")
+        if confidence == ESTABLISHED and ecx == 0:
+            confidence = PROBABLE
+    else:
+        supported = getattr(ctx.cpuid_dump, "xcr0_supported", None) if ctx.cpuid_dump is not None else None
+        related.extend(api[0](xcr0, supported if isinstance(supported, int) else None, source))
+        if related:
+            parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))
+        elif ecx == 0:
+            confidence = PROBABLE
+            parts.append("the x86 rules find nothing wrong with this value: an unsupported bit (needs --cpuid) "
+                         "or a hypervisor that rejects it")
+    if ctx.cpuid_findings is not None:
+        x3 = [f for f in ctx.cpuid_findings if f.rule in ("X002", "X003", "X004", "X005")]
+        related.extend(x3)
+        if x3:
+            parts.append("the guest CPUID explains where the value came from: " +
+                         "; ".join(f"{f.rule}: {f.message}" for f in x3[:3]))
+    else:
+        parts.extend(_missing(ctx, "cpuid"))
+    data["confidence"] = confidence
+    data["related_rules"] = sorted({f.rule for f in related})
+    del data["fault_address"]
+    message = (f"[{confidence}] #GP on XSETBV in {fault.facts.get('rip_symbol', '?')}{_fault_where(fault)}: "
+               + "; ".join(parts))
+    return Finding("T003", message, locations=fault.locations(), data=data,
+                   fix="make the guest's CPUID leaf 0xD XCR0 mask architecturally valid (e.g. AMX bits 17 and 18 "
+                       "together) — check it with `hvcheck cpuid`"), related
+
+
+# -- T004 ----------------------------------------------------------------------------------------
+def t004(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Finding]]:
+    pc = fault.addresses.get("pc")
+    storm = fault.facts.get("longest_back_to_back_run", 0) >= STORM_RUN
+    bits = fault.facts.get("instruction_bits")
+    data = _base(fault, UNKNOWN, ctx)
+    parts: list[str] = []
+    related: list[Finding] = []
+    confidence = UNKNOWN
+    if storm and pc is not None:
+        confidence = PROBABLE
+        parts.append(f"{fault.facts.get('longest_back_to_back_run')} back-to-back illegal-instruction traps at "
+                     f"the same pc {pc.value:#x}: the trap handler re-traps on its own first instruction, i.e. the "
+                     f"trap vector points at {pc.value:#x} and what is there does not decode")
+    if isinstance(bits, int):
+        if bits == 0:
+            parts.append("tval/mtval 0x0: the halfword 0x0000 is the defined-illegal c.unimp (or the hart "
+                         "does not report instruction bits) — the pattern of a vector landing in padding or "
+                         "mid-instruction")
+        else:
+            classify = _optional("hvcheck.riscv.rvc", "classify16")
+            if classify is not None and bits & 3 != 3:
+                parts.append(f"instruction bits {bits:#06x}: {classify[0](bits & 0xFFFF)}")
+            else:
+                parts.append(f"instruction bits {bits:#x}")
+    if ctx.riscv_image is not None and pc is not None:
+        try:
+            described = ctx.riscv_image.describe_address(pc.value)
+        except Exception as exc:  # noqa: BLE001 - another area's code; report, don't crash
+            described = f"could not describe ({type(exc).__name__}: {exc})"
+        data["image_says"] = str(described)
+        parts.append(f"{ctx.riscv_path} at {pc.value:#x}: {described}")
+        hits = [f for f in (ctx.riscv_findings or []) if f.rule in ("R001", "R002", "R003", "R005")
+                and _mentions(f, pc.value)]
+        related.extend(hits)
+        if hits:
+            confidence = ESTABLISHED
+            parts.append("; ".join(f"{f.rule}: {f.message}" for f in hits[:3]))
+        elif ctx.riscv_findings is not None:
+            parts.append("the image checks report nothing at this address")
+    else:
+        parts.extend(_missing(ctx, "riscv image", "riscv rules"))
+    if confidence == UNKNOWN and not storm:
+        return None, []     # a single illegal-instruction trap with no decisive evidence: T005
+    data["confidence"] = confidence
+    data["related_rules"] = sorted({f.rule for f in related})
+    where = f" at {pc.value:#x}" if pc is not None else ""
+    message = f"[{confidence}] illegal-instruction trap{where}{_fault_where(fault)}: " + "; ".join(parts)
+    return Finding("T004", message, locations=fault.locations(), data=data,
+                   fix="make the trap-vector CSR point at the handler's first instruction (check with "
+                       "`hvcheck riscv IMAGE.elf`)"), related
+
+
+def _mentions(finding: Finding, address: int) -> bool:
+    def walk(value: Any) -> bool:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value == address
+        if isinstance(value, dict):
+            return any(walk(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(walk(v) for v in value)
+        return False
+    return walk(finding.data) or f"{address:#x}" in finding.message
+
+
+# -- T005 ----------------------------------------------------------------------------------------
+def t005(fault: Fault, ctx: Context) -> Finding:
+    data = _base(fault, UNKNOWN, ctx)
+    parts = [fault.summary + _fault_where(fault)]
+    owners_out: dict[str, list[str]] = {}
+    for name, addr in fault.addresses.items():
+        if addr.space not in PHYSICAL:
+            continue
+        if ctx.owner_index is None:
+            continue
+        owners = ctx.owners(addr.value)
+        owners_out[name] = [o.describe() for o in owners] or ["no owner: unmapped in the layout"]
+        parts.append(f"{addr.what} {addr.value:#x} belongs to: " + "; ".join(owners_out[name]))
+    if owners_out:
+        data["owners"] = owners_out
+    elif any(a.space in PHYSICAL for a in fault.addresses.values()):
+        parts.extend(_missing(ctx, "layout"))
+    hint = _hint(fault)
+    if hint:
+        parts.append(hint)
+        data["interpretation"] = hint
+    message = f"[unknown] {'; '.join(parts)}"
+    return Finding("T005", message, locations=fault.locations(), data=data)
+
+
+def _hint(fault: Fault) -> str | None:
+    """What the fault class usually means, said as such (never as the root cause)."""
+    f = fault.facts
+    if fault.kind in ("hvisor-unhandled-mmio", "unhandled-mmio", "hvisor-iabt"):
+        return ("the guest touched an address neither mapped at stage 2 nor emulated: a zone-config hole or a "
+                "stray guest pointer (pass --layout to resolve it)")
+    if f.get("external_abort"):
+        return ("synchronous external abort on a guest access: under a partitioning hypervisor this is usually "
+                "the hypervisor injecting an abort for an IPA its stage-2 map lacks")
+    if f.get("instruction") == "wrmsr":
+        return (f"WRMSR to {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected: the (virtual) CPU does "
+                "not implement or accept this MSR/value")
+    if f.get("instruction") == "rdmsr":
+        return f"RDMSR of {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected by the (virtual) CPU"
+    if fault.kind == "qemu-trap-storm":
+        return "the same synchronous trap repeats back-to-back: the handler never makes progress"
+    if fault.kind == "hvisor-el2-abort":
+        return "an exception inside hvisor itself: an hvisor bug, or its memory was corrupted"
+    if f.get("rip_region"):
+        return str(f["rip_region"])
+    if f.get("mprv") and f.get("mpp") == "M":
+        return "OpenSBI faulted while accessing memory on behalf of a lower mode (MPRV=1)"
+    return None
+
+
+def nothing_found(result: ScanResult, ctx: Context) -> Finding:
+    stats = result.stats
+    if stats.hvisor_records == 0:
+        why = ("no hvisor log lines at all: a build without LOG= prints nothing, not even its panic "
+               "(src/logging.rs), so this is 'unknown', not 'no fault'")
+    else:
+        why = f"{stats.hvisor_records} hvisor records, none of them a fault"
+    top = result.qemu.top_patterns(3)
+    if top:
+        why += "; most frequent QEMU trace patterns: " + ", ".join(f"{p.name} x{p.count}" for p in top)
+    message = f"[unknown] no fault record recognised in {stats.path} ({stats.lines} lines read); {why}"
+    return Finding("T005", message, locations=[Location(stats.path, None)],
+                   data={"confidence": UNKNOWN, "lines": stats.lines, "hvisor_records": stats.hvisor_records,
+                         "trace_records": stats.trace_records})

@@ -1,0 +1,75 @@
+"""The interface every log reader implements, and helpers they share."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hvcheck.triage.facts import Evidence, Fault
+from hvcheck.triage.source import LogLine
+
+MAX_FAULTS = 256    # distinct faults kept per reader and log; identical ones are counted
+HEX = r"(?:0x)?[0-9a-fA-F]+"
+
+
+def ev(line: LogLine) -> Evidence:
+    return Evidence(line.path, line.number, line.raw)
+
+
+def to_int(text: str | None) -> int | None:
+    """'0x1f', '1f' (hex, as consoles print registers), '31' with 0x -> int; None on junk."""
+    if text is None:
+        return None
+    t = text.strip().rstrip(",").replace("_", "")
+    try:
+        return int(t, 16) if not t.lower().startswith("0x") else int(t[2:], 16)
+    except ValueError:
+        return None
+
+
+def to_dec(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        return None
+
+
+class Reader:
+    """Feed it cleaned lines; it accumulates :class:`Fault` records.
+
+    ``trigger`` is a bytes regex the scanner searches in each raw line; a reader only sees the
+    lines its trigger matches, plus every line while ``active`` is true (inside a multi-line
+    record). Readers must never raise on any text.
+    """
+
+    name = "reader"
+    trigger: re.Pattern[bytes] = re.compile(b"(?!)")
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.active = False
+        self.dropped = 0
+        self._by_key: dict[Any, Fault] = {}
+
+    def feed(self, line: LogLine) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """End of log: close any open record (marked truncated)."""
+
+    def emit(self, fault: Fault, key: Any = None) -> Fault:
+        """Keep a fault; one identical to an earlier one (same key) only bumps its count."""
+        if key is not None:
+            seen = self._by_key.get(key)
+            if seen is not None:
+                seen.count += fault.count
+                return seen
+        if len(self.faults) >= MAX_FAULTS:
+            self.dropped += 1
+            return fault
+        self.faults.append(fault)
+        if key is not None:
+            self._by_key[key] = fault
+        return fault

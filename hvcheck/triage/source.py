@@ -1,0 +1,151 @@
+"""Streaming access to console logs: files, ``-`` (stdin), plain or gzip.
+
+Logs can be gigabytes, so nothing here holds more than one line (capped at ``MAX_LINE``
+bytes) in memory. Readers see :class:`LogLine` objects whose text is already cleaned of what
+consoles and archives add: CR/LF endings, ANSI colour, control bytes, and per-line prefixes
+(dmesg timestamps, journald/syslog headers, serial-console timestamps, VMM wrappers).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hvcheck.errors import InputError
+
+MAX_LINE = 64 * 1024          # longer lines are cut (the rest is skipped, line numbers stay right)
+SNIFF_BYTES = 4096            # how much of the start decides "this is not a text log"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    path: str
+    number: int       # 1-based physical line number in the (decompressed) file
+    text: str         # cleaned text (see clean())
+    raw: str          # decoded text before prefix stripping (for evidence quotes)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Per-line prefixes added by whatever captured the console. Applied repeatedly (a journald
+# line can carry a dmesg timestamp too). They never match hvisor's own "[ERROR 3]" records.
+_PREFIXES = re.compile(
+    r"^(?:"
+    r"<\d{1,2}>"                                                       # syslog priority
+    r"|\[\s*\d+\.\d+\]\s?"                                              # dmesg [ 1.234567]
+    r"|\[\s*[TC]\d+\]\s?"                                               # printk caller id [ T1]
+    r"|\[\s*\d+\.\d+\s+\d+\.\d+\]\s?"                                   # grabserial [0.1 0.001]
+    r"|\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\]\s?"            # [2024-01-02 03:04:05.6]
+    r"|\[\d\d:\d\d:\d\d(?:[.,]\d+)?\]\s?"                               # minicom [03:04:05.678]
+    r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [\w.@/\-]+(?:\[\d+\])?: "  # syslog/journalctl
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? \S+ [\w.@/\-]+(?:\[\d+\])?: "
+    r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s+(?=\S)"          # bare ISO timestamp
+    r"|(?:INFO|WARN|ERROR|DEBUG)\s+linux_log:\s"                        # VMM wrappers
+    r")"
+)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+def strip_prefixes(text: str) -> str:
+    for _ in range(4):
+        m = _PREFIXES.match(text)
+        if not m or m.end() == 0:
+            break
+        text = text[m.end():]
+    return text
+
+
+def clean(text: str) -> str:
+    """ANSI sequences and control bytes removed, line ending dropped, prefixes stripped."""
+    text = text.rstrip("\r\n")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return strip_prefixes(text.replace("\r", ""))
+
+
+def looks_binary(head: bytes) -> str | None:
+    """Why ``head`` is not a text log, or None. A serial console may carry some junk; a file
+    that is mostly NULs or non-text bytes is an image, an archive or a core dump."""
+    if head.startswith(b"\x7fELF"):
+        return "an ELF file, not a log"
+    if len(head) < 256:
+        return None     # too little to judge; a short file is read as text
+    nul = head.count(0)
+    if nul > len(head) // 20:
+        return f"binary data, not a text log ({nul} NUL bytes in the first {len(head)})"
+    text = head.decode("utf-8", "replace")
+    bad = text.count("\ufffd") + len(_CONTROL.findall(text))
+    if bad > len(text) * 0.3:
+        return f"binary data, not a text log ({bad} of the first {len(text)} characters are not text)"
+    return None
+
+
+def display_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by iter_raw_lines
+    except OSError as exc:
+        raise InputError(path, f"cannot read log: {exc.strerror or exc}") from None
+    return fh
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    peek = getattr(stream, "peek", None)
+    return peek(n)[:n] if peek is not None else b""
+
+
+def iter_raw_lines(path: str) -> Iterator[bytes]:
+    """Physical lines as bytes (each at most MAX_LINE bytes, ending included)."""
+    name = display_name(path)
+    base = _open(path)
+    try:
+        head = _peek(base, 2)
+        stream: BinaryIO = base
+        if head == GZIP_MAGIC or (not head and path.endswith(".gz")):
+            stream = gzip.GzipFile(fileobj=base, mode="rb")  # type: ignore[assignment]
+        lineno = 0
+        try:
+            why = looks_binary(_peek(stream, SNIFF_BYTES))
+            if why:
+                raise InputError(name, why, line=1)
+            while True:
+                line = stream.readline(MAX_LINE)
+                if not line:
+                    return
+                lineno += 1
+                if not line.endswith(b"\n") and len(line) >= MAX_LINE:
+                    # Skip the rest of an over-long line without holding it.
+                    while True:
+                        rest = stream.readline(MAX_LINE)
+                        if not rest or rest.endswith(b"\n"):
+                            break
+                yield line
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise InputError(name, f"cannot decompress/read log: {exc}", line=lineno + 1) from None
+    finally:
+        if base is not sys.stdin.buffer:
+            base.close()
+
+
+def iter_lines(path: str) -> Iterator[LogLine]:
+    """Cleaned lines. Convenience for tests and small logs; the scanner uses raw lines."""
+    name = display_name(path)
+    for number, raw in enumerate(iter_raw_lines(path), 1):
+        decoded = raw.decode("utf-8", "replace")
+        yield LogLine(name, number, clean(decoded), decoded.rstrip("\r\n"))

@@ -1,0 +1,97 @@
+"""hvisor console reader: framing, multi-line structs, each architecture's fault lines."""
+
+from __future__ import annotations
+
+from triage_helpers import DEMO, only, scan_fixture, write
+
+from hvcheck.triage.scan import scan
+
+
+def test_aarch64_unhandled_mmio_joined_across_interleaved_guest_line() -> None:
+    result = scan(str(DEMO / "seed001-hvisor-console.log"))   # ANSI colours, CRLF, a guest line inside
+    fault = only(result)
+    assert fault.kind == "hvisor-unhandled-mmio"
+    assert fault.addresses["fault"].value == 0x41A3F040
+    assert fault.addresses["fault"].space == "GPA"
+    assert fault.zone_id == 0 and fault.cpu == 2
+    assert fault.facts["is_write"] is True and fault.facts["size"] == 8
+    assert fault.facts["mmio_handle_access_error"].endswith("Invalid argument")
+    assert fault.facts["panic_message"] == "root zone has some error"
+    assert fault.facts["panic_location"] == "src/zone.rs:411"
+    assert result.stats.hvisor_records == 8
+    lines = {e.line for e in fault.evidence}
+    assert {14, 15, 21, 22, 25} <= lines and 16 not in lines     # 16 is the interleaved guest line
+
+
+def test_fault_in_hv_memory_diagnostic_with_timestamps() -> None:
+    fault = only(scan_fixture("hvisor-aarch64-fault-in-hv-mem.log"))
+    assert fault.kind == "hvisor-fault-in-hv-memory"
+    assert fault.addresses["fault"].value == 0x40C12000
+    assert fault.facts["hv_range_reported"] == (0x40400000, 0x44C00000)
+    assert fault.facts["panic_message"] == "root zone has some error"
+
+
+def test_fault_in_hv_memory_matched_loosely(tmp_path) -> None:
+    text = ("hvisor range [0x80000000, 0x84000000)\n"
+            "[ERROR 0] (hvisor::arch::aarch64::trap:99) Fault address is within HVISOR physical memory:\n"
+            "    addr=0x80200000 hv=[0x80000000, 0x84000000)\n")
+    fault = only(scan(write(tmp_path, text)))
+    assert fault.addresses["fault"].value == 0x80200000
+    assert fault.facts["hv_range_reported"] == (0x80000000, 0x84000000)
+
+
+def test_riscv_guest_page_fault_address_from_htval_and_stval() -> None:
+    fault = only(scan_fixture("hvisor-riscv64-guest-page-fault.log"))
+    assert fault.arch == "riscv64"
+    assert fault.addresses["fault"].value == (0x4000C01 << 2) | (0x10003006 & 3)
+    assert fault.addresses["pc"].value == 0xFFFFFFFF80A1B2C4
+    assert fault.facts["cause"] == "Store/AMO guest-page fault"
+    assert fault.facts["panic_message"] == "Unhandled sync exception"
+
+
+def test_riscv_mmio_panic_links_to_fault() -> None:
+    fault = only(scan_fixture("hvisor-riscv64-mmio-panic.log"))
+    assert fault.zone_id == 1 and fault.addresses["fault"].value == 0x10001000
+    assert fault.facts["panicked"] is True
+    assert "mmio_handle_access" in fault.facts["panic_message"]
+
+
+def test_loongarch_unhandled_exception() -> None:
+    fault = only(scan_fixture("hvisor-loongarch64.log"), "hvisor-loongarch-exception")
+    assert fault.arch == "loongarch64"
+    assert fault.facts["exception"] == "PIS"
+    assert fault.addresses["fault"].value == 0x1FE001E0
+    assert fault.addresses["pc"].value == 0x9000000000E3C5D4
+    assert fault.registers["badi"] == 0x29C0018C
+
+
+def test_el2_abort_println() -> None:
+    fault = only(scan_fixture("hvisor-el2-abort.log"))
+    assert fault.kind == "hvisor-el2-abort"
+    assert fault.addresses["fault"].value == 0x40C3F000
+    assert fault.registers["ESR_EL2"] == 0x96000006
+
+
+def test_truncated_struct_keeps_what_it_has() -> None:
+    fault = only(scan_fixture("hvisor-truncated.log"))
+    assert fault.truncated
+    assert fault.addresses["fault"].value == 0x80001000      # `0x8000_1000` with separators
+
+
+def test_no_hvisor_lines_counted() -> None:
+    result = scan_fixture("linux-only-silent.log")
+    assert result.faults == [] and result.stats.hvisor_records == 0
+
+
+def test_repeated_faults_are_counted_not_duplicated(tmp_path) -> None:
+    rec = ("[WARN  1] (hvisor::memory::mmio:109) Zone 1 unhandled mmio fault MMIOAccess {\n"
+           "    address: 0x9000000,\n    size: 0x4,\n    is_write: false,\n    value: 0x0,\n}\n")
+    fault = only(scan(write(tmp_path, rec * 50)))
+    assert fault.count == 50
+
+
+def test_sibling_hypervisors(tmp_path) -> None:
+    text = ("Unhandled data write at 0x9000000(4)\n"
+            "BAO ERROR: no emulation handler for abort(0x8010000 at 0x40080a3c)\n")
+    result = scan(write(tmp_path, text))
+    assert sorted(f.addresses["fault"].value for f in result.faults) == [0x8010000, 0x9000000]

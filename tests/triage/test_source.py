@@ -1,0 +1,75 @@
+"""Line source: prefixes, ANSI, CRLF, gzip, stdin, binary junk, over-long lines."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from triage_helpers import write
+
+from hvcheck.errors import InputError
+from hvcheck.triage.source import MAX_LINE, clean, iter_lines, looks_binary
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("[    0.000000] RIP: 0010:foo+0x1/0x2\r\n", "RIP: 0010:foo+0x1/0x2"),
+    ("Jun 09 11:11:21 host kernel: RAX: 0000", "RAX: 0000"),
+    ("2024-05-01T10:00:00.123456+02:00 host kernel: Oops: 0002 [#1]", "Oops: 0002 [#1]"),
+    ("<4>[  211.004235] Oops: 0002 [#1] SMP", "Oops: 0002 [#1] SMP"),
+    ("[    0.000000][    T0] Linux version 6.1", "Linux version 6.1"),
+    ("[2024-01-02 03:04:05.678] [WARN  0] (hvisor::x:1) y", "[WARN  0] (hvisor::x:1) y"),
+    ("[03:04:05.678] sbi_trap_error: hart0: x", "sbi_trap_error: hart0: x"),
+    ("\x1b[37m[\x1b[91mERROR\x1b[37m 3] (\x1b[90mhvisor::panic:24\x1b[37m) panic\x1b[0m",
+     "[ERROR 3] (hvisor::panic:24) panic"),
+    ("[ERROR 3] (hvisor::panic:24) kept as is", "[ERROR 3] (hvisor::panic:24) kept as is"),
+    ("a\x00b\x07c", "abc"),
+])
+def test_clean(raw: str, expected: str) -> None:
+    assert clean(raw) == expected
+
+
+def test_crlf_and_gzip_and_numbers(tmp_path) -> None:
+    text = "one\r\ntwo\r\nthree\r\n"
+    gz = tmp_path / "log.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    plain = write(tmp_path, text)
+    for path in (str(gz), plain):
+        lines = list(iter_lines(path))
+        assert [(ln.number, ln.text) for ln in lines] == [(1, "one"), (2, "two"), (3, "three")]
+
+
+def test_gzip_detected_by_magic_not_name(tmp_path) -> None:
+    path = tmp_path / "console.txt"
+    path.write_bytes(gzip.compress(b"hello\n"))
+    assert [ln.text for ln in iter_lines(str(path))] == ["hello"]
+
+
+def test_corrupt_gzip_is_input_error(tmp_path) -> None:
+    path = tmp_path / "bad.log.gz"
+    path.write_bytes(gzip.compress(b"x" * 10000)[:40])
+    with pytest.raises(InputError) as exc:
+        list(iter_lines(str(path)))
+    assert "bad.log.gz" in str(exc.value)
+
+
+def test_binary_file_rejected(tmp_path) -> None:
+    path = tmp_path / "vmlinux"
+    path.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(4000))
+    with pytest.raises(InputError, match="ELF"):
+        list(iter_lines(str(path)))
+    assert looks_binary(bytes(range(256)) * 4) is not None
+    assert looks_binary(b"plain text with a little \x01 junk\n" * 20) is None
+
+
+def test_over_long_line_is_cut_and_numbering_kept(tmp_path) -> None:
+    path = tmp_path / "long.log"
+    path.write_bytes(b"a" * (3 * MAX_LINE + 10) + b"\nsecond\n")
+    lines = list(iter_lines(str(path)))
+    assert len(lines) == 2
+    assert len(lines[0].text) <= MAX_LINE
+    assert (lines[1].number, lines[1].text) == (2, "second")
+
+
+def test_missing_file(tmp_path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        list(iter_lines(str(tmp_path / "nope.log")))
