@@ -176,7 +176,3 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     if own_case:
         case = f"case {norm(own_case.group(3))}" if own_case.group(3) else "default"
     return Context(fn, switch, case, basis=f"patch {basis}")
-
-
-def index_for_text(text: str) -> SourceIndex:
-    return index_source(text)

@@ -213,3 +213,22 @@ def test_dropped_hunk_says_when_its_lines_are_already_in_the_backport_tree(tmp_p
     assert rules(result) == ["P003"]
     assert "already in the backport tree" in result.findings[0].message
     assert "kvm_arch_dev_ioctl()" in result.findings[0].message
+
+
+def test_tree_that_matches_neither_image_falls_back_and_says_why(tmp_path: Path) -> None:
+    pre = kvm_file()
+    up = insert_after_nth(pre, ANCHOR, NEW_CASE, 0)
+    bp = insert_after_nth(pre, ANCHOR, NEW_CASE, 1)
+    from bp_helpers import make_patch, write
+
+    from hvcheck.backport.cli import run_backport
+
+    up_p = make_patch(tmp_path, "up", {F: pre}, {F: up})
+    bp_p = make_patch(tmp_path, "bp", {F: pre}, {F: bp})
+    write(tmp_path / "other" / F, "int unrelated(void)\n{\n\treturn 0;\n}\n")
+    result = run_backport(str(up_p), str(bp_p), upstream_tree=str(tmp_path / "up.a"),
+                          backport_tree=str(tmp_path / "other"))
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert p001.data["confidence"] == "low"
+    assert "matches neither side" in p001.data["backport"]["basis"]
+    assert p001.data["upstream"]["basis"].startswith("tree-sitter-c")
