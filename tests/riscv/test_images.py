@@ -216,7 +216,7 @@ def test_isa_from_attributes_decides_reserved_space(tmp_path: Path) -> None:
     blob = (RV / "reserved_straightline.elf").read_bytes()
     old = load_image(RV / "reserved_straightline.elf").isa_string.encode()
     new = b"rv64imafdc_zcb1p0_zcmop1p0"
-    assert blob.count(old) == 1 and len(new) <= len(old)
+    assert blob.count(old) >= 1 and len(new) <= len(old)  # attributes (and the $x mapping symbol)
     patched = tmp_path / "zcb.elf"
     patched.write_bytes(blob.replace(old, new + b"_" * (len(old) - len(new))))
     report = check_path(str(patched))
