@@ -95,6 +95,13 @@ class Plan:
         return not (self.splits or self.reservations or self.relocation)
 
 
+def derived_dt(dt: DeviceTreeFacts) -> bool:
+    """Facts a loader derived from the zone's own regions (x86: the e820 map hvisor builds from
+    ROOT_ZONE_MEMORY_REGIONS), named "<file> (<what>)": they follow a punch by themselves and
+    there is no device-tree text to edit."""
+    return dt.path.endswith(")") and " (" in dt.path
+
+
 def make_plan(system: System, strategy: str, *, headroom: int = 8 << 20, other_zones: bool = False,
               prefer: int | None = None) -> Plan:
     if strategy not in STRATEGIES:
@@ -158,7 +165,7 @@ def _punch(system: System, headroom: int, other_zones: bool, plan: Plan) -> None
                 + " so the guest can no longer reach it"))
         # A punched range the zone's kernel still believes is RAM must be reserved no-map (M003).
         dt = zone.devicetree
-        if dt is None:
+        if dt is None or derived_dt(dt):
             continue
         for split in [s for s in plan.splits if s.zone == zone.name]:
             r = split.region
@@ -220,7 +227,7 @@ def _reserve(system: System, other_zones: bool, plan: Plan) -> None:
     g = system.board.granule
     for zone in system.zones:
         dt = zone.devicetree
-        if dt is None:
+        if dt is None or derived_dt(dt):
             continue
         targets: list[tuple[Range, str, str]] = []
         for r in zone.regions:
