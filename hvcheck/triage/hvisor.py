@@ -46,6 +46,10 @@ _RV_UNHANDLED_TRAP = re.compile(r"unhandled trap (0x[0-9a-fA-F]+),\s*sepc:\s*(0x
 _LA_EXC = re.compile(r"unhandled exception:\s*([A-Z]+)(?:\(([^)]*)\))?:\s*(.*)")
 _LA_FIELD = re.compile(r"(ecode|esubcode|era|is|badi|badv)=(0x[0-9a-fA-F]+)")
 _JAILHOUSE = re.compile(r"Unhandled data (read|write) at (0x[0-9a-fA-F]+)\((\d)\)")
+# A record that mentions none of these cannot start or continue a fault (checked before the
+# message regexes, which are many).
+_INTERESTING = re.compile(r"[{(]\s*$|fault|rror|panic|xception|rap|htval|stval|within|mmio|MMIO|nhandled|ailed|"
+                          r"nsupported|has some")
 _KEY_LINE = re.compile(r"\baddress:|\bis_write:|\bfile:|\bline:\s*\d|error|panic|fault|0x[0-9a-fA-F]{5,}")
 _BAO = re.compile(r"no emulation handler for abort\((0x[0-9a-fA-F]+) at (0x[0-9a-fA-F]+)\)")
 
@@ -99,10 +103,11 @@ class _Open:
 
 class HvisorReader(Reader):
     name = "hvisor"
-    trigger = re.compile(
-        rb"hvisor|EL2 Exception|Unhandled EL2|Unsupported Exception|Failed to fetch instruction|sync exception"
-        rb"|Trap Cause|htval:|stval:|trap instruction|unhandled trap|unhandled exception|Unhandled data (?:read|write)"
-        rb"|no emulation handler|mmio fault|has some error|(?i:within hvisor)")
+    # Every hvisor record names its target "hvisor:..." (colour codes may sit before it); the rest
+    # are println! lines and the
+    # one-line messages of Jailhouse and Bao.
+    anchors = (b"hvisor:", b"EL2 Exception", b"Unhandled EL2", b"Unsupported Exception", b"Failed to fetch",
+               b"Trap Cause", b"Unhandled data", b"BAO ERROR")
 
     def __init__(self) -> None:
         super().__init__()
@@ -125,6 +130,8 @@ class HvisorReader(Reader):
                 self._close(truncated=True)
             level, cpu, target, message = m.group(1), to_dec(m.group(2)), m.group(3), m.group(5)
             self._note_arch(target)
+            if self._in_hv_mem is None and not _INTERESTING.search(message):
+                return      # the bulk of a console: INFO/DEBUG chatter, counted and skipped
             rec = _Open(line, level, cpu, target, message)
             if rec.depth > 0:
                 self._open = rec
