@@ -381,7 +381,12 @@ class HvisorReader(Reader):
             return True
         trap = self._rv_trap
         if trap is None:
-            return False
+            m = _RV_CAUSE.search(text)
+            if not m:
+                return False
+            # "Trap Cause" without the "sync exception" line before it (lost or HS-mode trap)
+            trap = self._rv_trap = self.emit(Fault("hvisor-riscv-sync-exception", self.name, "riscv64",
+                                                   "trap reported by hvisor", line.path))
         m = _RV_CAUSE.search(text)
         if m:
             trap.facts["cause"] = m.group(1).strip()

@@ -48,6 +48,7 @@ _PREFIXES = re.compile(
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? \S+ [\w.@/\-]+(?:\[\d+\])?: "
     r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s+(?=\S)"          # bare ISO timestamp
     r"|(?:INFO|WARN|ERROR|DEBUG)\s+linux_log:\s"                        # VMM wrappers
+    r"|>+ ?(?=\S|\s+\S)"                                                # mail quoting "> > "
     r")"
 )
 
@@ -129,10 +130,15 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
             why = looks_binary(_peek(stream, SNIFF_BYTES))
             if why:
                 raise InputError(name, why, line=1)
+            head = _peek(stream, SNIFF_BYTES)
+            # Some serial captures end lines with a bare CR: read those as line ends.
+            cr_only = b"\r" in head and b"\n" not in head
             carry = b""
             skipping = False
             while True:
                 data = stream.read(block)
+                if cr_only:
+                    data = data.replace(b"\r", b"\n")
                 if not data:
                     if carry:
                         yield carry
