@@ -13,6 +13,7 @@ import re
 
 from hvcheck.triage.facts import Address, Evidence, Fault
 from hvcheck.triage.reader import Reader, ev, to_dec, to_int
+from hvcheck.triage.riscv_causes import cause_name
 from hvcheck.triage.source import LogLine
 
 MAX_RECORD_LINES = 48
@@ -38,7 +39,8 @@ _EL2_OTHER = re.compile(r"Unhandled EL2 Exception:\s*EC=(0x[0-9a-fA-F]+)")
 _IABT = re.compile(r"Failed to fetch instruction \(op=(\d)\) at (0x[0-9a-fA-F]+),\s*ELR_EL2=(0x[0-9a-fA-F]+)")
 _UNSUPPORTED_EC = re.compile(r"Unsupported Exception EC:\s*(0x[0-9a-fA-F]+)")
 _RV_SYNC = re.compile(r"CPU\s*(\d+)\s+sync exception,\s*sepc:\s*(0x[0-9a-fA-F]+)")
-_RV_CAUSE = re.compile(r"Trap Cause:\s*(.*)")
+_RV_CAUSE = re.compile(r"Trap [Cc]ause(?: code)?:\s*(.*)")
+_UNMAPPED = re.compile(r"CPU\s*(\d+)\s+unmap+ed mem+ory at (0x[0-9a-fA-F]+)")
 _RV_HTVAL = re.compile(r"htval:\s*(0x[0-9a-fA-F]+)(?:,\s*htinst:\s*(0x[0-9a-fA-F]+))?")
 _RV_STVAL = re.compile(r"\bstval:\s*(0x[0-9a-fA-F]+)")
 _RV_INSN = re.compile(r"trap instruction:\s*(.*)")
@@ -69,6 +71,7 @@ PANIC_CLASSES: list[tuple[str, str]] = [
     ("unhandled exception:", "loongarch64 trap path"),
     ("unhandled instruction", "loongarch64 trap path"),
     ("mmio_handle_access", "riscv64 MMIO fault that has no handler (no region claims the address)"),
+    ("unmaped memmory", "riscv64 (AIA) guest page fault that no region claims"),
 ]
 
 
@@ -263,6 +266,14 @@ class HvisorReader(Reader):
         self.emit(fault, key=("panic", message))
 
     def _panic_addresses(self, fault: Fault, message: str) -> None:
+        m = _UNMAPPED.search(message)
+        if m:   # riscv64 AIA builds: guest page fault that no MMIO region claims
+            fault.kind = "hvisor-unhandled-mmio"
+            fault.cpu = int(m.group(1)) if fault.cpu is None else fault.cpu
+            fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "guest page fault address (htval << 2 | "
+                                                                             "stval & 3)")
+            fault.summary = f"riscv64 guest page fault at {m.group(2)} that no region claims"
+            return
         if "mmio pci bar" in message:
             m = _HEXNUM.search(message)
             if m:
@@ -389,7 +400,10 @@ class HvisorReader(Reader):
                                                    "trap reported by hvisor", line.path))
         m = _RV_CAUSE.search(text)
         if m:
-            trap.facts["cause"] = m.group(1).strip()
+            cause = m.group(1).strip()
+            if cause.isdigit():     # older builds print "Trap cause code: N"
+                cause = cause_name(int(cause))[2].capitalize()
+            trap.facts["cause"] = cause
             trap.summary = f"guest trap hvisor did not handle: {trap.facts['cause']}"
             self._cite_all(trap, evidence)
             return True

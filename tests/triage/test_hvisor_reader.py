@@ -130,3 +130,15 @@ def test_binary_junk_between_records(tmp_path) -> None:
     path.write_bytes(b"\r\n".join(lines))
     fault = only(scan(str(path)))
     assert fault.addresses["fault"].value == 0x41A3F040 and fault.evidence[0].line == 15
+
+
+def test_riscv_aia_unmapped_memory_panic_and_old_cause_code(tmp_path) -> None:
+    text = ("[ERROR 1] (hvisor::panic:24) panic occurred: PanicInfo { message: CPU 1 unmaped memmory at 0x28000000, "
+            "location: Location { file: \"src/arch/riscv64/trap.rs\", line: 470, col: 21 }, can_unwind: true }\n"
+            "[WARN  0] (hvisor::arch::riscv64::trap:199) CPU 0 sync exception, sepc: 0x80200abc\n"
+            "[WARN  0] (hvisor::arch::riscv64::trap:200) Trap cause code: 2\n")
+    result = scan(write(tmp_path, text))
+    mmio = only(result, "hvisor-unhandled-mmio")
+    assert mmio.addresses["fault"].value == 0x28000000 and mmio.cpu == 1
+    trap = only(result, "hvisor-riscv-sync-exception")
+    assert trap.facts["cause"] == "Illegal instruction"
