@@ -129,17 +129,22 @@ class HvisorReader(Reader):
             self._more_hv_mem(line)
         if m:
             self.records += 1
-            if self._open is not None:
-                self._close(truncated=True)
             level, cpu, target, message = m.group(1), to_dec(m.group(2)), m.group(3), m.group(5)
             self._note_arch(target)
-            if self._in_hv_mem is None and not _INTERESTING.search(message):
+            if self._in_hv_mem is None and not _INTERESTING.search(message) and (
+                    self._open is None or cpu != self._open.cpu):
                 return      # the bulk of a console: INFO/DEBUG chatter, counted and skipped
             rec = _Open(line, level, cpu, target, message)
             if rec.depth > 0:
+                if self._open is not None:
+                    self._close(truncated=True)
                 self._open = rec
                 self.active = True
+            elif self._open is not None and cpu != self._open.cpu:
+                self._handle(rec)       # another CPU's one-line record inside an open struct: keep it open
             else:
+                if self._open is not None:
+                    self._close(truncated=True)
                 self._handle(rec)
             return
         if self._open is not None:

@@ -142,3 +142,16 @@ def test_riscv_aia_unmapped_memory_panic_and_old_cause_code(tmp_path) -> None:
     assert mmio.addresses["fault"].value == 0x28000000 and mmio.cpu == 1
     trap = only(result, "hvisor-riscv-sync-exception")
     assert trap.facts["cause"] == "Illegal instruction"
+
+
+def test_other_cpu_record_inside_open_struct(tmp_path) -> None:
+    text = ("[WARN  2] (hvisor::memory::mmio:109) Zone 0 unhandled mmio fault MMIOAccess {\n"
+            "    address: 0x41a3f040,\n"
+            "[INFO  3] (hvisor::arch::aarch64::trap:88) handle hvc, code 0x4\n"
+            "    size: 0x8,\n    is_write: true,\n    value: 0x0,\n}\n"
+            "[WARN  1] (hvisor::memory::mmio:109) Zone 1 unhandled mmio fault MMIOAccess {\n"
+            "    address: 0x9000000,\n")
+    result = scan(write(tmp_path, text))
+    first, second = result.faults
+    assert first.addresses["fault"].value == 0x41A3F040 and first.facts["is_write"] is True and not first.truncated
+    assert second.zone_id == 1 and second.truncated and second.addresses["fault"].value == 0x9000000
