@@ -96,17 +96,21 @@ class Workspace:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
         self.tree: Path | None = None
+        self.board: Path | None = None
         if target.tree is not None:
-            board_dir = _board_dir(seed)
+            source = ROOT / target.tree
             self.tree = self.dir / "tree"
-            shutil.copytree(board_dir, self.tree, symlinks=False)
-            self.input = self.tree / seed.relative_to(board_dir) if seed.is_relative_to(board_dir) else \
+            shutil.copytree(source, self.tree, symlinks=False)
+            self.input = self.tree / seed.relative_to(source) if seed.is_relative_to(source) else \
                 self.dir / seed.name
+            board = ROOT / target.board if target.board else _board_dir(seed)
+            self.board = self.tree / board.relative_to(source) if board.is_relative_to(source) else board
         else:
             self.input = self.dir / seed.name
 
     def argv(self) -> list[str]:
-        subst = {"{input}": str(self.input), "{tree}": str(self.tree)}
+        # "{tree}" is the board directory that holds (or uses) the mutated file.
+        subst = {"{input}": str(self.input), "{tree}": str(self.board), "{board}": str(self.board)}
         return [subst.get(a, a) for a in self.target.argv]
 
     def write(self, data: bytes) -> None:

@@ -14,7 +14,8 @@ class Target:
     name: str
     argv: tuple[str, ...]            # "{input}" is replaced by the mutated file (or the tree's copy)
     seeds: tuple[str, ...]           # globs relative to ROOT: the valid inputs to mutate
-    tree: str | None = None          # for inputs that live in a directory: copy it, mutate one file
+    tree: str | None = None          # a directory to copy whole (an hvisor checkout); the input is inside it
+    board: str | None = None         # the board directory "{board}" names, when not the input's own
     binary: bool = False
 
     def seed_files(self) -> list[Path]:
@@ -24,23 +25,30 @@ class Target:
         return files
 
 
+HVISOR = "tests/fixtures/hvisor/repo"
+CLEAN_BOARD = f"{HVISOR}/platform/aarch64/clean"
+
 TARGETS: list[Target] = [
     Target("layout-yaml", ("layout", "{input}"), ("hvcheck/demo/examples/layout/*.yaml",
                                                   "tests/fixtures/layout/*.yaml")),
     Target("layout-json", ("layout", "{input}"), ("tests/fixtures/layout/*.json",)),
-    Target("board-rs", ("layout", "{tree}"), ("tests/fixtures/hvisor/**/board.rs",), tree="board"),
-    Target("zone-json", ("layout", "{tree}"), ("tests/fixtures/hvisor/**/configs/*.json",), tree="board"),
-    Target("dts", ("layout", "{tree}"), ("tests/fixtures/hvisor/**/*.dts",), tree="board"),
-    Target("dtb", ("layout", "{tree}"), ("tests/fixtures/hvisor/**/*.dtb",), tree="board", binary=True),
-    Target("hv-elf", ("layout", "{tree}", "--elf", "{input}"), ("tests/fixtures/hvisor/**/*.elf",), tree="board",
-           binary=True),
-    Target("riscv-elf", ("riscv", "{input}"), ("tests/fixtures/riscv/**/*.elf",), binary=True),
+    # hvisor inputs live inside a checkout: the whole fixture repo is copied, one file mutated.
+    Target("board-rs", ("layout", "{tree}"), (f"{HVISOR}/platform/*/*/board.rs",), tree=HVISOR),
+    Target("zone-json", ("layout", "{tree}"), (f"{HVISOR}/platform/*/*/configs/*.json",), tree=HVISOR),
+    Target("dts", ("layout", "{tree}"), (f"{HVISOR}/platform/*/*/image/dts/*.dts",), tree=HVISOR),
+    Target("dtb", ("layout", "{tree}"), (f"{HVISOR}/platform/*/*/image/dts/*.dtb",), tree=HVISOR, binary=True),
+    Target("linker-ld", ("layout", "{tree}"), (f"{HVISOR}/platform/*/*/linker.ld",), tree=HVISOR),
+    Target("consts-rs", ("layout", "{board}"), (f"{HVISOR}/src/consts.rs",), tree=HVISOR, board=CLEAN_BOARD),
+    Target("hv-elf", ("layout", "{board}", "--elf", "{input}"), ("tests/fixtures/hvisor/elf/*.elf",),
+           tree=HVISOR, board=CLEAN_BOARD, binary=True),
+    Target("riscv-elf", ("riscv", "{input}"), ("tests/fixtures/riscv/*.elf",), binary=True),
     Target("patch", ("backport", "{input}", "{input}"), ("hvcheck/demo/examples/backport/*.patch",
                                                          "tests/fixtures/backport/**/*.patch")),
-    Target("cpuid-dump", ("cpuid", "{input}"), ("tests/fixtures/x86/*.txt", "tests/fixtures/x86/*cpuid*.json",
-                                                 "hvcheck/demo/examples/x86/*cpuid*")),
-    Target("ioctl-trace", ("ioctl", "--trace", "{input}"), ("tests/fixtures/x86/*trace*",
-                                                            "hvcheck/demo/examples/x86/*trace*")),
+    Target("cpuid-dump", ("cpuid", "{input}"), ("tests/fixtures/x86/guest-*.txt",
+                                                 "hvcheck/demo/examples/x86/guest-cpuid-*.txt")),
+    Target("ioctl-trace", ("ioctl", "--trace", "{input}"), ("tests/fixtures/x86/kvm/strace-*.txt",
+                                                            "hvcheck/demo/examples/x86/*-*ioctl*.txt",
+                                                            "hvcheck/demo/examples/x86/strace-*.txt")),
     Target("conformance-results", ("riscv-conformance", "--results", "{input}"),
            ("hvcheck/demo/examples/riscvconf/*.bin*",), binary=True),
     Target("triage-log", ("triage", "{input}"), ("tests/fixtures/triage/**/*.log",

@@ -35,12 +35,15 @@ from hvcheck.findings import Finding, Location, Severity
 
 SRC_DIR = Path(__file__).resolve().parent / "conformance_src"
 HARNESS_USER = SRC_DIR / "rvc_user.elf"
+HARNESS_USER32 = SRC_DIR / "rvc_user32.elf"  # the same source built for RV32GC
 HARNESS_SYSTEM = SRC_DIR / "rvc_system.elf"
 SYSTEM_OUTPUT = "rvc_system.out"  # written by rvc_system.S through semihosting, in QEMU's cwd
 SYSTEM_EXIT = {1: "could not write its results through semihosting (QEMU without RISC-V semihosting?)",
                2: "trapped in M-mode (a harness bug or an emulator that traps where it must not)"}
 
-MAGIC = b"HVRCONF1"
+MAGIC = b"HVRCONF1"  # RV64 harnesses
+MAGIC32 = b"HVRC32V1"  # the RV32 build of rvc_user.S
+XLEN_OF_MAGIC = {MAGIC: 64, MAGIC32: 32}
 RECORD = struct.Struct("<HBbiII")  # halfword, signal, si_code, pc - test_slot, changed regs, si_addr
 COMPRESSED = tuple(h for h in range(0x10000) if h & 3 != 3)  # 49152 halfwords
 MAX_OUTPUT = len(MAGIC) + RECORD.size * 65536  # the harness never writes more; read no more
@@ -105,16 +108,19 @@ class HarnessRun:
 
     emulator: str  # path or name as given
     version: str
-    mode: str  # "user" (qemu-riscv64) or "system"
+    mode: str  # "user" (qemu-riscv64), "system" or "recorded"
     harness: Path
     outcomes: dict[int, Outcome]
     seconds: float = 0.0
+    xlen: int = 64
 
 
-def parse_records(data: bytes, source: str) -> dict[int, Outcome]:
-    """Parse the harness output; anything but one record per compressed halfword is an error."""
-    if not data.startswith(MAGIC):
-        raise InputError(source, f"harness output does not start with {MAGIC.decode()!r} "
+def parse_records(data: bytes, source: str) -> tuple[int, dict[int, Outcome]]:
+    """Parse the harness output into (XLEN, outcomes); anything but one record per compressed
+    halfword is an error."""
+    xlen = XLEN_OF_MAGIC.get(data[:len(MAGIC)])
+    if xlen is None:
+        raise InputError(source, f"harness output does not start with {MAGIC.decode()!r} or {MAGIC32.decode()!r} "
                                  f"({len(data)} bytes: {data[:16]!r}...)")
     body = data[len(MAGIC):]
     if len(body) % RECORD.size:
@@ -132,7 +138,7 @@ def parse_records(data: bytes, source: str) -> dict[int, Outcome]:
         missing = [h for h in COMPRESSED if h not in outcomes]
         raise InputError(source, f"harness recorded {len(outcomes)} of {len(COMPRESSED)} halfwords; "
                                  f"first missing {missing[0]:#06x}")
-    return outcomes
+    return xlen, outcomes
 
 
 def _resolve_tool(name: str, what: str) -> str:
@@ -153,10 +159,18 @@ def tool_version(path: str) -> str:
     return first[0] if first else "unknown version"
 
 
-def run_user(qemu: str = "qemu-riscv64", *, cpu: str | None = None, harness: Path = HARNESS_USER,
+def guess_xlen(emulator: str) -> int:
+    """qemu-riscv32 / qemu-system-riscv32 emulate RV32; everything else is taken as RV64."""
+    return 32 if "riscv32" in Path(emulator).name else 64
+
+
+def run_user(qemu: str = "qemu-riscv64", *, cpu: str | None = None, xlen: int | None = None,
              timeout: float = 120.0) -> HarnessRun:
-    """Run the Linux user-mode harness under ``qemu`` (a path or a name on PATH)."""
+    """Run the Linux user-mode harness under ``qemu`` (a path or a name on PATH); the RV32 build
+    for an RV32 emulator (``xlen``, or guessed from the name)."""
     path = _resolve_tool(qemu, "QEMU user-mode emulator")
+    xlen = xlen or guess_xlen(qemu)
+    harness = HARNESS_USER32 if xlen == 32 else HARNESS_USER
     argv = [path, *(["-cpu", cpu] if cpu else []), str(harness)]
     t0 = time.perf_counter()
     try:
@@ -173,8 +187,10 @@ def run_user(qemu: str = "qemu-riscv64", *, cpu: str | None = None, harness: Pat
     data = proc.stdout[:MAX_OUTPUT + 1]
     if len(data) > MAX_OUTPUT:
         raise InputError(qemu, "harness output is larger than any valid run")
-    outcomes = parse_records(data, qemu)
-    return HarnessRun(qemu, tool_version(path), "user", harness, outcomes, seconds)
+    got_xlen, outcomes = parse_records(data, qemu)
+    if got_xlen != xlen:
+        raise InputError(qemu, f"the RV{xlen} harness reported RV{got_xlen} results")
+    return HarnessRun(qemu, tool_version(path), "user", harness, outcomes, seconds, xlen)
 
 
 def run_system(qemu: str = "qemu-system-riscv64", *, cpu: str | None = None, harness: Path = HARNESS_SYSTEM,
@@ -183,6 +199,8 @@ def run_system(qemu: str = "qemu-system-riscv64", *, cpu: str | None = None, har
     import tempfile
 
     path = _resolve_tool(qemu, "QEMU system emulator")
+    if guess_xlen(qemu) == 32:
+        raise InputError(qemu, "the bare-metal harness is RV64 only; use --qemu-user qemu-riscv32 for RV32")
     argv = [path, "-M", "virt", "-bios", "none", "-nographic", "-smp", "1", "-m", "128M",
             "-semihosting-config", "enable=on,target=native", *(["-cpu", cpu] if cpu else []),
             "-kernel", str(harness)]
@@ -207,7 +225,7 @@ def run_system(qemu: str = "qemu-system-riscv64", *, cpu: str | None = None, har
             raise InputError(qemu, f"harness wrote no {SYSTEM_OUTPUT} (semihosting not working?)") from None
     if len(data) > MAX_OUTPUT:
         raise InputError(qemu, "harness output is larger than any valid run")
-    outcomes = parse_records(data, qemu)
+    _, outcomes = parse_records(data, qemu)
     return HarnessRun(qemu, tool_version(path), "system", harness, outcomes, seconds)
 
 
@@ -226,7 +244,9 @@ def load_results(path: str) -> HarnessRun:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_OUTPUT:
         raise InputError(path, "larger than any harness output")
-    return HarnessRun(path, "recorded harness output", "recorded", HARNESS_USER, parse_records(data, path))
+    xlen, outcomes = parse_records(data, path)
+    return HarnessRun(path, "recorded harness output", "recorded", HARNESS_USER32 if xlen == 32 else HARNESS_USER,
+                      outcomes, xlen=xlen)
 
 
 # --- comparison with the spec ------------------------------------------------------------------
@@ -236,12 +256,18 @@ MUST_TRAP = frozenset({"illegal", "reserved"})
 _Q0 = ["C.ADDI4SPN", "C.FLD", "C.LW", "C.LD", "quadrant-0 funct3=100 (Zcb space)", "C.FSD", "C.SW", "C.SD"]
 _Q1 = ["C.ADDI", "C.ADDIW", "C.LI", "C.LUI", "", "C.J", "C.BEQZ", "C.BNEZ"]
 _Q2 = ["C.SLLI", "C.FLDSP", "C.LWSP", "C.LDSP", "", "C.FSDSP", "C.SWSP", "C.SDSP"]
+_RV32_NAMES = {"C.LD": "C.FLW", "C.SD": "C.FSW", "C.ADDIW": "C.JAL", "C.LDSP": "C.FLWSP", "C.SDSP": "C.FSWSP"}
 _ALU = ["C.SUB", "C.XOR", "C.OR", "C.AND", "C.SUBW", "C.ADDW", "MISC-ALU 100111-10 (Zcb space)",
         "MISC-ALU 100111-11 (Zcb space)"]
 
 
-def rvc_slot(h: int) -> str:
-    """The RV64 C opcode slot a halfword falls in (used to group divergences, not to classify)."""
+def rvc_slot(h: int, xlen: int = 64) -> str:
+    """The C opcode slot a halfword falls in (used to group divergences, not to classify)."""
+    name = _rv64_slot(h)
+    return _RV32_NAMES.get(name, name) if xlen == 32 else name
+
+
+def _rv64_slot(h: int) -> str:
     if h == 0:
         return "all-zero halfword (c.unimp)"
     quadrant, funct3 = h & 3, h >> 13
@@ -306,7 +332,7 @@ def _decoder(xlen: int, exts: frozenset[str]) -> Callable[[int], str]:
     return lambda h: decode16(h, profile).text()
 
 
-def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 64,
+def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int | None = None,
             extensions: Iterable[str] = (), reserved_must_trap: bool = False
             ) -> tuple[list[Finding], dict[str, dict[str, int]]]:
     """R010 findings (one per divergence class) and the per-spec-class count table.
@@ -314,6 +340,7 @@ def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 
     A reserved encoding that executes is a warning (the ISA leaves it UNSPECIFIED), or an error
     when ``reserved_must_trap`` says the platform requires it to trap."""
     exts = frozenset(e.lower() for e in extensions)
+    xlen = xlen or run.xlen
     label_of = _spec_labels(classify, xlen, exts)
     table: dict[str, Counter[str]] = defaultdict(Counter)
     groups: dict[tuple[str, str, bool], Divergence] = {}
@@ -325,7 +352,7 @@ def compare(run: HarnessRun, *, classify: Classifier | None = None, xlen: int = 
         if o.trapped_illegal == (label in MUST_TRAP):
             continue
         table[label]["diverging"] += 1
-        key = (label, rvc_slot(h), o.trapped_illegal)
+        key = (label, rvc_slot(h, xlen), o.trapped_illegal)
         groups.setdefault(key, Divergence(*key)).halfwords.append(h)
     text_of = _decoder(xlen, exts)
     findings = [_finding(run, d, text_of, reserved_must_trap)
@@ -387,7 +414,7 @@ def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str], rese
 def summary_table(run: HarnessRun, counts: dict[str, dict[str, int]], n_findings: int) -> str:
     """The text preamble: what ran, how long, and counts by spec class."""
     lines = [
-        f"emulator: {run.emulator} ({run.version}), {run.mode} mode, harness {run.harness.name}",
+        f"emulator: {run.emulator} ({run.version}), RV{run.xlen}, {run.mode} mode, harness {run.harness.name}",
         (f"recorded outcomes of {len(run.outcomes)} compressed halfwords" if run.mode == "recorded" else
          f"executed {len(run.outcomes)} compressed halfwords in {run.seconds:.2f} s (one process)"),
         "",
@@ -406,6 +433,6 @@ def summary_table(run: HarnessRun, counts: dict[str, dict[str, int]], n_findings
 
 
 def extra_json(run: HarnessRun, counts: dict[str, dict[str, int]]) -> dict[str, Any]:
-    return {"emulator": run.emulator, "version": run.version, "mode": run.mode,
+    return {"emulator": run.emulator, "version": run.version, "mode": run.mode, "xlen": run.xlen,
             "harness": run.harness.name, "halfwords": len(run.outcomes),
             "seconds": round(run.seconds, 3), "by_spec_class": counts}

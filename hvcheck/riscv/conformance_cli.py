@@ -18,6 +18,8 @@ from hvcheck.cli import common_options, finish
               help="Check a saved harness output instead of running an emulator (e.g. rvc_user.elf "
                    "run natively on a riscv64 board; raw or gzip).")
 @click.option("--cpu", metavar="MODEL", help="Passed to QEMU as -cpu MODEL.")
+@click.option("--xlen", type=click.Choice(["32", "64"]), default=None,
+              help="XLEN of the --qemu-user emulator (default: 32 when its name says riscv32, else 64).")
 @click.option("--extensions", default="", metavar="LIST",
               help="Comma-separated extensions the emulated CPU implements that reuse compressed "
                    "space (zcb, zcmop, ...); their encodings are then expected to execute.")
@@ -27,6 +29,7 @@ from hvcheck.cli import common_options, finish
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds before a run is abandoned.")
 @common_options
 def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: str | None, cpu: str | None,
+                      xlen: str | None,
                       extensions: str, reserved_must_trap: bool, timeout: float, fmt: str, output: str | None,
                       fail_on: str) -> None:
     """Execute all 49152 compressed halfwords once in one emulator process and report (R010)
@@ -42,7 +45,8 @@ def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: s
     if results:
         runs.append(conf.load_results(results))
     if qemu_user or not (results or qemu_system):
-        runs.append(conf.run_user(qemu_user or "qemu-riscv64", cpu=cpu, timeout=timeout))
+        runs.append(conf.run_user(qemu_user or "qemu-riscv64", cpu=cpu, xlen=int(xlen) if xlen else None,
+                                  timeout=timeout))
     if qemu_system:
         runs.append(conf.run_system(qemu_system, cpu=cpu, timeout=timeout))
     findings = []

@@ -7,8 +7,37 @@ from __future__ import annotations
 
 import click
 
-from hvcheck.cli import common_options, finish
+from hvcheck.cli import common_options
+from hvcheck.cli import finish as shared_finish
 from hvcheck.errors import InputError
+
+
+def finish(findings: list, *, fmt: str, output: str | None, fail_on: str, title: str | None = None,
+           preamble: str | None = None, extra: dict | None = None) -> None:
+    """The shared `finish`, except that uncoloured text (a pipe, a file, CI) is rendered without rich:
+    same layout, a third less start-up time for `hvcheck xcr0` (benchmarks/bench_x86.py)."""
+    import os
+    import sys
+
+    colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if fmt != "text" or colour:
+        shared_finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=title, preamble=preamble,
+                      extra=extra)
+        return
+    from hvcheck.findings import Severity
+    from hvcheck.x86.plain import render_plain
+
+    text = render_plain(findings, title=title, preamble=preamble)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise InputError(output, f"cannot write report: {exc.strerror}") from None
+    else:
+        click.echo(text, nl=False)
+    threshold = Severity.parse(fail_on)
+    sys.exit(1 if any(f.sev >= threshold for f in findings) else 0)
 
 
 def parse_u64(text: str, what: str) -> int:
@@ -37,8 +66,8 @@ def parse_u64(text: str, what: str) -> int:
 @click.argument("value")
 @click.option("--supported", metavar="MASK",
               help="CPUID.(EAX=0DH,ECX=0):EDX:EAX of the CPU (enables X002).")
-@click.option("--cpuid", "cpuid_dump", metavar="DUMP", type=click.Path(dir_okay=False),
-              help="Take the supported mask from a CPUID dump (`cpuid -r` output or JSON leaf list).")
+@click.option("--cpuid", "cpuid_dump", metavar="DUMP",
+              help="Take the supported mask from a CPUID dump (`cpuid -r` output, JSON leaf list, or `self`).")
 @common_options
 def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, output: str | None,
          fail_on: str) -> None:
@@ -60,9 +89,7 @@ def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, ou
         mask = parse_u64(supported, "--supported mask")
         mask_src = "--supported"
     elif cpuid_dump is not None:
-        from hvcheck.x86.cpuid_model import read_cpuid_dump
-
-        dump = read_cpuid_dump(cpuid_dump)
+        dump = _load_dump(cpuid_dump)
         mask = dump.xcr0_mask()
         if mask is None:
             raise InputError(cpuid_dump, "the dump has no leaf 0xD sub-leaf 0 (no XSAVE enumeration)")

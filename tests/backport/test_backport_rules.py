@@ -213,3 +213,63 @@ def test_dropped_hunk_says_when_its_lines_are_already_in_the_backport_tree(tmp_p
     assert rules(result) == ["P003"]
     assert "already in the backport tree" in result.findings[0].message
     assert "kvm_arch_dev_ioctl()" in result.findings[0].message
+
+
+def test_tree_that_matches_neither_image_falls_back_and_says_why(tmp_path: Path) -> None:
+    pre = kvm_file()
+    up = insert_after_nth(pre, ANCHOR, NEW_CASE, 0)
+    bp = insert_after_nth(pre, ANCHOR, NEW_CASE, 1)
+    from bp_helpers import make_patch, write
+
+    from hvcheck.backport.cli import run_backport
+
+    up_p = make_patch(tmp_path, "up", {F: pre}, {F: up})
+    bp_p = make_patch(tmp_path, "bp", {F: pre}, {F: bp})
+    write(tmp_path / "other" / F, "int unrelated(void)\n{\n\treturn 0;\n}\n")
+    result = run_backport(str(up_p), str(bp_p), upstream_tree=str(tmp_path / "up.a"),
+                          backport_tree=str(tmp_path / "other"))
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert p001.data["confidence"] == "low"
+    assert "matches neither side" in p001.data["backport"]["basis"]
+    assert p001.data["upstream"]["basis"].startswith("tree-sitter-c")
+
+
+def test_split_hunk_pairs_but_a_piece_in_the_next_function_is_still_p001(tmp_path: Path) -> None:
+    """Upstream adds three lines at the end of f(); the backport adds two there and the third at
+    the top of g(), a few lines below. Pairing may join the backport's two blocks; the piece in
+    g() must still be reported."""
+    pre = ("int f(int x)\n{\n\tint r = x;\n\n\tr += 1;\n\treturn r;\n}\n\n"
+           "int g(int y)\n{\n\tint r = y;\n\n\tr += 2;\n\treturn r;\n}\n")
+    add = "\tcheck_a(r);\n\tcheck_b(r);\n\tcheck_c(r);\n"
+    up_post = pre.replace("\tr += 1;\n", "\tr += 1;\n" + add)
+    bp_post = pre.replace("\tr += 1;\n", "\tr += 1;\n\tcheck_a(r);\n\tcheck_b(r);\n").replace(
+        "\tr += 2;\n", "\tr += 2;\n\tcheck_c(r);\n")
+    result = scenario(tmp_path, {"s.c": pre}, {"s.c": up_post}, {"s.c": pre}, {"s.c": bp_post})
+    assert "P001" in rules(result)
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert "f()" in p001.message and "g()" in p001.message
+    assert "part of it (`check_c(r);`)" in p001.message and "identical" not in p001.message
+
+
+def test_series_in_one_mbox_chains_images(tmp_path: Path) -> None:
+    """Two commits touching the same file in one patch file: the second is resolved on the first's
+    post-image, so its misplacement is still found with full confidence."""
+    from bp_helpers import make_patch, write
+
+    from hvcheck.backport.cli import run_backport
+
+    pre = kvm_file()
+    mid = pre.replace("\tlong r;\n", "\tlong r = 0;\n", 1)
+    up_end = insert_after_nth(mid, ANCHOR, NEW_CASE, 0)
+    bp_end = insert_after_nth(mid, ANCHOR, NEW_CASE, 1)
+    one = make_patch(tmp_path, "one", {F: pre}, {F: mid}).read_text()
+    up2 = make_patch(tmp_path, "up2", {F: mid}, {F: up_end}).read_text()
+    bp2 = make_patch(tmp_path, "bp2", {F: mid}, {F: bp_end}).read_text()
+    write(tmp_path / "tree" / F, pre)
+    up = write(tmp_path / "up-series.patch", one + up2)
+    bp = write(tmp_path / "bp-series.patch", one + bp2)
+    result = run_backport(str(up), str(bp), upstream_tree=str(tmp_path / "tree"), backport_tree=str(tmp_path / "tree"))
+    assert sorted(f.rule for f in result.findings) == ["P001", "P002"]
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert p001.data["confidence"] == "high"
+    assert "previous patch in the series" in p001.data["backport"]["basis"]

@@ -48,6 +48,20 @@ def test_installed_qemu_has_zero_r010() -> None:
     assert float(run["seconds"]) <= 10.0
 
 
+def test_rv32_emulator_has_zero_r010() -> None:
+    qemu = require_tool("qemu-riscv32")
+    proc = run_hvcheck("riscv-conformance", "--qemu-user", qemu, "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [run] = json.loads(proc.stdout)["conformance"]
+    assert run["xlen"] == "0x20" and run["by_spec_class"]["reserved"]["trapped"] == hex(3944)
+
+
+def test_rv32_model_claimed_as_rv64_is_caught() -> None:
+    """--xlen 64 with an RV32 emulator runs the RV64 harness, which the RV32 emulator cannot load."""
+    qemu = require_tool("qemu-riscv32")
+    _one_line_error(run_hvcheck("riscv-conformance", "--qemu-user", qemu, "--xlen", "64"), "exited with status")
+
+
 def test_bare_metal_run_has_zero_r010() -> None:
     qemu = require_tool("qemu-system-riscv64")
     proc = run_hvcheck("riscv-conformance", "--qemu-system", qemu, "--format", "json")

@@ -38,19 +38,22 @@ def test_prebuilt_harnesses_match_their_sources(tmp_path) -> None:
     require_tool("riscv64-linux-gnu-gcc")
     work = tmp_path / "src"
     shutil.copytree(conf.SRC_DIR, work)
-    for elf in ("rvc_user.elf", "rvc_system.elf"):
-        (work / elf).unlink()
+    elfs = (conf.HARNESS_USER, conf.HARNESS_USER32, conf.HARNESS_SYSTEM)
+    for elf in elfs:
+        (work / elf.name).unlink()
     subprocess.run(["sh", str(work / "build.sh")], check=True, capture_output=True)
-    assert (work / "rvc_user.elf").read_bytes() == conf.HARNESS_USER.read_bytes()
-    assert (work / "rvc_system.elf").read_bytes() == conf.HARNESS_SYSTEM.read_bytes()
+    for elf in elfs:
+        assert (work / elf.name).read_bytes() == elf.read_bytes(), elf.name
 
 
-def test_harness_segments_keep_scratch_non_executable() -> None:
+@pytest.mark.parametrize("harness, elfclass", [(conf.HARNESS_USER, 64), (conf.HARNESS_USER32, 32)])
+def test_harness_segments_keep_scratch_non_executable(harness, elfclass) -> None:
     """Only the test area may be writable and executable (register jumps must fault)."""
     from elftools.elf.elffile import ELFFile
 
-    with open(conf.HARNESS_USER, "rb") as fh:
+    with open(harness, "rb") as fh:
         elf = ELFFile(fh)
+        assert elf.elfclass == elfclass and elf["e_machine"] == "EM_RISCV"
         flags = [seg["p_flags"] for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
         test_area = elf.get_section_by_name(".testarea")
         assert test_area is not None and test_area["sh_size"] == 8192
@@ -112,7 +115,8 @@ def _spec_outcomes() -> dict[int, conf.Outcome]:
 
 def test_parse_round_trip() -> None:
     outcomes = _spec_outcomes()
-    assert conf.parse_records(_records(outcomes), "x") == outcomes
+    assert conf.parse_records(_records(outcomes), "x") == (64, outcomes)
+    assert conf.parse_records(conf.MAGIC32 + _records(outcomes)[8:], "x") == (32, outcomes)
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -165,3 +169,20 @@ def test_bare_metal_and_user_mode_agree(qemu_run: conf.HarnessRun, system_run: c
     # c.jr ra in U-mode: an instruction access fault (cause 1) on the PMP-protected scratch page
     assert (s[0x8082].signal, s[0x8082].si_code) == (conf.SIGSEGV, 1)
     assert (s[0xA001].signal, s[0xA001].pc_delta) == (conf.SIGALRM, 0)
+
+
+def test_rv32_qemu_traps_exactly_the_rv32_must_trap_set() -> None:
+    """RV32GC must trap on 3945 halfwords (RV32-only reserved C.SUBW/C.ADDW rows and the custom
+    shamt[5]=1 shifts included); the RV32 build of the same harness under qemu-riscv32."""
+    from hvcheck.riscv.rvc import classify16
+
+    require_tool("qemu-riscv32")
+    run = conf.run_user("qemu-riscv32")
+    assert run.xlen == 32 and run.harness == conf.HARNESS_USER32
+    trapped = {h for h, o in run.outcomes.items() if o.trapped_illegal}
+    must = {h for h in conf.COMPRESSED if classify16(h, xlen=32) in ("reserved", "illegal")}
+    assert len(must) == 3945 and trapped == must
+    o = run.outcomes
+    assert (o[0x2001].signal, o[0x2001].changed) == (conf.SIGALRM, 1 << 1)  # c.jal . loops, writes ra
+    assert (o[0x0040].signal, o[0x0040].pc_delta, o[0x0040].changed) == (conf.SIGTRAP, 2, 1 << 8)
+    assert conf.rvc_slot(0x2001, 32) == "C.JAL" and conf.rvc_slot(0x2001, 64) == "C.ADDIW"

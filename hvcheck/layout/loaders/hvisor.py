@@ -416,15 +416,35 @@ def _linker_script(ctx: _Ctx) -> Path:
     scripts = ctx.repo / "scripts" if ctx.repo is not None else ctx.board_file.parent.parent.parent / "scripts"
     cands = sorted(scripts.glob(f"*-{ctx.arch}.ld")) if scripts.is_dir() else []
     exact = [c for c in cands if c.stem == f"{ctx.board_name}-{ctx.arch}"]
+    cargo = _cargo_config_script(ctx)
     partial = [c for c in cands if c.stem.split("-")[0] in ctx.board_name or ctx.board_name in c.stem]
-    for group, how in ((exact, ""), (partial, "matched by name"), (cands if len(cands) == 1 else [],
-                                                                  f"the only *-{ctx.arch}.ld script")):
+    for group, how in ((exact, ""), (cargo, "named by -T in .cargo/config for this target"),
+                       (partial, "matched by name"),
+                       (cands if len(cands) == 1 else [], f"the only *-{ctx.arch}.ld script")):
         if group:
             if how:
                 ctx.notes.append(f"linker script for {ctx.board_name}_{ctx.arch}: using {group[0]} ({how})")
             return group[0]
     raise InputError(str(ctx.board_file), f"no linker script scripts/{ctx.board_name}-{ctx.arch}.ld found "
                                           "(BASE_ADDRESS unknown)")
+
+
+def _cargo_config_script(ctx: _Ctx) -> list[Path]:
+    """Earlier layout: `.cargo/config` names the linker script per target (`-Clink-arg=-T<script>`)."""
+    if ctx.repo is None:
+        return []
+    for name in (".cargo/config", ".cargo/config.toml"):
+        try:
+            text = (ctx.repo / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for section in re.split(r"^\s*\[", text, flags=re.M):
+            if not section.startswith("target.") or not section[len("target."):].startswith(ctx.arch[:5]):
+                continue
+            m = re.search(r"-T\s*([\w./-]+\.ld)", section)
+            if m and (ctx.repo / m.group(1)).is_file():
+                return [ctx.repo / m.group(1)]
+    return []
 
 
 def _read_linker(path: Path) -> _Linker:
@@ -513,6 +533,13 @@ def _hypervisor(ctx: _Ctx, ns: Namespace, elf: Path | None, image_size: tuple[in
     def need(name: str) -> tuple[int, Location]:
         got = _int(ns, name)
         if got is None:
+            for f in ns.files:
+                skipped = f.cfg_skipped.get(name)
+                if skipped:
+                    conds = "; ".join(f"line {ln}: cfg({c})" for ln, c in skipped)
+                    raise InputError(f.path, f"no definition of {name} applies to target_arch = \"{ctx.arch}\" with "
+                                             f"features {sorted(ctx.features) or 'none'} ({conds}); it is needed for "
+                                             "the hypervisor's extent", skipped[0][0])
             where = ctx.repo / "src/consts.rs" if ctx.repo else "src/consts.rs (repository root not found)"
             raise InputError(str(where), f"constant {name} not found; it is needed for the hypervisor's extent")
         return got
@@ -627,7 +654,9 @@ def _root_zone(ctx: _Ctx, ns: Namespace, board_rs: RustFile, board: Board, root_
     dt_path = Path(root_dts) if root_dts is not None else _root_dt_path(ctx)
     if dt_path is not None:
         zone.devicetree = _read_dt(dt_path)
-    elif ctx.arch != "x86_64":
+    elif ctx.arch == "x86_64" and regions_const is not None:
+        zone.devicetree = _x86_e820_facts(ns, board_rs, zone)
+    else:
         ctx.notes.append(f"zone {name}: no root device tree found (zone0*.dts/.dtb or platform.mk; give --root-dts); "
                          "the device-tree checks (M002, M003) do not run for it")
     if regions_const is None:
@@ -640,6 +669,28 @@ def _root_zone(ctx: _Ctx, ns: Namespace, board_rs: RustFile, board: Board, root_
                                    Location(m.source.path, m.source.line,
                                             detail="root RAM from the device tree (no ROOT_ZONE_MEMORY_REGIONS)")))
     return zone
+
+
+def _x86_e820_facts(ns: Namespace, board_rs: RustFile, zone: Zone) -> DeviceTreeFacts:
+    """x86 has no device tree: hvisor gives the root kernel an e820 map built from
+    ROOT_ZONE_MEMORY_REGIONS (src/arch/x86_64/boot.rs, set_e820_entries): MEM_TYPE_RAM regions are
+    E820_RAM at their guest address, except the regions named by rsdp/acpi/uefi_memory_region_id
+    (ACPI / reserved). That map is what the kernel allocates from, so it plays the device tree's role."""
+    skip: set[int] = set()
+    arch_cfg = ns.lookup("ROOT_ARCH_ZONE_CONFIG")
+    if arch_cfg is not None:
+        value = ns.eval(arch_cfg.file, arch_cfg.value, "ROOT_ARCH_ZONE_CONFIG")
+        if isinstance(value, ParsedStruct):
+            for key in ("rsdp_memory_region_id", "acpi_memory_region_id", "uefi_memory_region_id"):
+                if isinstance(value.fields.get(key), int):
+                    skip.add(value.fields[key])
+    facts = DeviceTreeFacts(f"{board_rs.path} (the e820 map hvisor builds from ROOT_ZONE_MEMORY_REGIONS)")
+    for i, r in enumerate(zone.regions):
+        if r.kind is RegionKind.RAM and i not in skip:
+            facts.memory.append(Span(r.gstart, r.gend, Location(r.source.path, r.source.line,
+                                                                detail=f"e820 RAM entry from {r.source.detail} "
+                                                                       "(src/arch/x86_64/boot.rs set_e820_entries)")))
+    return facts
 
 
 def _read_dt(path: Path) -> DeviceTreeFacts:
@@ -682,6 +733,10 @@ def _root_dt_path(ctx: _Ctx) -> Path | None:
             if hits:
                 ctx.notes.append(f"root device tree: {hits[0]} (matched by name in the earlier layout)")
                 return hits[0]
+        only = sorted(d.glob("*.dts"))
+        if len(only) == 1:
+            ctx.notes.append(f"root device tree: {only[0]} (the only .dts for {ctx.arch} in the earlier layout)")
+            return only[0]
     return None
 
 

@@ -40,19 +40,19 @@
 _start:
         csrr    t0, mhartid
         bnez    t0, park
-        la      sp, m_stack_top
-        la      t0, frame
+        lla      sp, m_stack_top
+        lla      t0, frame
         csrw    mscratch, t0
-        la      t0, trap_entry
+        lla      t0, trap_entry
         csrw    mtvec, t0
         /* PMP: entry 0 = test area R+X, entry 1 = scratch R+W (both NAPOT 8 KiB); U-mode
            gets nothing else. M-mode is unaffected (entries are not locked). */
-        la      t0, testarea_start
+        lla      t0, testarea_start
         li      t1, 4095
         add     t0, t0, t1
         srli    t0, t0, 2
         csrw    pmpaddr0, t0
-        la      t0, scratch
+        lla      t0, scratch
         add     t0, t0, t1
         srli    t0, t0, 2
         csrw    pmpaddr1, t0
@@ -66,8 +66,8 @@ _start:
 
         .globl next_test
 next_test:
-        la      sp, m_stack_top
-        la      s0, state
+        lla      sp, m_stack_top
+        lla      s0, state
         ld      s1, ST_NEXT(s0)
 1:      li      t0, 0x10000
         bgeu    s1, t0, done
@@ -80,7 +80,7 @@ next_test:
         addi    t0, s1, 1
         sd      t0, ST_NEXT(s0)
         sd      zero, ST_STRIKES(s0)
-        la      t0, test_slot
+        lla      t0, test_slot
         sh      s1, 0(t0)
         fence.i
         csrw    mepc, t0
@@ -90,7 +90,7 @@ next_test:
         li      t0, 1 << 13
         csrs    mstatus, t0
         call    arm_timer
-        la      t6, scratch
+        lla      t6, scratch
         addi    x1, t6, 16
         addi    x2, t6, 32
         addi    x3, t6, 48
@@ -176,7 +176,7 @@ trap_entry:
         andi    t0, t0, 3
         li      t1, 3
         beq     t0, t1, harness_bug
-        la      s0, state
+        lla      s0, state
         csrr    a0, mcause
         csrr    a1, mepc
         csrr    a2, mtval
@@ -256,7 +256,7 @@ record:
         ld      t3, ST_NREC(s0)
         li      t4, MAX_RECORDS
         bgeu    t3, t4, next_test
-        la      t4, results
+        lla      t4, results
         slli    t5, t3, 4
         add     t4, t4, t5
         addi    t3, t3, 1
@@ -265,10 +265,10 @@ record:
         sh      t5, 0(t4)
         sb      a3, 2(t4)
         sb      a0, 3(t4)
-        la      t5, test_slot
+        lla      t5, test_slot
         sub     t5, a1, t5
         sw      t5, 4(t4)
-        la      t5, scratch
+        lla      t5, scratch
         li      a5, 0
         li      a4, 1
 3:      slli    a6, a4, 3
@@ -288,32 +288,32 @@ record:
         j       next_test
 
 done:
-        la      t0, magic
+        lla      t0, magic
         ld      t0, 0(t0)
-        la      t1, header
+        lla      t1, header
         sd      t0, 0(t1)
         /* fd = SYS_OPEN("rvc_system.out", "wb") */
-        la      a1, sh_open
+        lla      a1, sh_open
         li      a0, 0x01
         call    semihost
         li      t0, -1
         beq     a0, t0, fail
-        la      t1, sh_write
+        lla      t1, sh_write
         sd      a0, 0(t1)
-        la      t1, sh_close
+        lla      t1, sh_close
         sd      a0, 0(t1)
         /* SYS_WRITE(fd, magic+records): returns the number of bytes NOT written */
-        la      s0, state
+        lla      s0, state
         ld      t0, ST_NREC(s0)
         slli    t0, t0, 4
         addi    t0, t0, 8
-        la      t1, sh_write
+        lla      t1, sh_write
         sd      t0, 16(t1)
         mv      a1, t1
         li      a0, 0x05
         call    semihost
         bnez    a0, fail
-        la      a1, sh_close
+        lla      a1, sh_close
         li      a0, 0x02
         call    semihost
         li      t0, 0x5555              /* poweroff: pass */

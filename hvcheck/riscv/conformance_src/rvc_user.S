@@ -19,9 +19,30 @@
  *      and resumes at `next_test`, which reloads all state PC-relatively;
  *   4. a 2 ms interval timer catches instructions that never trap (c.j . / c.bnez x, .): a test
  *      still running at three consecutive ticks inside the test area is recorded with SIGALRM.
- * At the end the records are written to stdout: the 8-byte magic "HVRCONF1", then one 16-byte
- * little-endian record per halfword (see hvcheck/riscv/conformance.py).
+ * At the end the records are written to stdout: the 8-byte magic ("HVRCONF1" from the RV64 build,
+ * "HVRC32V1" from the RV32 one), then one 16-byte little-endian record per halfword (see
+ * hvcheck/riscv/conformance.py). The same source builds both (build.sh; registers are XLEN wide,
+ * the state words stay 8 bytes apart).
  */
+#if __riscv_xlen == 64
+#define REG_L ld
+#define REG_S sd
+#define PTR .dword
+#define REGSHIFT 3
+#define UC_PC 176       /* offsetof(ucontext_t, uc_mcontext) on riscv64: gregs[0] is the pc */
+#define SI_ADDR 16      /* offsetof(siginfo_t, si_addr) */
+#define MAGIC "HVRCONF1"
+#else
+#define REG_L lw
+#define REG_S sw
+#define PTR .word
+#define REGSHIFT 2
+#define UC_PC 160       /* 148 bytes of header, uc_mcontext aligned to 16 */
+#define SI_ADDR 12
+#define MAGIC "HVRC32V1"
+#endif
+#define REGBYTES (1 << REGSHIFT)
+
         .option norelax
         .option rvc
 
@@ -36,7 +57,6 @@
         .equ SIGALRM, 14
         .equ SA_SIGINFO, 4
         .equ SA_ONSTACK, 0x08000000
-        .equ UC_PC, 176                 /* offsetof(ucontext_t, uc_mcontext.__gregs[0]) on riscv64 */
         .equ SCRATCH_SIZE, 8192
         .equ ALT_SIZE, 65536
         .equ MAX_RECORDS, 65536
@@ -53,15 +73,15 @@
         .text
         .globl _start
 _start:
-        la      sp, main_stack_top
+        lla      sp, main_stack_top
 
         /* alternate signal stack: the test may leave any value in sp */
-        la      a0, altstack_desc
-        la      t0, altstack
-        sd      t0, 0(a0)
-        sd      zero, 8(a0)
+        lla      a0, altstack_desc
+        lla      t0, altstack
+        REG_S   t0, 0(a0)               /* stack_t: ss_sp, int ss_flags, ss_size */
+        sw      zero, REGBYTES(a0)
         li      t0, ALT_SIZE
-        sd      t0, 16(a0)
+        REG_S   t0, 2 * REGBYTES(a0)
         li      a1, 0
         li      a7, SYS_sigaltstack
         ecall
@@ -78,14 +98,14 @@ _start:
         ecall
         li      t0, -4096
         bgeu    a0, t0, fail
-        la      t0, state
-        sd      a0, ST_SCRATCH(t0)
+        lla      t0, state
+        REG_S   a0, ST_SCRATCH(t0)
 
         /* one handler for every signal a test can raise */
-        la      s1, handled_signals
+        lla      s1, handled_signals
 1:      lbu     a0, 0(s1)
         beqz    a0, 2f
-        la      a1, sigact
+        lla      a1, sigact
         li      a2, 0
         li      a3, 8
         li      a7, SYS_rt_sigaction
@@ -96,7 +116,7 @@ _start:
 2:
         /* watchdog timer */
         li      a0, 0                   /* ITIMER_REAL */
-        la      a1, itimer_on
+        lla      a1, itimer_on
         li      a2, 0
         li      a7, SYS_setitimer
         ecall
@@ -104,9 +124,9 @@ _start:
 
         .globl next_test
 next_test:
-        la      sp, main_stack_top
-        la      s0, state
-        ld      s1, ST_NEXT(s0)
+        lla      sp, main_stack_top
+        lla      s0, state
+        REG_L   s1, ST_NEXT(s0)
 3:      li      t0, 0x10000
         bgeu    s1, t0, done
         andi    t0, s1, 3
@@ -114,10 +134,10 @@ next_test:
         bne     t0, t1, 4f
         addi    s1, s1, 1               /* bits[1:0] = 11: not a 16-bit instruction */
         j       3b
-4:      sd      s1, ST_CUR(s0)
+4:      REG_S   s1, ST_CUR(s0)
         addi    t0, s1, 1
-        sd      t0, ST_NEXT(s0)
-        la      t0, test_slot
+        REG_S   t0, ST_NEXT(s0)
+        lla      t0, test_slot
         sh      s1, 0(t0)
         /* make the new instruction visible to instruction fetch: fence.i for this hart, and the
            Linux syscall for every hart (on real hardware the process may migrate); an emulator
@@ -129,7 +149,7 @@ next_test:
         li      a7, SYS_riscv_flush_icache
         ecall
         /* x1..x31 = SCRATCH + 16*i (x31 last: it holds the base until then) */
-        ld      t6, ST_SCRATCH(s0)
+        REG_L   t6, ST_SCRATCH(s0)
         addi    x1, t6, 16
         addi    x2, t6, 32
         addi    x3, t6, 48
@@ -164,19 +184,19 @@ next_test:
         j       test_slot
 
 done:
-        la      sp, main_stack_top
+        lla      sp, main_stack_top
         li      a0, 0
-        la      a1, itimer_off
+        lla      a1, itimer_off
         li      a2, 0
         li      a7, SYS_setitimer
         ecall
-        la      a1, magic
+        lla      a1, magic
         li      a2, 8
         call    write_all
-        la      s0, state
-        ld      a2, ST_NREC(s0)
+        lla      s0, state
+        REG_L   a2, ST_NREC(s0)
         slli    a2, a2, 4
-        la      a1, results
+        lla      a1, results
         call    write_all
         li      a0, 0
         li      a7, SYS_exit_group
@@ -206,53 +226,53 @@ write_all:
  * which the kernel/QEMU points at the sigreturn trampoline.
  */
 handler:
-        la      t0, state
-        ld      t1, UC_PC(a2)
+        lla      t0, state
+        REG_L   t1, UC_PC(a2)
         li      t2, SIGALRM
         bne     a0, t2, record
         /* watchdog tick: act only on a test stuck inside the test area */
-        ld      t3, ST_NEXT(t0)
-        ld      t4, ST_LASTTICK(t0)
-        sd      t3, ST_LASTTICK(t0)
-        la      t5, testarea_start
+        REG_L   t3, ST_NEXT(t0)
+        REG_L   t4, ST_LASTTICK(t0)
+        REG_S   t3, ST_LASTTICK(t0)
+        lla      t5, testarea_start
         bltu    t1, t5, 5f
-        la      t5, testarea_end
+        lla      t5, testarea_end
         bgeu    t1, t5, 5f
         bne     t3, t4, 5f
-        ld      t4, ST_SAMETICKS(t0)
+        REG_L   t4, ST_SAMETICKS(t0)
         addi    t4, t4, 1
-        sd      t4, ST_SAMETICKS(t0)
+        REG_S   t4, ST_SAMETICKS(t0)
         li      t5, WATCHDOG_TICKS
         bgeu    t4, t5, record
         ret
-5:      sd      zero, ST_SAMETICKS(t0)
+5:      REG_S   zero, ST_SAMETICKS(t0)
         ret
 
 record:
-        sd      zero, ST_SAMETICKS(t0)
-        ld      t3, ST_NREC(t0)
+        REG_S   zero, ST_SAMETICKS(t0)
+        REG_L   t3, ST_NREC(t0)
         li      t4, MAX_RECORDS
         bgeu    t3, t4, resume
-        la      t4, results
+        lla      t4, results
         slli    t5, t3, 4
         add     t4, t4, t5
         addi    t3, t3, 1
-        sd      t3, ST_NREC(t0)
-        ld      t5, ST_CUR(t0)
+        REG_S   t3, ST_NREC(t0)
+        REG_L   t5, ST_CUR(t0)
         sh      t5, 0(t4)
         sb      a0, 2(t4)
         lw      t5, 8(a1)               /* si_code */
         sb      t5, 3(t4)
-        la      t5, test_slot
+        lla      t5, test_slot
         sub     t5, t1, t5
         sw      t5, 4(t4)
         /* which of x1..x31 differ from their preset value */
-        ld      t5, ST_SCRATCH(t0)
+        REG_L   t5, ST_SCRATCH(t0)
         li      a3, 0
         li      a4, 1
-6:      slli    a5, a4, 3
+6:      slli    a5, a4, REGSHIFT
         add     a5, a5, a2
-        ld      a5, UC_PC(a5)
+        REG_L   a5, UC_PC(a5)
         slli    a6, a4, 4
         add     a6, a6, t5
         beq     a5, a6, 7f
@@ -263,27 +283,27 @@ record:
         li      a6, 32
         blt     a4, a6, 6b
         sw      a3, 8(t4)
-        ld      a5, 16(a1)              /* si_addr */
+        REG_L   a5, SI_ADDR(a1)
         sw      a5, 12(t4)
 resume:
-        la      t5, next_test
-        sd      t5, UC_PC(a2)
+        lla      t5, next_test
+        REG_S   t5, UC_PC(a2)
         ret
 
         .section .rodata
-magic:  .ascii  "HVRCONF1"
+magic:  .ascii  MAGIC
 handled_signals:
         .byte   4, 5, 7, 8, 11, 14, 0   /* SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV SIGALRM */
 
         .data
         .balign 8
-sigact: .dword  handler
-        .dword  SA_SIGINFO | SA_ONSTACK
+sigact: PTR     handler                 /* the kernel's struct sigaction: no sa_restorer on RISC-V */
+        PTR     SA_SIGINFO | SA_ONSTACK
         .dword  -1                      /* block every signal while handling one */
 itimer_on:
-        .dword  0, 2000, 0, 2000        /* every 2 ms */
+        PTR     0, 2000, 0, 2000        /* every 2 ms */
 itimer_off:
-        .dword  0, 0, 0, 0
+        PTR     0, 0, 0, 0
 altstack_desc:
         .dword  0, 0, 0
 state:  .dword  0, 0, 0, 0, 0, 0
