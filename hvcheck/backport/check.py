@@ -7,13 +7,14 @@ Library entry point: :func:`check_backport`. Each paired unit's context on both 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
 from hvcheck.backport.context import Side, Where
 from hvcheck.backport.cscope import Function
-from hvcheck.backport.pairing import Pair, Unit, norm, pair_blocks
+from hvcheck.backport.pairing import Pair, Unit, norm, pair_blocks, similarity
 from hvcheck.backport.patchfile import Block
 from hvcheck.findings import Finding, Location, Severity
 
@@ -149,7 +150,9 @@ def _body_similarity(a: Function, b: Function) -> float:
 
 
 def _defines(w: Where, name: str) -> Function | None:
-    for idx in (w.pre_index, w.post_index):
+    """The side's function called ``name`` (post-image first: it is usually parsed already)."""
+    for which in ("post", "pre"):
+        idx = w.post_index if which == "post" else w.pre_index
         if idx is not None:
             found = idx.functions_named(name)
             if found:
@@ -221,11 +224,15 @@ def _side_data(w: Where) -> dict[str, Any]:
             "patch": f"{w.patch_path}:{w.patch_line}", "hunk": f"hunk {w.hunk}", "basis": w.basis}
 
 
-def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRecord]:
+def compare_pair(pair: Pair, u: Where, b: Where, part: Unit | None = None) -> tuple[list[Finding], PairRecord]:
+    """``part``: only this piece of one side's unit is being placed (a split hunk)."""
     findings: list[Finding] = []
     record = PairRecord(u, b, [])
     verb, what = describe_change(pair.upstream)
-    identical = pair.score >= 0.999999 and not pair.reversed
+    identical = pair.score >= 0.999999 and not pair.reversed and part is None
+    it = "it"
+    if part is not None:
+        it = f"part of it ({describe_change(part)[1]})"
     if u.path != b.path:
         record.notes.append(f"file differs: upstream {u.path}, backport {b.path} (renamed or moved between versions)")
     base = {"upstream": _side_data(u), "backport": _side_data(b), "confidence": _confidence(u, b),
@@ -253,7 +260,7 @@ def compare_pair(pair: Pair, u: Where, b: Where) -> tuple[list[Finding], PairRec
                                "how it applied there.")
         same_lines = (" The changed lines are identical, so `git patch-id`/`git cherry` consider the backport "
                       "already applied." if identical else "")
-        explanation = (f"upstream {verb} {what} to {_place(u)}; the backport {verb} it to {_place(b)}."
+        explanation = (f"upstream {verb} {what} to {_place(u)}; the backport {verb} {it} to {_place(b)}."
                        f"{anchor_note}{same_lines} {_confidence_text(u, b)}")
         fix = f"move the lines into {_fn(u)}"
         if "backport_has_upstream_function_at" in base:
@@ -298,8 +305,10 @@ def _content_difference(pair: Pair) -> str | None:
     ur, ua, br, ba = u.removed(), u.added(), b.removed(), b.added()
     if ur == br and ua == ba:
         return None
-    missing = [f"-{x}" for x in ur if x not in br] + [f"+{x}" for x in ua if x not in ba]
-    extra = [f"-{x}" for x in br if x not in ur] + [f"+{x}" for x in ba if x not in ua]
+    missing = [f"-{x}" for x in (Counter(ur) - Counter(br)).elements()] + \
+        [f"+{x}" for x in (Counter(ua) - Counter(ba)).elements()]
+    extra = [f"-{x}" for x in (Counter(br) - Counter(ur)).elements()] + \
+        [f"+{x}" for x in (Counter(ba) - Counter(ua)).elements()]
     if not missing and not extra:
         return "The backport has upstream's changed lines in a different order."
     parts = []
@@ -386,6 +395,31 @@ def _missing_hint(backport: Side, blk: Block, u: Where) -> str:
     return ""
 
 
+def _split_unit_checks(pair: Pair, u: Where, b: Where, upstream: Side, backport: Side,
+                       rec: PairRecord) -> list[Finding]:
+    """A unit of several blocks is judged by its first block's context; a later block of the unit
+    that sits in another function (e.g. the start of the next function) gets its own P001/P002."""
+    out: list[Finding] = []
+    for side_unit, side, other, is_backport in ((pair.backport, backport, u, True), (pair.upstream, upstream, b, False)):
+        for blk in side_unit.blocks[1:]:
+            w = side.where(Unit([blk]))
+            if w.context.function_name == (b if is_backport else u).context.function_name:
+                continue
+            if is_backport:
+                sub = Pair(pair.upstream, Unit([blk]), similarity(pair.upstream, Unit([blk]), pair.reversed),
+                           pair.reversed)
+                found, _ = compare_pair(sub, other, w, Unit([blk]))
+            else:
+                sub = Pair(Unit([blk]), pair.backport, similarity(Unit([blk]), pair.backport, pair.reversed),
+                           pair.reversed)
+                found, _ = compare_pair(sub, w, other)
+            for f in found:
+                if f.rule in ("P001", "P002") and f.rule not in rec.verdict:
+                    out.append(f)
+                    rec.verdict.append(f.rule)
+    return out
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
     """Pair the two patches' C change blocks and report every disagreement (P001-P005)."""
     findings: list[Finding] = []
@@ -415,6 +449,7 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         f, rec = compare_pair(pair, u, b)
         findings.extend(f)
         records.append(rec)
+        findings.extend(_split_unit_checks(pair, u, b, upstream, backport, rec))
     for blk in missing:
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))

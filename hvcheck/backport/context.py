@@ -26,9 +26,17 @@ class Where:
     patch_path: str
     patch_line: int
     hunk: int
-    pre_index: SourceIndex | None = None
-    post_index: SourceIndex | None = None
     notes: list[str] = field(default_factory=list)
+    _source: tuple[Side, FilePatch] | None = field(default=None, repr=False)
+
+    # parsed lazily: most comparisons need only the image the block lives in
+    @property
+    def pre_index(self) -> SourceIndex | None:
+        return self._source[0].index(self._source[1], "pre") if self._source else None
+
+    @property
+    def post_index(self) -> SourceIndex | None:
+        return self._source[0].index(self._source[1], "post") if self._source else None
 
 
 @dataclass
@@ -86,7 +94,7 @@ class Side:
                 self.pre_tree.label if self.pre_tree else "the patch")
             basis = f"tree-sitter-c on the {which}-image reconstructed from {label} ({imgs.state} found)"
             return Where(self.name, fp.path, actual, f"{which}-image", ctx, True, basis, fp.patch_path,
-                         line.patch_line, block.hunk.index, self.index(fp, "pre"), self.index(fp, "post"))
+                         line.patch_line, block.hunk.index, _source=(self, fp))
         ctx = context_from_patch(block, line, which)
         basis = "the patch's own hunk text and @@ header (no source tree" + (
             f": {self.tree_problem(fp)})" if self.tree_problem(fp) else " given)")

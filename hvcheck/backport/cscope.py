@@ -143,8 +143,11 @@ def blank_alternative_branches(lines: list[str]) -> list[str]:
     # stack of "are we inside a skipped branch at this depth"
     stack: list[bool] = []
     continuation = False
+    skipping = False
     for line in lines:
-        skipping = any(stack)
+        if not continuation and not line.lstrip().startswith("#"):
+            out.append("" if skipping else line)  # fast path: most lines are not directives
+            continue
         if continuation:
             continuation = line.rstrip().endswith("\\")
             out.append("")
@@ -166,6 +169,7 @@ def blank_alternative_branches(lines: list[str]) -> list[str]:
             out.append("" if skipping else line)
             continue
         continuation = line.rstrip().endswith("\\")
+        skipping = any(stack)
     return out
 
 

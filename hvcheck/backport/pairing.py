@@ -83,10 +83,17 @@ def _units(blocks: list[Block]) -> list[Unit]:
     return units
 
 
+def _span(block: Block) -> tuple[int, int]:
+    """First and last old-file line the block touches (pure additions: the line they follow)."""
+    if block.removed:
+        return block.removed[0].old_no or 0, block.removed[-1].old_no or 0
+    prev = block.before[-1].old_no if block.before and block.before[-1].old_no else block.hunk.old_start
+    return prev, prev
+
+
 def _gap(a: Block, b: Block) -> int:
-    a_last = max((ln.patch_line for ln in a.removed + a.added), default=0)
-    b_first = min((ln.patch_line for ln in b.removed + b.added), default=0)
-    return b_first - a_last
+    """Distance in source lines (not patch lines) between two blocks of one file."""
+    return _span(b)[0] - _span(a)[1]
 
 
 def _same_file(u: Unit, b: Unit) -> bool:

@@ -129,11 +129,13 @@ def _locate(lines_norm: list[str], want: list[str], expected: int, lower: int) -
     return best
 
 
-def apply_hunks(text: str, hunks: list[Hunk], forward: bool) -> tuple[str, dict[int, int], dict[int, int]] | None:
+def apply_hunks(text: str, hunks: list[Hunk], forward: bool,
+                src_norm: list[str] | None = None) -> tuple[str, dict[int, int], dict[int, int]] | None:
     """Apply (forward) or reverse-apply the hunks to ``text``. Returns the other image and the
     per-hunk shift of old and new line numbers, or None when a hunk cannot be located."""
     src = text.split("\n")
-    src_norm = [_norm(s) for s in src]
+    if src_norm is None:
+        src_norm = [_norm(s) for s in src]
     out: list[str] = []
     pos = 0
     drift = 0
@@ -193,8 +195,9 @@ def build_images(fp: FilePatch, pre_tree: Tree | None, post_tree: Tree | None) -
     best: FileImages | None = None
     best_cost = None
     for state, text in candidates:
+        text_norm = [_norm(s) for s in text.split("\n")]
         for forward in ((True, False) if state == "either" else ((state == "pre"),)):
-            res = apply_hunks(text, fp.hunks, forward)
+            res = apply_hunks(text, fp.hunks, forward, text_norm)
             if res is None:
                 continue
             other, old_shift, new_shift = res

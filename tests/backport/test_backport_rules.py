@@ -232,3 +232,20 @@ def test_tree_that_matches_neither_image_falls_back_and_says_why(tmp_path: Path)
     assert p001.data["confidence"] == "low"
     assert "matches neither side" in p001.data["backport"]["basis"]
     assert p001.data["upstream"]["basis"].startswith("tree-sitter-c")
+
+
+def test_split_hunk_pairs_but_a_piece_in_the_next_function_is_still_p001(tmp_path: Path) -> None:
+    """Upstream adds three lines at the end of f(); the backport adds two there and the third at
+    the top of g(), a few lines below. Pairing may join the backport's two blocks; the piece in
+    g() must still be reported."""
+    pre = ("int f(int x)\n{\n\tint r = x;\n\n\tr += 1;\n\treturn r;\n}\n\n"
+           "int g(int y)\n{\n\tint r = y;\n\n\tr += 2;\n\treturn r;\n}\n")
+    add = "\tcheck_a(r);\n\tcheck_b(r);\n\tcheck_c(r);\n"
+    up_post = pre.replace("\tr += 1;\n", "\tr += 1;\n" + add)
+    bp_post = pre.replace("\tr += 1;\n", "\tr += 1;\n\tcheck_a(r);\n\tcheck_b(r);\n").replace(
+        "\tr += 2;\n", "\tr += 2;\n\tcheck_c(r);\n")
+    result = scenario(tmp_path, {"s.c": pre}, {"s.c": up_post}, {"s.c": pre}, {"s.c": bp_post})
+    assert "P001" in rules(result)
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert "f()" in p001.message and "g()" in p001.message
+    assert "part of it (`check_c(r);`)" in p001.message and "identical" not in p001.message

@@ -205,3 +205,25 @@ def test_missing_pieces_are_input_errors(tmp_path: Path) -> None:
     (b / "src/consts.rs").write_text("pub const PER_CPU_SIZE: usize = 0x1000;\n")
     with pytest.raises(InputError, match="MAX_CPU_NUM not found"):
         load_hvisor_board(b / "platform/aarch64/stomp")
+
+
+def test_earlier_layout_linker_script_from_cargo_config_and_arch_without_max_cpu(tmp_path: Path) -> None:
+    repo = tmp_path / "old"
+    shutil.copytree(OLD, repo)
+    # a second aarch64 script and a board without its own: .cargo/config's -T decides
+    (repo / "scripts/zcu102-aarch64.ld").write_text("BASE_ADDRESS = 0x7000000;\n")
+    (repo / ".cargo").mkdir()
+    (repo / ".cargo/config").write_text('[target.aarch64-unknown-none]\nrustflags = [\n'
+                                        '    "-Clink-arg=-Tscripts/qemu-aarch64.ld",\n]\n')
+    shutil.copy(repo / "src/platform/qemu_aarch64.rs", repo / "src/platform/imx8mp_aarch64.rs")
+    s = load_hvisor_board(repo / "src/platform/imx8mp_aarch64.rs")
+    assert s.hypervisor.start == 0x40400000 and s.hypervisor.source.path.endswith("qemu-aarch64.ld")
+    assert any(".cargo/config" in n for n in s.notes)
+    # src/consts.rs defines MAX_CPU_NUM only for other targets: say so, with the line
+    shutil.copy(repo / "src/platform/qemu_aarch64.rs", repo / "src/platform/qemu_x86_64.rs")
+    (repo / "scripts/qemu-x86_64.ld").write_text("BASE_ADDRESS = 0xffffff8000200000;\n")
+    with pytest.raises(InputError) as exc:
+        load_hvisor_board(repo / "src/platform/qemu_x86_64.rs")
+    assert 'no definition of MAX_CPU_NUM applies to target_arch = "x86_64"' in exc.value.message
+    assert exc.value.path.endswith("src/consts.rs") and exc.value.line == _line(repo / "src/consts.rs",
+                                                                                "MAX_CPU_NUM: usize = 4")

@@ -161,6 +161,7 @@ class RustFile:
         return None
 
     def _collect(self, cfg: Callable[[str], bool] | None) -> None:
+        self.cfg_skipped: dict[str, list[tuple[int, str]]] = {}  # definitions whose #[cfg] does not hold
         pending_cfg: list[str] = []
         for child in self.tree.root_node.named_children:
             if child.type == "attribute_item":
@@ -179,6 +180,8 @@ class RustFile:
                     cond = " && ".join(pending_cfg) if pending_cfg else None
                     selected = cfg is None or all(cfg(c) for c in pending_cfg)
                     name = self.node_text(name_node)
+                    if not selected:
+                        self.cfg_skipped.setdefault(name, []).append((name_node.start_point[0] + 1, cond or ""))
                     if selected and name not in self.consts:  # the first definition that applies wins
                         self.consts[name] = RustConst(
                             name, self.node_text(type_node) if type_node is not None else "",

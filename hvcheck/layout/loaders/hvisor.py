@@ -416,15 +416,35 @@ def _linker_script(ctx: _Ctx) -> Path:
     scripts = ctx.repo / "scripts" if ctx.repo is not None else ctx.board_file.parent.parent.parent / "scripts"
     cands = sorted(scripts.glob(f"*-{ctx.arch}.ld")) if scripts.is_dir() else []
     exact = [c for c in cands if c.stem == f"{ctx.board_name}-{ctx.arch}"]
+    cargo = _cargo_config_script(ctx)
     partial = [c for c in cands if c.stem.split("-")[0] in ctx.board_name or ctx.board_name in c.stem]
-    for group, how in ((exact, ""), (partial, "matched by name"), (cands if len(cands) == 1 else [],
-                                                                  f"the only *-{ctx.arch}.ld script")):
+    for group, how in ((exact, ""), (cargo, "named by -T in .cargo/config for this target"),
+                       (partial, "matched by name"),
+                       (cands if len(cands) == 1 else [], f"the only *-{ctx.arch}.ld script")):
         if group:
             if how:
                 ctx.notes.append(f"linker script for {ctx.board_name}_{ctx.arch}: using {group[0]} ({how})")
             return group[0]
     raise InputError(str(ctx.board_file), f"no linker script scripts/{ctx.board_name}-{ctx.arch}.ld found "
                                           "(BASE_ADDRESS unknown)")
+
+
+def _cargo_config_script(ctx: _Ctx) -> list[Path]:
+    """Earlier layout: `.cargo/config` names the linker script per target (`-Clink-arg=-T<script>`)."""
+    if ctx.repo is None:
+        return []
+    for name in (".cargo/config", ".cargo/config.toml"):
+        try:
+            text = (ctx.repo / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for section in re.split(r"^\s*\[", text, flags=re.M):
+            if not section.startswith("target.") or not section[len("target."):].startswith(ctx.arch[:5]):
+                continue
+            m = re.search(r"-T\s*([\w./-]+\.ld)", section)
+            if m and (ctx.repo / m.group(1)).is_file():
+                return [ctx.repo / m.group(1)]
+    return []
 
 
 def _read_linker(path: Path) -> _Linker:
@@ -513,6 +533,13 @@ def _hypervisor(ctx: _Ctx, ns: Namespace, elf: Path | None, image_size: tuple[in
     def need(name: str) -> tuple[int, Location]:
         got = _int(ns, name)
         if got is None:
+            for f in ns.files:
+                skipped = f.cfg_skipped.get(name)
+                if skipped:
+                    conds = "; ".join(f"line {ln}: cfg({c})" for ln, c in skipped)
+                    raise InputError(f.path, f"no definition of {name} applies to target_arch = \"{ctx.arch}\" with "
+                                             f"features {sorted(ctx.features) or 'none'} ({conds}); it is needed for "
+                                             "the hypervisor's extent", skipped[0][0])
             where = ctx.repo / "src/consts.rs" if ctx.repo else "src/consts.rs (repository root not found)"
             raise InputError(str(where), f"constant {name} not found; it is needed for the hypervisor's extent")
         return got
@@ -682,6 +709,10 @@ def _root_dt_path(ctx: _Ctx) -> Path | None:
             if hits:
                 ctx.notes.append(f"root device tree: {hits[0]} (matched by name in the earlier layout)")
                 return hits[0]
+        only = sorted(d.glob("*.dts"))
+        if len(only) == 1:
+            ctx.notes.append(f"root device tree: {only[0]} (the only .dts for {ctx.arch} in the earlier layout)")
+            return only[0]
     return None
 
 
