@@ -7,8 +7,37 @@ from __future__ import annotations
 
 import click
 
-from hvcheck.cli import common_options, finish
+from hvcheck.cli import common_options
+from hvcheck.cli import finish as shared_finish
 from hvcheck.errors import InputError
+
+
+def finish(findings: list, *, fmt: str, output: str | None, fail_on: str, title: str | None = None,
+           preamble: str | None = None, extra: dict | None = None) -> None:
+    """The shared `finish`, except that uncoloured text (a pipe, a file, CI) is rendered without rich:
+    same layout, a third less start-up time for `hvcheck xcr0` (benchmarks/bench_x86.py)."""
+    import os
+    import sys
+
+    colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if fmt != "text" or colour:
+        shared_finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=title, preamble=preamble,
+                      extra=extra)
+        return
+    from hvcheck.findings import Severity
+    from hvcheck.x86.plain import render_plain
+
+    text = render_plain(findings, title=title, preamble=preamble)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise InputError(output, f"cannot write report: {exc.strerror}") from None
+    else:
+        click.echo(text, nl=False)
+    threshold = Severity.parse(fail_on)
+    sys.exit(1 if any(f.sev >= threshold for f in findings) else 0)
 
 
 def parse_u64(text: str, what: str) -> int:

@@ -52,3 +52,29 @@ def test_xcr0_bad_values_exit_2(arg: str) -> None:
 def test_xcr0_bad_supported_exit_2() -> None:
     proc = run_hvcheck("xcr0", "0x7", "--supported", "lots")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+
+
+def test_xcr0_imports_nothing_heavy() -> None:
+    """The <= 100 ms start-up goal, checked without a clock: piped text output must not load rich,
+    YAML, tree-sitter, pyelftools or libfdt (benchmarks/bench_x86.py measures the time)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys\nfrom hvcheck.cli import main\n"
+            "try:\n    main(['xcr0', '0x202e7'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tree_sitter', 'elftools', 'libfdt', 'rich', 'yaml') if m in sys.modules]\n"
+            "print(heavy, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
+    assert "X001" in proc.stdout
+
+
+def test_plain_and_rich_text_reports_have_the_same_lines() -> None:
+    from hvcheck.report.text import render_text
+    from hvcheck.x86.plain import render_plain
+    from hvcheck.x86.xsave import xcr0_findings
+
+    findings = xcr0_findings(0x202E7, 0x2E7)
+    assert render_plain(findings, preamble="p") == render_text(findings, preamble="p")
