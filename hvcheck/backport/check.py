@@ -238,7 +238,12 @@ def compare_pair(pair: Pair, u: Where, b: Where, part: Unit | None = None) -> tu
     base = {"upstream": _side_data(u), "backport": _side_data(b), "confidence": _confidence(u, b),
             "similarity": round(pair.score, 3)}
     un, bn = u.context.function_name, b.context.function_name
-    function_differs = not _same_name(un, bn)
+    placed = u.context.known and b.context.known
+    if not placed:
+        record.notes.append("enclosing function unknown on the " + " and ".join(
+            w.side for w in (u, b) if not w.context.known) + " side (no source tree, no function name in the @@ "
+            "header, no signature in the hunk): placement not checked")
+    function_differs = placed and not _same_name(un, bn)
     if function_differs:
         renamed, sim = _rename(u, b)
         if renamed:
@@ -268,7 +273,7 @@ def compare_pair(pair: Pair, u: Where, b: Where, part: Unit | None = None) -> tu
         findings.append(Finding(
             "P001", explanation, _locations(u, b), data={**base, "explanation": explanation}, fix=fix))
         record.verdict.append("P001")
-    p002 = _switch_difference(u, b, pair)
+    p002 = _switch_difference(u, b, pair) if placed else None
     if p002:
         explanation = f"upstream {verb} {what} in {p002[0]}; the backport does it in {p002[1]}. {_confidence_text(u, b)}"
         findings.append(Finding("P002", explanation, _locations(u, b),
@@ -472,4 +477,12 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 data={"backport": _side_data(b), "lines": _lines(Unit([blk]))},
                                 fix="drop it, or explain the extra change in the commit message ([ ... ] note)"))
         records.append(PairRecord(None, b, ["P004"]))
+    unplaced = sum(1 for r in records if any(n.startswith("enclosing function unknown") for n in r.notes))
+    if unplaced:
+        findings.append(Finding(
+            "E001", f"placement of {unplaced} paired change block(s) not checked: the patches' @@ headers name no "
+                    "function (plain `diff -u`?) and no source tree was given; use `git diff`/`diff -up`, or pass "
+                    "--upstream-tree/--backport-tree",
+            [Location(upstream.patch.path), Location(backport.patch.path)],
+            data={"unplaced_pairs": str(unplaced)}, severity=Severity.NOTE))
     return Result(findings, records, len(pairs), not_analysed)

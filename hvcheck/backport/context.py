@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hvcheck.backport.cscope import Context, Function, SourceIndex, Switch, index_source
 from hvcheck.backport.pairing import Unit, norm
 from hvcheck.backport.patchfile import Block, FilePatch, Line, Patch
-from hvcheck.backport.sources import FileImages, Tree, build_images
+from hvcheck.backport.sources import FileImages, Tree, apply_hunks, build_images
 
 
 @dataclass
@@ -55,10 +55,29 @@ class Side:
     def images(self, fp: FilePatch) -> FileImages | None:
         if not self.has_tree and fp.old_path is not None:
             return None
-        key = id(fp)
-        if key not in self._images:
-            self._images[key] = build_images(fp, self.pre_tree, self.post_tree)
-        return self._images[key]
+        if not self._images:
+            self._build_all()
+        return self._images.get(id(fp))
+
+    def _build_all(self) -> None:
+        """Images for every file patch, in patch order. In a series (one mbox, several commits)
+        a later patch of the same file starts from the previous patch's post-image, since the
+        tree holds the file before (or after) the whole series, not between its commits."""
+        last_post: dict[str, str] = {}
+        for fp in self.patch.files:
+            if fp.binary:
+                continue
+            imgs = None
+            prev = last_post.get(fp.old_path or "")
+            if prev is not None:
+                res = apply_hunks(prev, fp.hunks, True)
+                if res is not None:
+                    imgs = FileImages(prev, res[0], res[1], res[2], "post-image of the previous patch in the series")
+            if imgs is None:
+                imgs = build_images(fp, self.pre_tree, self.post_tree)
+            self._images[id(fp)] = imgs
+            if imgs.post is not None and fp.new_path:
+                last_post[fp.new_path] = imgs.post
 
     def index(self, fp: FilePatch, which: str) -> SourceIndex | None:
         imgs = self.images(fp)
@@ -158,6 +177,7 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     if fn_name is None:
         fn_name = header_function(block.hunk.section)
         basis = "@@ header"
+    known = fn_name is not None  # "" means file scope (a function ended above the line)
     fn = Function(fn_name, 0, 0, "") if fn_name else None
     # switch / case visible in the hunk text above the line
     own_indent = _indent(line.text)
@@ -183,4 +203,4 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     own_case = _CASE.match(line.text)
     if own_case:
         case = f"case {norm(own_case.group(3))}" if own_case.group(3) else "default"
-    return Context(fn, switch, case, basis=f"patch {basis}")
+    return Context(fn, switch, case, basis=f"patch {basis}", known=known)

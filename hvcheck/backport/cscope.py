@@ -42,6 +42,7 @@ class Context:
     switch: Switch | None = None
     case: str | None = None
     basis: str = "tree-sitter-c"
+    known: bool = True  # False: no tree, no @@ function name, no signature in the hunk
 
     @property
     def function_name(self) -> str | None:

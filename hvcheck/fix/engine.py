@@ -177,12 +177,19 @@ def _references(target: Path) -> list[str]:
 
 def _reload(target: Path, edited: dict[Path, str], elf: Path | None) -> tuple[System, dict[str, str]]:
     """Load ``target`` with the edited texts in place of the files, from a staging directory."""
+    from hvcheck.errors import InputError
+
     with tempfile.TemporaryDirectory(prefix="hvcheck-fix-") as tmp:
         if target.is_dir():
             from hvcheck.fix.hvisor import stage_board
 
-            staged, stage_map = stage_board(target, edited, Path(tmp))
-            return _load_staged(staged, elf), stage_map
+            staged, stage_map, repo = stage_board(target, edited, Path(tmp))
+            from hvcheck.layout.loaders.hvisor import load_hvisor_board
+
+            try:
+                return load_hvisor_board(staged, repo_root=repo, elf=elf), stage_map
+            except InputError as exc:
+                raise FixError(f"the edited files no longer load: {exc}") from None
         refs = _references(target)
         depth = max([len([p for p in Path(r).parts if p == ".."]) for r in refs] + [0])
         work = Path(tmp).joinpath(*[f"d{i}" for i in range(depth)]) if depth else Path(tmp)

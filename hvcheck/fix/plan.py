@@ -137,8 +137,10 @@ def _punch(system: System, headroom: int, other_zones: bool, plan: Plan) -> None
             plan.splits.append(RegionSplit(
                 zone.name, index, r, pieces, removed,
                 f"zone {zone.name}'s {r.kind.value} region {hex_range(r.start, r.end)} maps "
-                f"{' and '.join(reasons)} at stage 2 (M001/M004); it is split around "
-                f"{', '.join(hex_range(s, e) for s, e in removed)} so the guest can no longer reach it"))
+                f"{' and '.join(reasons)} at stage 2 (M001/M004); "
+                + (f"it is split around {', '.join(hex_range(s, e) for s, e in removed)}" if pieces else
+                   "it lies entirely inside that range and is removed")
+                + " so the guest can no longer reach it"))
         # A punched range the zone's kernel still believes is RAM must be reserved no-map (M003).
         dt = zone.devicetree
         if dt is None:
@@ -211,10 +213,11 @@ def _reserve(system: System, other_zones: bool, plan: Plan) -> None:
                 continue
             s, e = max(r.start, hv.start), min(r.end, hv.end)
             if s < e:
-                # The whole extent's guest image, not just the overlap with the kernel's memory
-                # and never just the image: per-CPU areas and the pool are written as often.
-                gs = r.gstart + (align_down(hv.start, g) - r.start)
-                ge = r.gstart + (align_up(hv.end, g) - r.start)
+                # The whole extent this region maps (image + per-CPU areas + pool: all written as
+                # often), in the zone's guest-physical addresses; never beyond the region, whose
+                # neighbours in guest space may be something else entirely.
+                gs = r.gstart + (max(align_down(hv.start, g), r.start) - r.start)
+                ge = r.gstart + (min(align_up(hv.end, g), r.end) - r.start)
                 targets.append(((gs, ge), hv.name, f"{hv.name} {hex_range(hv.start, hv.end)} (image + per-CPU "
                                                     "areas + pool)"))
         if other_zones and zone.root:

@@ -238,3 +238,27 @@ def test_whole_check_never_crashes_on_arbitrary_patches(tmp_path: Path) -> None:
         assert all(f.rule in {"E001", "P001", "P002", "P003", "P004", "P005"} for f in result.findings)
 
     run()
+
+
+def test_plain_diff_u_with_timestamps(tmp_path: Path) -> None:
+    """GNU `diff -u old new` output (no a/ b/, tab + timestamp after the names) is a valid input."""
+    pre = kvm_file()
+    write(tmp_path / "x.c.orig", pre)
+    write(tmp_path / "src" / "x.c", pre)
+    write(tmp_path / "src" / "y.c", pre)
+    write(tmp_path / "x.c", insert_after_nth(pre, ANCHOR, NEW_CASE, 0))
+    write(tmp_path / "y.c", insert_after_nth(pre, ANCHOR, NEW_CASE, 1))
+    up = subprocess.run(["diff", "-u", "x.c.orig", "x.c"], cwd=tmp_path, capture_output=True, text=True).stdout
+    bp = subprocess.run(["diff", "-u", "x.c.orig", "y.c"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert "\t" in up.splitlines()[0]  # the timestamp
+    patch = read_patch("up.diff", up)
+    assert patch.files[0].path == "x.c"
+    proc = run_hvcheck("backport", str(write(tmp_path / "up.diff", up)), str(write(tmp_path / "bp.diff", bp)),
+                       "--format", "json")
+    findings = json.loads(proc.stdout)["findings"]
+    # no function names anywhere: placement is not guessed, and that is said (not a silent pass)
+    assert [f["rule"] for f in findings] == ["E001"], proc.stdout
+    assert findings[0]["severity"] == "note" and "not checked" in findings[0]["message"]
+    trees = run_hvcheck("backport", str(tmp_path / "up.diff"), str(tmp_path / "bp.diff"), "--format", "json",
+                        "--upstream-tree", str(tmp_path / "src"), "--backport-tree", str(tmp_path / "src"))
+    assert sorted(f["rule"] for f in json.loads(trees.stdout)["findings"]) == ["P001", "P002"], trees.stdout

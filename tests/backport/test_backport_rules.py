@@ -249,3 +249,27 @@ def test_split_hunk_pairs_but_a_piece_in_the_next_function_is_still_p001(tmp_pat
     p001 = next(f for f in result.findings if f.rule == "P001")
     assert "f()" in p001.message and "g()" in p001.message
     assert "part of it (`check_c(r);`)" in p001.message and "identical" not in p001.message
+
+
+def test_series_in_one_mbox_chains_images(tmp_path: Path) -> None:
+    """Two commits touching the same file in one patch file: the second is resolved on the first's
+    post-image, so its misplacement is still found with full confidence."""
+    from bp_helpers import make_patch, write
+
+    from hvcheck.backport.cli import run_backport
+
+    pre = kvm_file()
+    mid = pre.replace("\tlong r;\n", "\tlong r = 0;\n", 1)
+    up_end = insert_after_nth(mid, ANCHOR, NEW_CASE, 0)
+    bp_end = insert_after_nth(mid, ANCHOR, NEW_CASE, 1)
+    one = make_patch(tmp_path, "one", {F: pre}, {F: mid}).read_text()
+    up2 = make_patch(tmp_path, "up2", {F: mid}, {F: up_end}).read_text()
+    bp2 = make_patch(tmp_path, "bp2", {F: mid}, {F: bp_end}).read_text()
+    write(tmp_path / "tree" / F, pre)
+    up = write(tmp_path / "up-series.patch", one + up2)
+    bp = write(tmp_path / "bp-series.patch", one + bp2)
+    result = run_backport(str(up), str(bp), upstream_tree=str(tmp_path / "tree"), backport_tree=str(tmp_path / "tree"))
+    assert sorted(f.rule for f in result.findings) == ["P001", "P002"]
+    p001 = next(f for f in result.findings if f.rule == "P001")
+    assert p001.data["confidence"] == "high"
+    assert "previous patch in the series" in p001.data["backport"]["basis"]
