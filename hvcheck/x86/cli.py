@@ -66,8 +66,8 @@ def parse_u64(text: str, what: str) -> int:
 @click.argument("value")
 @click.option("--supported", metavar="MASK",
               help="CPUID.(EAX=0DH,ECX=0):EDX:EAX of the CPU (enables X002).")
-@click.option("--cpuid", "cpuid_dump", metavar="DUMP", type=click.Path(dir_okay=False),
-              help="Take the supported mask from a CPUID dump (`cpuid -r` output or JSON leaf list).")
+@click.option("--cpuid", "cpuid_dump", metavar="DUMP",
+              help="Take the supported mask from a CPUID dump (`cpuid -r` output, JSON leaf list, or `self`).")
 @common_options
 def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, output: str | None,
          fail_on: str) -> None:
@@ -89,9 +89,7 @@ def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, ou
         mask = parse_u64(supported, "--supported mask")
         mask_src = "--supported"
     elif cpuid_dump is not None:
-        from hvcheck.x86.cpuid_model import read_cpuid_dump
-
-        dump = read_cpuid_dump(cpuid_dump)
+        dump = _load_dump(cpuid_dump)
         mask = dump.xcr0_mask()
         if mask is None:
             raise InputError(cpuid_dump, "the dump has no leaf 0xD sub-leaf 0 (no XSAVE enumeration)")

@@ -70,6 +70,11 @@ class CpuidDump:
         regs = self.get(0xD, 0, cpu)
         return None if regs is None else regs[3] << 32 | regs[0]
 
+    @property
+    def xcr0_supported(self) -> int | None:
+        """CPUID.(EAX=0DH,ECX=0):EDX:EAX of the first CPU (the attribute name crash triage reads)."""
+        return self.xcr0_mask()
+
     def vendor(self) -> str:
         regs = self.get(0, 0)
         if regs is None:
@@ -105,8 +110,9 @@ def _read_text(path: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def read_cpuid_dump(path: str) -> CpuidDump:
+def read_cpuid_dump(path: str | os.PathLike[str]) -> CpuidDump:
     """Read a `cpuid -r` dump or a JSON leaf list (detected from the first non-blank character)."""
+    path = os.fspath(path)
     text = _read_text(path)
     stripped = text.lstrip()
     if not stripped:

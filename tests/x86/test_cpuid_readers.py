@@ -195,3 +195,13 @@ def test_self_matches_cpuid_tool(tmp_path: Path) -> None:
     tool, ours = read_cpuid_dump(str(p)), read_self_cpuid()
     for key in ((0, 0), (7, 0), (0xD, 0), (0xD, 1), (0x80000001, 0)):
         assert tool.get(*key) == ours.get(*key), key
+
+
+def test_reader_accepts_pathlike_and_exposes_xcr0_supported() -> None:
+    """Crash triage passes a Path and reads `xcr0_supported`; JSON output must still serialise."""
+    from hvcheck.report.json_report import render_json
+
+    d = read_cpuid_dump(GUEST_BAD)
+    assert isinstance(d.path, str) and d.xcr0_supported == 0x202E7
+    doc = json.loads(render_json(cpuid_findings(d)))
+    assert doc["findings"][0]["locations"][0]["path"] == str(GUEST_BAD)
