@@ -125,7 +125,11 @@ def test_virtual_linker_bases_are_translated() -> None:
     assert [r.kind for r in root.regions] == [RegionKind.RAM, RegionKind.RAM, RegionKind.RAM, RegionKind.RESERVED]
     assert root.regions[1].guest_start == 0xE0000 and "ROOT_ZONE_RSDP_REGION" in root.regions[1].source.detail
     assert [i.number for i in root.irqs] == [0]      # get_irqs_bitmap(&[0; 32])
-    assert root.devicetree is None and all(i.kind is not ImageKind.DTB for i in root.images)
+    assert all(i.kind is not ImageKind.DTB for i in root.images)
+    # no device tree on x86: the e820 map hvisor builds from the RAM regions (rsdp id 1 excluded)
+    e820 = root.devicetree
+    assert e820 is not None and "e820" in e820.path
+    assert [(m.start, m.end) for m in e820.memory] == [(0x0, 0xE0000), (0x100000, 0x15000000)]
 
 
 def test_earlier_layout() -> None:

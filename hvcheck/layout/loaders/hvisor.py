@@ -654,7 +654,9 @@ def _root_zone(ctx: _Ctx, ns: Namespace, board_rs: RustFile, board: Board, root_
     dt_path = Path(root_dts) if root_dts is not None else _root_dt_path(ctx)
     if dt_path is not None:
         zone.devicetree = _read_dt(dt_path)
-    elif ctx.arch != "x86_64":
+    elif ctx.arch == "x86_64" and regions_const is not None:
+        zone.devicetree = _x86_e820_facts(ns, board_rs, zone)
+    else:
         ctx.notes.append(f"zone {name}: no root device tree found (zone0*.dts/.dtb or platform.mk; give --root-dts); "
                          "the device-tree checks (M002, M003) do not run for it")
     if regions_const is None:
@@ -667,6 +669,28 @@ def _root_zone(ctx: _Ctx, ns: Namespace, board_rs: RustFile, board: Board, root_
                                    Location(m.source.path, m.source.line,
                                             detail="root RAM from the device tree (no ROOT_ZONE_MEMORY_REGIONS)")))
     return zone
+
+
+def _x86_e820_facts(ns: Namespace, board_rs: RustFile, zone: Zone) -> DeviceTreeFacts:
+    """x86 has no device tree: hvisor gives the root kernel an e820 map built from
+    ROOT_ZONE_MEMORY_REGIONS (src/arch/x86_64/boot.rs, set_e820_entries): MEM_TYPE_RAM regions are
+    E820_RAM at their guest address, except the regions named by rsdp/acpi/uefi_memory_region_id
+    (ACPI / reserved). That map is what the kernel allocates from, so it plays the device tree's role."""
+    skip: set[int] = set()
+    arch_cfg = ns.lookup("ROOT_ARCH_ZONE_CONFIG")
+    if arch_cfg is not None:
+        value = ns.eval(arch_cfg.file, arch_cfg.value, "ROOT_ARCH_ZONE_CONFIG")
+        if isinstance(value, ParsedStruct):
+            for key in ("rsdp_memory_region_id", "acpi_memory_region_id", "uefi_memory_region_id"):
+                if isinstance(value.fields.get(key), int):
+                    skip.add(value.fields[key])
+    facts = DeviceTreeFacts(f"{board_rs.path} (the e820 map hvisor builds from ROOT_ZONE_MEMORY_REGIONS)")
+    for i, r in enumerate(zone.regions):
+        if r.kind is RegionKind.RAM and i not in skip:
+            facts.memory.append(Span(r.gstart, r.gend, Location(r.source.path, r.source.line,
+                                                                detail=f"e820 RAM entry from {r.source.detail} "
+                                                                       "(src/arch/x86_64/boot.rs set_e820_entries)")))
+    return facts
 
 
 def _read_dt(path: Path) -> DeviceTreeFacts:
