@@ -150,6 +150,7 @@ def _parse_bpftrace(path: str, lines: list[str], probe: str | None) -> Trace:
     if probe is not None and probe not in HANDLERS:
         raise InputError(path, f"probe {probe!r} is not a KVM ioctl handler ({', '.join(sorted(HANDLERS))})")
     trace.probe = probe
+    filp_class: dict[str, str] = {}  # a struct file is one fd class for its whole life
     for no, line in enumerate(lines, 1):
         if "bpftrace" in line or "printf(" in line or line.startswith("Attaching"):
             continue
@@ -188,6 +189,11 @@ def _parse_bpftrace(path: str, lines: list[str], probe: str | None) -> Trace:
         am = re.search(r"\barg\s*[:=]?\s*((?:0x)?[0-9a-fA-F]+)", line)
         if am:
             ev.arg = am.group(1)
+        fp = re.search(r"\b(?:flip|filp|file)\s*[:=]?\s*(?:0x)?([0-9a-fA-F]{6,16})\b", line)
+        if fp:
+            first = filp_class.setdefault(fp.group(1).lower(), ev.cls)
+            if ev.issued_on is None and first != ev.cls:
+                ev.issued_on = first  # the same file was seen at another class's handler earlier
         trace.events.append(ev)
     return trace
 

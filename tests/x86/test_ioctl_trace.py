@@ -145,3 +145,12 @@ def test_live_strace_on_this_kvm_host(tmp_path: Path) -> None:
     found = _x010(log)
     assert sorted((f.data["ioctl"], f.data["fd_class"]) for f in found) == [
         ("KVM_CREATE_VCPU", "vcpu"), ("KVM_GET_DEVICE_ATTR", "vm")]
+
+
+def test_bpftrace_same_filp_at_two_handler_classes(tmp_path: Path) -> None:
+    p = tmp_path / "t.txt"
+    p.write_text("kvm_arch_dev_ioctl: ioctl args: flip 8e4c7300, ioctl c008ae05, arg 55d4f0a3c8e0\n"
+                 "kvm_arch_vcpu_ioctl: ioctl args: flip 8e4c7300, ioctl 4018aee2, arg 7ffd3c1e9a40\n"
+                 "kvm_arch_vcpu_ioctl: ioctl args: flip 9c6e1e00, ioctl 4008ae90, arg 55d4f0a3c8e0\n")
+    (f,) = _x010(p, kernel="6.1.0")
+    assert f.data["ioctl"] == "KVM_GET_DEVICE_ATTR" and "issued on /dev/kvm" in f.message
