@@ -44,7 +44,7 @@ def _commit() -> str:
         return "unknown"
 
 
-def render(sections: list[Section], elapsed: float, which: list[str]) -> str:
+def render(sections: list[Section], elapsed: float, which: list[str], modules: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -54,6 +54,7 @@ def render(sections: list[Section], elapsed: float, which: list[str]) -> str:
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- commit: {_commit()}",
         f"- total benchmark time: {elapsed:.0f} s",
+        f"- modules: {', '.join(modules)}",
         "- figures: median of >= 5 runs, (min–max); anchors measured in the same run",
         "",
     ]
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> int:
         print(f"benchmarks: running {name} ...", file=sys.stderr, flush=True)
         mod = importlib.import_module(f"benchmarks.{name}")
         sections.extend(mod.run())
-    text = render(sections, time.perf_counter() - t0, argv)
+    text = render(sections, time.perf_counter() - t0, argv, names)
     if argv:
         # A partial run must not replace the full record: print it instead.
         print(text)

@@ -24,6 +24,12 @@ def _generated() -> list[tuple[str, str, bytes]]:
         ("layout-yaml", "seed001-stomp.yaml", stomp[:300] + b"A" * 1_000_000 + stomp[300:]),
         ("layout-yaml", "seed001-stomp.yaml", stomp[:300] + b"[" * 5000 + stomp[300:]),
     ]
+    patch = (ROOT / "hvcheck/demo/examples/backport/backport.patch").read_bytes()
+    lines = patch.split(b"\n")
+    case_at = next(i for i, ln in enumerate(lines) if ln.startswith(b"+\tcase "))
+    # A megabyte of spaces after `case KV`: the case-label pattern backtracked quadratically.
+    lines[case_at] = b"+\tcase KV" + b" " * 1_000_000
+    cases.append(("patch", "backport.patch", b"\n".join(lines)))
     return cases
 
 

@@ -6,13 +6,12 @@ Library entry point: :func:`check_backport`. Each paired unit's context on both 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from hvcheck.backport.context import Side, Where
+from hvcheck.backport.context import CASE_LABEL, LINE_HEAD, Side, Where
 from hvcheck.backport.cscope import Function
 from hvcheck.backport.pairing import Pair, Unit, norm, pair_blocks, similarity
 from hvcheck.backport.patchfile import Block
@@ -105,9 +104,9 @@ def _role(name: str | None) -> str:
 def _labels(lines: list[str]) -> list[str]:
     out = []
     for text in lines:
-        m = re.match(r"^\s*case\s+(.+?)\s*:(?!:)", text)
-        if m:
-            out.append(f"case {norm(m.group(1))}")
+        m = CASE_LABEL.match(text, 0, LINE_HEAD)
+        if m and m.group(3):
+            out.append(f"case {norm(m.group(3))}")
     return out
 
 

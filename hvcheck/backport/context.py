@@ -138,8 +138,11 @@ def _first_significant(lines: list[Line]) -> Line | None:
 _SIGNATURE = re.compile(r"^(?!(?:if|for|while|switch|return|else|do|case|default|goto|typedef|struct\s+\w+\s*\{)\b)"
                         r"[A-Za-z_][\w\s\*,]*?\b([A-Za-z_]\w*)\s*\(")
 _HEADER_NAME = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
-_CASE = re.compile(r"^(\s*)(case\s+(.+?)\s*:(?!:)|default\s*:)")
+CASE_LABEL = re.compile(r"^(\s*)(case\s+(.+?)\s*:(?!:)|default\s*:)")
 _SWITCH = re.compile(r"^(\s*).*\bswitch\s*\((.*)\)")
+# A case label or switch head lives in a line's first characters; matching these patterns over a
+# megabyte-long line backtracks quadratically (found by fuzz.runner), so only the head is matched.
+LINE_HEAD = 512
 
 
 def _indent(text: str) -> int:
@@ -170,7 +173,7 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
         if ln.text.startswith("}"):
             fn_name = ""  # the function the header names ended inside the hunk
             break
-        m = _SIGNATURE.match(ln.text)
+        m = _SIGNATURE.match(ln.text, 0, LINE_HEAD)
         if m and not ln.text.rstrip().endswith(";"):
             fn_name = m.group(1)
             break
@@ -185,22 +188,22 @@ def context_from_patch(block: Block, line: Line, which: str) -> Context:
     case_indent = None
     switch = None
     for ln in reversed(above):
-        mc = _CASE.match(ln.text)
+        mc = CASE_LABEL.match(ln.text, 0, LINE_HEAD)
         if mc and case is None and _indent(ln.text) <= own_indent:
             case = f"case {norm(mc.group(3))}" if mc.group(3) else "default"
             case_indent = _indent(ln.text)
             continue
-        ms = _SWITCH.match(ln.text)
+        ms = _SWITCH.match(ln.text, 0, LINE_HEAD)
         if ms and (case_indent is None or _indent(ln.text) <= case_indent):
             cond = norm(ms.group(2))
             switch = Switch(cond, 0, frozenset())
             break
     if case is not None or switch is not None:
         labels = frozenset(f"case {norm(m.group(3))}" if m.group(3) else "default"
-                           for m in (_CASE.match(ln.text) for ln in side_lines) if m and
+                           for m in (CASE_LABEL.match(ln.text, 0, LINE_HEAD) for ln in side_lines) if m and
                            (case_indent is None or _indent(m.string) == case_indent))
         switch = Switch(switch.condition if switch else "?", 0, labels)
-    own_case = _CASE.match(line.text)
+    own_case = CASE_LABEL.match(line.text, 0, LINE_HEAD)
     if own_case:
         case = f"case {norm(own_case.group(3))}" if own_case.group(3) else "default"
     return Context(fn, switch, case, basis=f"patch {basis}", known=known)

@@ -25,9 +25,10 @@ from hvcheck.units import parse_int, parse_size
 @click.option("--headroom", default="8M", show_default=True,
               help="Free space to keep after the hypervisor (punched with it; required by relocate; M013).")
 @click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--board", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
 @common_options
 def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
-        elf: Path | None, fmt: str, output: str | None, fail_on: str) -> None:
+        elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> None:
     """Propose edits that remove the hypervisor from zone RAM (PATH: layout file or hvisor board dir).
 
     Without --write: a unified diff (apply with `git apply` or `patch -p1` from the directory
@@ -50,6 +51,10 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
             near = parse_int(prefer)
         except ValueError:
             raise InputError(None, f"--prefer {prefer!r} is not an address") from None
+    if board is not None:
+        from hvcheck.layout.loaders.hvisor import resolve_board
+
+        path = resolve_board(path, board)
     try:
         result = run_fix(path, strategy, headroom=need, other_zones=other_zones, prefer=near, elf=elf)
     except FixError as exc:

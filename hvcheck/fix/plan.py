@@ -299,7 +299,9 @@ def _relocate(system: System, headroom: int, prefer: int | None, plan: Plan) -> 
         f"{human_size(headroom)} headroom) meets {why_old}; the new base {new:#x} is the "
         f"{'lowest' if prefer is None else f'nearest to {prefer:#x}'} {human_size(align)}-aligned address "
         f"where the {human_size(size)} extent fits in board memory clear of every zone region, device window "
-        f"and load image, leaving {human_size(nxt - (new + size))} headroom before the next owner")
+        f"and load image, leaving {human_size(nxt - (new + size))} headroom before the next owner"
+        + ("" if prefer is not None else "; firmware the layout does not describe (ATF, OpenSBI, U-Boot) may "
+           "live low in DRAM: check it, or pass --prefer to stay near the old base"))
 
 
 # ---------------------------------------------------------------- applying a plan to the model

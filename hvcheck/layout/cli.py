@@ -57,18 +57,27 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
-        findings, checked = _check_all(path, need, bounds)
+        findings, checked, notes = _check_all(path, need, bounds)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
-        finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all")
+        finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
+               preamble=_notes_text(notes), extra={"notes": notes})
         return
     system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
     findings = run_rules(system, headroom=need)
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}")
+    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
+           preamble=_notes_text(system.notes), extra={"notes": system.notes})
 
 
-def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int]:
+def _notes_text(notes: list[str]) -> str | None:
+    """How the loader interpreted the inputs (files skipped, alternatives chosen, fallbacks)."""
+    if not notes:
+        return None
+    return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
+
+
+def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int, list[str]]:
     """Every board of an hvisor checkout: an unreadable board is an E001 finding, not an abort."""
     try:
         from hvcheck.layout.loaders import hvisor
@@ -83,6 +92,7 @@ def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
     if not boards:
         raise InputError(str(repo), "no hvisor boards found (expected platform/<arch>/<board>/board.rs)")
     findings: list[Finding] = []
+    notes: list[str] = []
     checked = 0
     console = Console(file=sys.stderr)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
@@ -98,6 +108,7 @@ def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
                 progress.advance(task)
                 continue
             checked += 1
+            notes.extend(f"[{ref.name}] {n}" for n in system.notes)
             for f in run_rules(system, headroom=headroom):
                 f.message = f"[{ref.name}] {f.message}"
                 f.data.setdefault("board", ref.name)
@@ -105,7 +116,7 @@ def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
             progress.advance(task)
     if not console.is_terminal:
         click.echo(f"checked {checked} of {len(boards)} boards", err=True)
-    return findings, checked
+    return findings, checked, notes
 
 
 @click.command()

@@ -3,7 +3,7 @@ rule ID to it. Rules read a :class:`System` and return findings; they never read
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -100,10 +100,11 @@ def _hv_guest_ranges(zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Ra
 
 
 def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
+    out = [_incomplete_devicetree(z) for z in ctx.system.zones
+           if z.devicetree is not None and _memory_unknowns(z.devicetree.unknown)]
     hv = ctx.system.hypervisor
     if hv is None:
-        return []
-    out = []
+        return out
     for zone in ctx.system.zones:
         mapped = _hv_guest_ranges(zone, hv)
         if not mapped:
@@ -148,6 +149,28 @@ def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
                 data={"zone": zone.name, "mapped_not_allocatable": [list(x) for x in mapped_only]},
                 fix="add no-map to the reserved-memory node"))
     return out
+
+
+def _memory_unknowns(unknown: list[str]) -> list[str]:
+    """Unresolved facts that can hide memory. A missing C header (`#include <dt-bindings/...h>`)
+    only defines macros, and any memory fact that used one is listed on its own; a missing .dtsi
+    can define whole nodes, so it counts."""
+    return [u for u in unknown if not (u.startswith("#include") and u.split(" ", 2)[1].endswith(".h"))]
+
+
+def _incomplete_devicetree(zone: Zone) -> Finding:
+    """A device tree whose memory facts could not all be resolved: never a silent pass."""
+    dt = zone.devicetree
+    assert dt is not None
+    relevant = _memory_unknowns(dt.unknown)
+    shown = relevant[:5] + ([f"... and {len(relevant) - 5} more"] if len(relevant) > 5 else [])
+    return Finding(
+        "M002",
+        f"zone {zone.name}'s device tree {dt.path} could not be fully resolved, so M002/M003 may miss memory it "
+        f"describes: {'; '.join(shown)}",
+        locations=[Location(dt.path)], severity=Severity.NOTE,
+        data={"zone": zone.name, "checked": "partially", "unknown": relevant},
+        fix="provide the missing headers (or a compiled .dtb) so every memory fact resolves")
 
 
 # ---------------------------------------------------------------- M003
@@ -492,9 +515,8 @@ def m014_estimated_extent(ctx: Context) -> list[Finding]:
     if est is None:
         return []
     # Which verdicts depend on the assumption: rerun the extent-dependent rules with the smallest end.
-    small = copy.deepcopy(ctx.system)
-    assert small.hypervisor is not None
-    small.hypervisor.end = est.end_min
+    # Rules only read the model, so a shallow copy with a new hypervisor end is enough.
+    small = dataclasses.replace(ctx.system, hypervisor=dataclasses.replace(hv, end=est.end_min))
     small_ctx = Context(small, ctx.headroom)
     dependent = []
     for rid in ("M001", "M002", "M006", "M008", "M013"):

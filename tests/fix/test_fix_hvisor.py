@@ -132,3 +132,12 @@ def test_relocate_without_board_memory_is_refused(repo_copy: Path) -> None:
     proc = run_hvcheck("fix", str(board), "--strategy", "relocate")
     assert proc.returncode == 1
     assert "REFUSED" in proc.stdout and "board's physical memory list is unknown" in proc.stdout
+
+
+def test_checkout_root_with_board_option() -> None:
+    proc = run_hvcheck("fix", str(REPO), "--board", "aarch64/variants", "--strategy", "relocate")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "+BASE_ADDRESS = 0x50000000;" in proc.stdout
+    assert "firmware" in proc.stdout          # the lowest base comes with a caution
+    bad = run_hvcheck("fix", str(REPO), "--board", "nope")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "aarch64/variants" in bad.stderr

@@ -165,3 +165,14 @@ def test_arbitrary_text_never_crashes_the_loader(tmp_path: Path, text: str) -> N
         load_layout(p)
     except InputError as exc:
         assert exc.path == str(p)
+
+
+def test_loader_notes_are_reported(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    board = ROOT / "tests/fixtures/hvisor/repo/platform/riscv64/variants"
+    proc = run_hvcheck("layout", str(board), "--format", "json")
+    notes = json.loads(proc.stdout)["notes"]
+    assert any("virtio-backend.json: not a zone config" in n for n in notes)
+    text = run_hvcheck("layout", str(board)).stdout
+    assert "loader notes:" in text and "virtio-backend.json" in text

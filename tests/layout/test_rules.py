@@ -216,3 +216,23 @@ def test_m014_without_any_hypervisor(tmp_path: Path) -> None:
     del doc["hypervisor"]
     found = check(tmp_path, doc)
     assert rules_of(found) == ["M014"] and found[0].data["checked"] is False
+
+
+def test_m002_note_when_device_tree_memory_facts_are_unresolved() -> None:
+    from hvcheck.findings import Location
+    from hvcheck.layout.model import Board, DeviceTreeFacts, Region, RegionKind, System, Zone
+    from hvcheck.layout.rules import run_rules
+
+    def system(unknown: list[str]) -> System:
+        zone = Zone("root", 0, True, Location("b.rs", 1))
+        zone.add_region(Region(RegionKind.RAM, 0x80000000, 0x1000000, Location("b.rs", 2)))
+        zone.devicetree = DeviceTreeFacts("zone0.dts", unknown=unknown)
+        return System("s", Location("b.rs"), None, Board("b"), [zone])
+
+    header = ["#include dt-bindings/irq.h (included at zone0.dts:3) not found: facts defined only there are unknown"]
+    assert [f for f in run_rules(system(header)) if f.rule == "M002"] == []
+    dtsi = ["#include board-mem.dtsi (included at zone0.dts:4) not found: facts defined only there are unknown"]
+    macro = ["memory node /memory@80000000 `reg` at zone0.dts:9: uses MEM_BASE (macro from a missing header)"]
+    for unknown in (dtsi, macro):
+        notes = [f for f in run_rules(system(unknown)) if f.rule == "M002"]
+        assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["unknown"] == unknown
