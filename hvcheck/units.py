@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 U64_LIMIT = 1 << 64
+MAX_NUMBER_DIGITS = 80  # longer than any 64-bit number in any base we read, with '_' separators
+
+
+def int_of(digits: str, base: int) -> int:
+    """int(digits, base) for numbers read from input files: empty and absurdly long digit strings
+    are a ValueError like any other bad number (Python's own int() refuses 4300+ digits with a
+    different message, and would spend quadratic time below that)."""
+    if not digits:
+        raise ValueError("no digits")
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"number with {len(digits)} digits")
+    return int(digits, base)
 
 
 def human_size(n: int) -> str:
-    """1048576 -> '1 MiB'; exact when it divides, otherwise one decimal."""
+    """1048576 -> '1 MiB'; exact when it divides, otherwise one decimal (integer arithmetic, so
+    any size prints, even one beyond 64 bits taken from a broken input)."""
     if n < 0:
         return f"-{human_size(-n)}"
     for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
-            value = n / (1 << shift)
             if n % (1 << shift) == 0:
                 return f"{n >> shift} {unit}"
-            return f"{value:.1f} {unit}"
+            tenths = (n * 10 + (1 << (shift - 1))) >> shift
+            return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{n} B"
 
 
@@ -33,15 +46,15 @@ def parse_int(text: str) -> int:
         s = s[1:]
     low = s.lower()
     if low.startswith("0x"):
-        value = int(low[2:], 16)
+        value = int_of(low[2:], 16)
     elif low.startswith("0o"):
-        value = int(low[2:], 8)
+        value = int_of(low[2:], 8)
     elif low.startswith("0b"):
-        value = int(low[2:], 2)
+        value = int_of(low[2:], 2)
     else:
         if not low.isdigit():
             raise ValueError(f"not a number: {text!r}")
-        value = int(low, 10)
+        value = int_of(low, 10)
     return -value if neg else value
 
 

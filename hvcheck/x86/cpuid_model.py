@@ -352,7 +352,7 @@ def _x003(dump: CpuidDump, cpu: int) -> list[Finding]:
         locations=[dump.location(0xD, 0, cpu)],
         data={"xcr0_mask": mask, "components": xsave.bit_names(mask), "violations": [r for r, _ in viol],
               "nearest_valid": nearest},
-        fix=("enumerate " + " or ".join(f"{n:#x}" for n in nearest)) if nearest else None,
+        fix=("enumerate " + " or ".join(xsave.describe_alternative(mask, n) for n in nearest)) if nearest else None,
     )]
 
 
@@ -436,7 +436,7 @@ def _x005(guest: CpuidDump, host: CpuidDump, cpu: int) -> list[Finding]:
         if extra:
             names = ", ".join(leaf_name(leaf, sub, reg, b) for b in extra)
             out.append(Finding(
-                "X005", f"guest sets {names}; the host's is clear",
+                "X005", f"guest sets {names}; the host does not",
                 locations=[guest.location(leaf, sub, cpu), host.location(leaf, sub, hcpu)],
                 data={"leaf": leaf, "subleaf": sub, "register": reg, "bits": extra, "guest": g, "host": h},
                 fix="remove the feature from the guest CPU model or run on a host that has it"))

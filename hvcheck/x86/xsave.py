@@ -227,7 +227,7 @@ def xcr0_findings(value: int, supported: int | None = None, source: Location | N
             locations=list(locs),
             data={"xcr0": value, "components": bit_names(value), "violations": [r for r, _ in viol],
                   "explanations": [e for _, e in viol], "nearest_valid": nearest},
-            fix="use " + " or ".join(_describe_alternative(value, n) for n in nearest) if nearest else None,
+            fix="use " + " or ".join(describe_alternative(value, n) for n in nearest) if nearest else None,
         ))
     if supported is not None:
         # Supervisor and reserved bits are already named by X001 whenever they are set; x87 is
@@ -249,7 +249,7 @@ def xcr0_findings(value: int, supported: int | None = None, source: Location | N
     return findings
 
 
-def _describe_alternative(value: int, cand: int) -> str:
+def describe_alternative(value: int, cand: int) -> str:
     added, removed = cand & ~value, value & ~cand
     parts = []
     if added:

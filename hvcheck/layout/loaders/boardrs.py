@@ -23,6 +23,7 @@ from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.units import int_of
 
 MAX_RUST_BYTES = 4 << 20   # a board.rs larger than this is not a board file
 MAX_EVAL_DEPTH = 64        # const-reference chains deeper than this are a cycle in practice
@@ -506,13 +507,16 @@ def _parse_int_literal(file: RustFile, node: Any, context: str) -> int:
     if m is None:
         raise file.fail(node, f"{context}: unsupported integer literal `{text}`")
     digits = m.group(1).replace("_", "").lower()
-    if digits.startswith("0x"):
-        return int(digits[2:], 16)
-    if digits.startswith("0o"):
-        return int(digits[2:], 8)
-    if digits.startswith("0b"):
-        return int(digits[2:], 2)
-    return int(digits, 10)
+    try:
+        if digits.startswith("0x"):
+            return int_of(digits[2:], 16)
+        if digits.startswith("0o"):
+            return int_of(digits[2:], 8)
+        if digits.startswith("0b"):
+            return int_of(digits[2:], 2)
+        return int_of(digits, 10)
+    except ValueError as exc:
+        raise file.fail(node, f"{context}: bad integer literal `{_short(text)}` ({exc})") from None
 
 
 def _binary(file: RustFile, node: Any, op: str, a: int, b: int, context: str) -> int:

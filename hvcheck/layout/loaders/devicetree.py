@@ -27,7 +27,7 @@ from pathlib import Path
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
 from hvcheck.layout.model import Device, DeviceTreeFacts, Numbered, ReservedRange, Span
-from hvcheck.units import parse_size
+from hvcheck.units import int_of, parse_size
 
 MAX_DT_BYTES = 32 << 20
 MAX_INCLUDE_DEPTH = 16
@@ -202,7 +202,7 @@ class DtsParser:
         base = Path(src.path).parent
         for d in [base, *self.include_dirs, base / "include"]:
             cand = d / name
-            if cand.is_file():
+            if _is_file(cand):
                 if cand.suffix in (".h",):
                     self._read_defines(cand)
                 else:
@@ -530,8 +530,12 @@ class DtsParser:
             return ord(m.group(1)[-1])
         m = _NUMBER.match(src.text, src.pos)
         if m is not None:
+            try:
+                value = _c_int(m.group(1))
+            except ValueError as exc:
+                raise src.fail(f"bad number `{m.group(1)[:40]}` ({exc})") from None
             src.pos = m.end()
-            return _c_int(m.group(1))
+            return value
         m = _IDENT.match(src.text, src.pos)
         if m is not None:
             src.pos = m.end()
@@ -604,13 +608,23 @@ def _matching_paren(src: _Source) -> int:
     raise src.fail("unbalanced parentheses")
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, but a name from the input that the OS rejects (too long, bad bytes) is simply
+    not a file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _c_int(text: str) -> int:
+    """A C integer literal; ValueError (turned into file:line by the caller) when malformed."""
     t = text.lower()
     if t.startswith("0x"):
-        return int(t, 16)
+        return int_of(t[2:], 16)
     if len(t) > 1 and t.startswith("0"):
-        return int(t, 8)
-    return int(t, 10)
+        return int_of(t, 8)
+    return int_of(t, 10)
 
 
 def _memory_relevant(node: DtNode) -> bool:

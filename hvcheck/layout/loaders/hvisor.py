@@ -47,7 +47,7 @@ from hvcheck.layout.model import (
     System,
     Zone,
 )
-from hvcheck.units import human_size
+from hvcheck.units import MAX_NUMBER_DIGITS, U64_LIMIT, human_size, int_of
 
 ARCHES = ("aarch64", "riscv64", "loongarch64", "x86_64")
 DEFAULT_IMAGE_SIZE = (2 << 20, 8 << 20)
@@ -479,6 +479,8 @@ def _ld_int(path: Path, expr: str, line: int) -> int:
     tokens = re.findall(r"0[xX][0-9a-fA-F]+|\d+[KM]?|[-+*()]|\S+", expr.strip())
     out = []
     for t in tokens:
+        if len(t) > MAX_NUMBER_DIGITS:
+            raise InputError(str(path), f"number with {len(t)} digits in `{expr.strip()[:60]}`", line)
         if re.fullmatch(r"0[xX][0-9a-fA-F]+", t):
             out.append(str(int(t, 16)))
         elif re.fullmatch(r"\d+[KM]?", t):
@@ -744,8 +746,11 @@ def _find_dt(dirs: list[Path], basename: str) -> Path | None:
     stem = Path(basename).stem
     for d in dirs:
         for cand in (d / f"{stem}.dts", d / f"{stem}.dtb", d / basename):
-            if cand.is_file():
-                return cand
+            try:
+                if cand.is_file():
+                    return cand
+            except (OSError, ValueError):
+                continue  # a name from the JSON the OS rejects (too long) is not a file
     return None
 
 
@@ -785,13 +790,19 @@ def _hex(path: Path, v: JValue | None, what: str) -> int:
     if isinstance(val, bool):
         raise InputError(str(path), f"{what}: expected a number, got {val}", v.line)
     if isinstance(val, int):
+        if not 0 <= val < U64_LIMIT:
+            raise InputError(str(path), f"{what}: {val} does not fit in 64 bits", v.line)
         return val
     if isinstance(val, str):
         try:
             s = val.strip().replace("_", "").lower()
-            return int(s, 16) if s.startswith("0x") else int(s, 10)
+            n = int_of(s[2:], 16) if s.startswith("0x") else int_of(s, 10)
         except ValueError:
             pass
+        else:
+            if not 0 <= n < U64_LIMIT:
+                raise InputError(str(path), f"{what}: {val} does not fit in 64 bits", v.line)
+            return n
     raise InputError(str(path), f"{what}: expected a number or hex string, got {val!r}", v.line)
 
 
