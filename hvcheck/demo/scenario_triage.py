@@ -20,6 +20,9 @@ SEED000_LOG = HERE / "seed000-guest-console.log"
 SEED001_LOG = HERE / "seed001-hvisor-console.log"
 SEED001_LAYOUT = HERE / "seed001-layout.yaml"
 SEED002_LOG = HERE / "seed002-qemu-int.log"
+# Inputs the x86 and riscv areas bundle for the same incidents (used when present).
+SEED000_CPUID = EXAMPLES / "x86" / "guest-cpuid-202e7.txt"
+SEED002_ELF = EXAMPLES / "riscv" / "seed_mtvec.elf"
 
 
 def _have(module: str, name: str) -> bool:
@@ -71,7 +74,16 @@ def run_seed000() -> list[Finding]:
     from hvcheck.triage.diagnose import diagnose
     from hvcheck.triage.scan import scan
 
-    return diagnose([scan(str(SEED000_LOG))], load_context())
+    cpuid = str(SEED000_CPUID) if _with_cpuid() else None
+    return diagnose([scan(str(SEED000_LOG))], load_context(cpuid=cpuid))
+
+
+def _with_cpuid() -> bool:
+    return SEED000_CPUID.exists() and _have("hvcheck.x86.cpuid_model", "cpuid_findings")
+
+
+def _with_riscv_elf() -> bool:
+    return SEED002_ELF.exists() and _have("hvcheck.riscv.check", "check_image")
 
 
 def run_seed001() -> list[Finding]:
@@ -89,7 +101,8 @@ def run_seed002() -> list[Finding]:
     from hvcheck.triage.diagnose import diagnose
     from hvcheck.triage.scan import scan
 
-    return diagnose([scan(str(SEED002_LOG))], load_context())
+    elf = str(SEED002_ELF) if _with_riscv_elf() else None
+    return diagnose([scan(str(SEED002_LOG))], load_context(riscv_elf=elf))
 
 
 def _rel(path: Path) -> str:
@@ -108,17 +121,22 @@ def steps() -> list[DemoStep]:
                     "The fault address lies in hvisor's own memory pool, which the root zone maps as RAM.",
         ),
         DemoStep(
-            command=f"hvcheck triage {_rel(SEED000_LOG)}",
+            command=f"hvcheck triage {_rel(SEED000_LOG)}"
+                    + (" --cpuid hvcheck/demo/examples/x86/guest-cpuid-202e7.txt" if _with_cpuid() else ""),
             run=run_seed000,
-            expect={"T003", "X001"} if x86_rules else {"T003"},
+            expect=({"T003", "X001", "X003", "X004"} if _with_cpuid() else {"T003", "X001"}) if x86_rules
+            else {"T003"},
             explain="Seed 000: the guest kernel #GPs in fpu__init_cpu_xstate; the Code bytes decode to XSETBV "
-                    "and EDX:EAX give XCR0 = 0x202e7 (XTILECFG without XTILEDATA).",
+                    "and EDX:EAX give XCR0 = 0x202e7 (XTILECFG without XTILEDATA). The guest's CPUID dump "
+                    "shows where the value came from: leaf 0xD itself enumerates the invalid set.",
         ),
         DemoStep(
-            command=f"hvcheck triage {_rel(SEED002_LOG)}",
+            command=f"hvcheck triage {_rel(SEED002_LOG)}"
+                    + (" --riscv-elf hvcheck/demo/examples/riscv/seed_mtvec.elf" if _with_riscv_elf() else ""),
             run=run_seed002,
-            expect={"T004"},
+            expect={"T004", "R002"} if _with_riscv_elf() else {"T004"},
             explain="Seed 002 (with a QEMU that traps on 0x0000): an endless storm of illegal-instruction "
-                    "traps at 0x8000007c, the address mtvec was computed to — 4 bytes before mtrap_entry.",
+                    "traps at 0x8000007c, the address mtvec was computed to — 4 bytes before mtrap_entry; "
+                    "the image shows it is the middle of a nop.",
         ),
     ]

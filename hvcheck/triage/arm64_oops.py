@@ -83,7 +83,7 @@ _END = re.compile(r"---\[ end trace|^Code: ")
 
 class Arm64OopsReader(Reader):
     name = "linux-arm64"
-    trigger = re.compile(rb"Unable to handle kernel|Internal error: |Unhandled fault: |SError Interrupt|Oops - |Oops \[#")
+    anchors = (b"Unable to handle", b"Internal error", b"Unhandled fault", b"SError", b"Oops")
 
     def __init__(self) -> None:
         super().__init__()

@@ -117,7 +117,7 @@ def _load_cpuid(ctx: Context, cpuid: str | None) -> None:
         ctx.missing["cpuid"] = "this hvcheck build has no CPUID reader (hvcheck.x86.cpuid_model)"
         return
     read_cpuid_dump, cpuid_findings = api
-    ctx.cpuid_dump = read_cpuid_dump(Path(cpuid))
+    ctx.cpuid_dump = read_cpuid_dump(cpuid)
     ctx.cpuid_findings = list(cpuid_findings(ctx.cpuid_dump))
 
 
@@ -132,19 +132,8 @@ def _load_riscv(ctx: Context, riscv_elf: str | None) -> None:
         return
     (load_image,) = api
     ctx.riscv_image = load_image(Path(riscv_elf))
-    checker = riscv_checker()
+    checker = _optional("hvcheck.riscv.check", "check_image")
     if checker is None:
-        ctx.missing["riscv rules"] = "this hvcheck build has no RISC-V image checks (R001-R005)"
+        ctx.missing["riscv rules"] = "this hvcheck build has no RISC-V image checks (hvcheck.riscv.check)"
         return
-    ctx.riscv_findings = list(checker(Path(riscv_elf)))
-
-
-def riscv_checker() -> Any:
-    """The riscv area's whole-image check, under whichever name it landed."""
-    for module, name in (("hvcheck.riscv.checks", "check_image"), ("hvcheck.riscv.checks", "check_elf"),
-                         ("hvcheck.riscv.rules", "check_image"), ("hvcheck.riscv.rules", "run_rules"),
-                         ("hvcheck.riscv", "check_image")):
-        found = _optional(module, name)
-        if found is not None:
-            return found[0]
-    return None
+    ctx.riscv_findings = list(checker[0](ctx.riscv_image).findings)

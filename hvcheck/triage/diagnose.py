@@ -278,7 +278,10 @@ def t003(fault: Fault, ctx: Context) -> tuple[Finding, list[Finding]]:
         if confidence == ESTABLISHED and ecx == 0:
             confidence = PROBABLE
     else:
-        supported = getattr(ctx.cpuid_dump, "xcr0_supported", None) if ctx.cpuid_dump is not None else None
+        supported = None
+        mask_of = getattr(ctx.cpuid_dump, "xcr0_mask", None)
+        if callable(mask_of):
+            supported = mask_of()
         related.extend(api[0](xcr0, supported if isinstance(supported, int) else None, source))
         if related:
             parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))

@@ -13,6 +13,7 @@ import re
 
 from hvcheck.triage.facts import Address, Evidence, Fault
 from hvcheck.triage.reader import Reader, ev, to_dec, to_int
+from hvcheck.triage.riscv_causes import cause_name
 from hvcheck.triage.source import LogLine
 
 MAX_RECORD_LINES = 48
@@ -38,7 +39,8 @@ _EL2_OTHER = re.compile(r"Unhandled EL2 Exception:\s*EC=(0x[0-9a-fA-F]+)")
 _IABT = re.compile(r"Failed to fetch instruction \(op=(\d)\) at (0x[0-9a-fA-F]+),\s*ELR_EL2=(0x[0-9a-fA-F]+)")
 _UNSUPPORTED_EC = re.compile(r"Unsupported Exception EC:\s*(0x[0-9a-fA-F]+)")
 _RV_SYNC = re.compile(r"CPU\s*(\d+)\s+sync exception,\s*sepc:\s*(0x[0-9a-fA-F]+)")
-_RV_CAUSE = re.compile(r"Trap Cause:\s*(.*)")
+_RV_CAUSE = re.compile(r"Trap [Cc]ause(?: code)?:\s*(.*)")
+_UNMAPPED = re.compile(r"CPU\s*(\d+)\s+unmap+ed mem+ory at (0x[0-9a-fA-F]+)")
 _RV_HTVAL = re.compile(r"htval:\s*(0x[0-9a-fA-F]+)(?:,\s*htinst:\s*(0x[0-9a-fA-F]+))?")
 _RV_STVAL = re.compile(r"\bstval:\s*(0x[0-9a-fA-F]+)")
 _RV_INSN = re.compile(r"trap instruction:\s*(.*)")
@@ -46,6 +48,10 @@ _RV_UNHANDLED_TRAP = re.compile(r"unhandled trap (0x[0-9a-fA-F]+),\s*sepc:\s*(0x
 _LA_EXC = re.compile(r"unhandled exception:\s*([A-Z]+)(?:\(([^)]*)\))?:\s*(.*)")
 _LA_FIELD = re.compile(r"(ecode|esubcode|era|is|badi|badv)=(0x[0-9a-fA-F]+)")
 _JAILHOUSE = re.compile(r"Unhandled data (read|write) at (0x[0-9a-fA-F]+)\((\d)\)")
+# A record that mentions none of these cannot start or continue a fault (checked before the
+# message regexes, which are many).
+_INTERESTING = re.compile(r"[{(]\s*$|fault|rror|panic|xception|rap|htval|stval|within|mmio|MMIO|nhandled|ailed|"
+                          r"nsupported|has some")
 _KEY_LINE = re.compile(r"\baddress:|\bis_write:|\bfile:|\bline:\s*\d|error|panic|fault|0x[0-9a-fA-F]{5,}")
 _BAO = re.compile(r"no emulation handler for abort\((0x[0-9a-fA-F]+) at (0x[0-9a-fA-F]+)\)")
 
@@ -65,6 +71,7 @@ PANIC_CLASSES: list[tuple[str, str]] = [
     ("unhandled exception:", "loongarch64 trap path"),
     ("unhandled instruction", "loongarch64 trap path"),
     ("mmio_handle_access", "riscv64 MMIO fault that has no handler (no region claims the address)"),
+    ("unmaped memmory", "riscv64 (AIA) guest page fault that no region claims"),
 ]
 
 
@@ -99,10 +106,11 @@ class _Open:
 
 class HvisorReader(Reader):
     name = "hvisor"
-    trigger = re.compile(
-        rb"hvisor|EL2 Exception|Unhandled EL2|Unsupported Exception|Failed to fetch instruction|sync exception"
-        rb"|Trap Cause|htval:|stval:|trap instruction|unhandled trap|unhandled exception|Unhandled data (?:read|write)"
-        rb"|no emulation handler|mmio fault|has some error|(?i:within hvisor)")
+    # Every hvisor record names its target "hvisor:..." (colour codes may sit before it); the rest
+    # are println! lines and the
+    # one-line messages of Jailhouse and Bao.
+    anchors = (b"hvisor:", b"EL2 Exception", b"Unhandled EL2", b"Unsupported Exception", b"Failed to fetch",
+               b"Trap Cause", b"Unhandled data", b"BAO ERROR")
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,15 +129,22 @@ class HvisorReader(Reader):
             self._more_hv_mem(line)
         if m:
             self.records += 1
-            if self._open is not None:
-                self._close(truncated=True)
             level, cpu, target, message = m.group(1), to_dec(m.group(2)), m.group(3), m.group(5)
             self._note_arch(target)
+            if self._in_hv_mem is None and not _INTERESTING.search(message) and (
+                    self._open is None or cpu != self._open.cpu):
+                return      # the bulk of a console: INFO/DEBUG chatter, counted and skipped
             rec = _Open(line, level, cpu, target, message)
             if rec.depth > 0:
+                if self._open is not None:
+                    self._close(truncated=True)
                 self._open = rec
                 self.active = True
+            elif self._open is not None and cpu != self._open.cpu:
+                self._handle(rec)       # another CPU's one-line record inside an open struct: keep it open
             else:
+                if self._open is not None:
+                    self._close(truncated=True)
                 self._handle(rec)
             return
         if self._open is not None:
@@ -256,6 +271,14 @@ class HvisorReader(Reader):
         self.emit(fault, key=("panic", message))
 
     def _panic_addresses(self, fault: Fault, message: str) -> None:
+        m = _UNMAPPED.search(message)
+        if m:   # riscv64 AIA builds: guest page fault that no MMIO region claims
+            fault.kind = "hvisor-unhandled-mmio"
+            fault.cpu = int(m.group(1)) if fault.cpu is None else fault.cpu
+            fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "guest page fault address (htval << 2 | "
+                                                                             "stval & 3)")
+            fault.summary = f"riscv64 guest page fault at {m.group(2)} that no region claims"
+            return
         if "mmio pci bar" in message:
             m = _HEXNUM.search(message)
             if m:
@@ -374,10 +397,18 @@ class HvisorReader(Reader):
             return True
         trap = self._rv_trap
         if trap is None:
-            return False
+            m = _RV_CAUSE.search(text)
+            if not m:
+                return False
+            # "Trap Cause" without the "sync exception" line before it (lost or HS-mode trap)
+            trap = self._rv_trap = self.emit(Fault("hvisor-riscv-sync-exception", self.name, "riscv64",
+                                                   "trap reported by hvisor", line.path))
         m = _RV_CAUSE.search(text)
         if m:
-            trap.facts["cause"] = m.group(1).strip()
+            cause = m.group(1).strip()
+            if cause.isdigit():     # older builds print "Trap cause code: N"
+                cause = cause_name(int(cause))[2].capitalize()
+            trap.facts["cause"] = cause
             trap.summary = f"guest trap hvisor did not handle: {trap.facts['cause']}"
             self._cite_all(trap, evidence)
             return True

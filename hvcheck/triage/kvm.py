@@ -35,7 +35,7 @@ _CODE = re.compile(r"^Code=(.*)")
 
 class KvmErrorReader(Reader):
     name = "kvm"
-    trigger = re.compile(rb"KVM internal error|KVM: entry failed|emulation failure")
+    anchors = (b"KVM internal", b"KVM: entry")
 
     def __init__(self) -> None:
         super().__init__()

@@ -25,7 +25,7 @@ SBI_ERRORS = {-1: "SBI_ERR_FAILED", -2: "SBI_ERR_NOT_SUPPORTED", -3: "SBI_ERR_IN
 
 class OpenSbiReader(Reader):
     name = "opensbi"
-    trigger = re.compile(rb"sbi_trap_error")
+    anchors = (b"_trap_error",)
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from hvcheck.triage.facts import Evidence, Fault
@@ -39,13 +38,14 @@ def to_dec(text: str | None) -> int | None:
 class Reader:
     """Feed it cleaned lines; it accumulates :class:`Fault` records.
 
-    ``trigger`` is a bytes regex the scanner searches in each raw line; a reader only sees the
-    lines its trigger matches, plus every line while ``active`` is true (inside a multi-line
-    record). Readers must never raise on any text.
+    ``anchors`` are byte strings the scanner looks for (all readers' anchors in one pass); a
+    reader only sees the lines containing one of its anchors, plus every line while ``active``
+    is true (inside a multi-line record). Anchors should start with a rare character (upper
+    case, punctuation): the scan's speed depends on it. Readers must never raise on any text.
     """
 
     name = "reader"
-    trigger: re.Pattern[bytes] = re.compile(b"(?!)")
+    anchors: tuple[bytes, ...] = ()
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []

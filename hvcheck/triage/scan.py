@@ -18,7 +18,7 @@ from hvcheck.triage.kvm import KvmErrorReader
 from hvcheck.triage.opensbi import OpenSbiReader
 from hvcheck.triage.qemu_trace import QemuTraceReader
 from hvcheck.triage.reader import Reader
-from hvcheck.triage.source import LogLine, clean, display_name, iter_raw_lines, strip_ansi
+from hvcheck.triage.source import CHUNK, MAX_LINE, LogLine, clean, display_name, iter_chunks, strip_ansi
 from hvcheck.triage.x86_oops import X86OopsReader
 
 
@@ -46,29 +46,70 @@ def make_readers() -> list[Reader]:
     return [HvisorReader(), X86OopsReader(), Arm64OopsReader(), OpenSbiReader(), KvmErrorReader(), QemuTraceReader()]
 
 
-def scan(path: str) -> ScanResult:
-    """Scan one log (a path, or '-' for stdin; gzip detected by magic). Raises InputError."""
+def _anchor_regex(readers: list[Reader]) -> tuple[re.Pattern[bytes], dict[bytes, list[Reader]]]:
+    owners: dict[bytes, list[Reader]] = {}
+    for reader in readers:
+        for anchor in reader.anchors:
+            owners.setdefault(anchor, []).append(reader)
+    # Longest first, so an anchor that contains another still names its own readers.
+    pattern = b"|".join(re.escape(a) for a in sorted(owners, key=len, reverse=True))
+    return re.compile(pattern), owners
+
+
+def scan(path: str, block: int = CHUNK) -> ScanResult:
+    """Scan one log (a path, or '-' for stdin; gzip detected by magic). Raises InputError.
+    ``block`` is the read size; results do not depend on it (tested)."""
     name = display_name(path)
     readers = make_readers()
     qemu = readers[-1]
     assert isinstance(qemu, QemuTraceReader)
-    others = readers[:-1]
-    union = re.compile(b"|".join(b"(?:" + r.trigger.pattern + b")" for r in readers))
-    rv_fast = b"riscv_cpu_do_interrupt"
-    search = union.search
-    number = 0
-    for raw in iter_raw_lines(path):
-        number += 1
-        hit = search(raw)
-        if hit is None and not any(r.active for r in readers):
-            continue
-        if hit is not None and raw.find(rv_fast) >= 0 and qemu.feed_raw(raw, name, number):
-            continue
+    anchors, owners = _anchor_regex(readers)
+    rv_fast = b"_cpu_do_interrupt"
+    number = 0                      # line number of the first line of the current chunk, minus 1
+
+    def dispatch(raw: bytes, lineno: int) -> bool:
+        """Hand one line to its readers; True when a reader may have opened a record."""
+        if len(raw) > MAX_LINE:
+            raw = raw[:MAX_LINE]
+        if rv_fast in raw and qemu.feed_raw(raw, name, lineno):
+            return False
+        targets = [r for a in set(anchors.findall(raw)) for r in owners[a]]
+        if not targets and not any(r.active for r in readers):
+            return False
         decoded = raw.decode("utf-8", "replace")
-        line = LogLine(name, number, clean(decoded), strip_ansi(decoded.rstrip("\r\n")))
+        line = LogLine(name, lineno, clean(decoded), strip_ansi(decoded.rstrip("\r")))
         for reader in readers:
-            if reader.active or reader.trigger.search(raw):
+            if reader.active or reader in targets:
                 reader.feed(line)
+        return True
+
+    for chunk in iter_chunks(path, block):
+        # Line bookkeeping: `counted` is a chunk offset at a line start, `line_at` its number.
+        counted, line_at = 0, number + 1
+        pos = 0                     # everything before pos has been handled
+        end = len(chunk)
+        opened = any(r.active for r in readers)     # a record left open by the previous chunk
+        while True:
+            # Inside a multi-line record every following line goes to the open reader(s).
+            while opened and pos < end and any(r.active for r in readers):
+                le = chunk.find(b"\n", pos)
+                if le < 0:
+                    le = end
+                dispatch(chunk[pos:le], line_at)
+                pos = le + 1
+                counted, line_at = pos, line_at + 1
+            m = anchors.search(chunk, pos)
+            if m is None:
+                break
+            ls = chunk.rfind(b"\n", 0, m.start()) + 1
+            line_at += chunk.count(b"\n", counted, ls)
+            le = chunk.find(b"\n", m.start())
+            if le < 0:
+                le = end
+            opened = dispatch(chunk[ls:le], line_at)
+            pos = le + 1
+            counted, line_at = pos, line_at + 1
+        number += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
     for reader in readers:
         reader.finish()
     stats = ScanStats(name, lines=number)
@@ -77,7 +118,7 @@ def scan(path: str) -> ScanResult:
     stats.hvisor_records = hv.records
     stats.trace_records = qemu.records
     result = ScanResult(name, stats, readers={r.name: r for r in readers})
-    for reader in others + [qemu]:
+    for reader in readers:
         if reader.faults:
             stats.readers_seen.add(reader.name)
         result.faults.extend(reader.faults)

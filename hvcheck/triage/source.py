@@ -19,6 +19,7 @@ from typing import BinaryIO
 from hvcheck.errors import InputError
 
 MAX_LINE = 64 * 1024          # longer lines are cut (the rest is skipped, line numbers stay right)
+CHUNK = 1 << 20               # bytes read at a time
 SNIFF_BYTES = 4096            # how much of the start decides "this is not a text log"
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -47,6 +48,7 @@ _PREFIXES = re.compile(
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? \S+ [\w.@/\-]+(?:\[\d+\])?: "
     r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\s+(?=\S)"          # bare ISO timestamp
     r"|(?:INFO|WARN|ERROR|DEBUG)\s+linux_log:\s"                        # VMM wrappers
+    r"|>+ ?(?=\S|\s+\S)"                                                # mail quoting "> > "
     r")"
 )
 
@@ -99,7 +101,7 @@ def _open(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by iter_raw_lines
+        fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by iter_chunks
     except OSError as exc:
         raise InputError(path, f"cannot read log: {exc.strerror or exc}") from None
     return fh
@@ -110,37 +112,65 @@ def _peek(stream: BinaryIO, n: int) -> bytes:
     return peek(n)[:n] if peek is not None else b""
 
 
-def iter_raw_lines(path: str) -> Iterator[bytes]:
-    """Physical lines as bytes (each at most MAX_LINE bytes, ending included)."""
+def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
+    """The (decompressed) log in blocks that end on a line boundary (the last may not).
+
+    A line longer than MAX_LINE is cut to MAX_LINE bytes and the rest skipped without being
+    held, so memory stays bounded by ``block + MAX_LINE`` whatever the input; line numbers
+    stay right because nothing containing a newline is ever skipped.
+    """
     name = display_name(path)
     base = _open(path)
     try:
-        head = _peek(base, 2)
         stream: BinaryIO = base
-        if head == GZIP_MAGIC or (not head and path.endswith(".gz")):
+        if _peek(base, 2) == GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=base, mode="rb")  # type: ignore[assignment]
-        lineno = 0
+        done = 0
         try:
             why = looks_binary(_peek(stream, SNIFF_BYTES))
             if why:
                 raise InputError(name, why, line=1)
+            head = _peek(stream, SNIFF_BYTES)
+            # Some serial captures end lines with a bare CR: read those as line ends.
+            cr_only = b"\r" in head and b"\n" not in head
+            carry = b""
+            skipping = False
             while True:
-                line = stream.readline(MAX_LINE)
-                if not line:
+                data = stream.read(block)
+                if cr_only:
+                    data = data.replace(b"\r", b"\n")
+                if not data:
+                    if carry:
+                        yield carry
                     return
-                lineno += 1
-                if not line.endswith(b"\n") and len(line) >= MAX_LINE:
-                    # Skip the rest of an over-long line without holding it.
-                    while True:
-                        rest = stream.readline(MAX_LINE)
-                        if not rest or rest.endswith(b"\n"):
-                            break
-                yield line
+                done += data.count(b"\n")
+                if skipping:
+                    nl = data.find(b"\n")
+                    if nl < 0:
+                        continue
+                    data, skipping = data[nl:], False      # keep the newline: it ends the cut line
+                data = carry + data if carry else data
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if len(carry) > MAX_LINE:
+                    carry, skipping = carry[:MAX_LINE], True
+                if cut:
+                    yield data[:cut]
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise InputError(name, f"cannot decompress/read log: {exc}", line=lineno + 1) from None
+            raise InputError(name, f"cannot decompress/read log: {exc}", line=done + 1) from None
     finally:
         if base is not sys.stdin.buffer:
             base.close()
+
+
+def iter_raw_lines(path: str) -> Iterator[bytes]:
+    """Physical lines as bytes, each cut to at most MAX_LINE bytes (no line ending)."""
+    for chunk in iter_chunks(path):
+        lines = chunk.split(b"\n")
+        if chunk.endswith(b"\n"):
+            lines.pop()
+        for line in lines:
+            yield line[:MAX_LINE]
 
 
 def iter_lines(path: str) -> Iterator[LogLine]:

@@ -60,8 +60,8 @@ def decode_pf_error(code: int) -> list[str]:
 
 class X86OopsReader(Reader):
     name = "linux-x86"
-    trigger = re.compile(rb"general protection fault|BUG: unable to handle|invalid opcode:|Oops: |"
-                         rb"Kernel panic - not syncing|traps: |WARNING: CPU: |\[#\d+\]")
+    # Every oops header carries "[#N]" or "BUG: "; user-space #GP lines "] general protection".
+    anchors = (b"[#", b"BUG: ", b"Kernel panic", b"] general protection", b"WARNING: CPU")
 
     def __init__(self) -> None:
         super().__init__()

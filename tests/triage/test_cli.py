@@ -73,3 +73,55 @@ def test_sarif() -> None:
     proc = run_hvcheck("triage", str(DEMO / "seed002-qemu-int.log"), "--format", "sarif")
     out = json.loads(proc.stdout)
     assert out["runs"][0]["results"][0]["ruleId"] == "T004"
+
+
+EXAMPLES = DEMO.parent
+
+
+def test_cpuid_dump_adds_x003() -> None:
+    cpuid = EXAMPLES / "x86" / "guest-cpuid-202e7.txt"
+    if not cpuid.exists():
+        import pytest
+        pytest.skip("x86 area's example not in this build")
+    proc = run_hvcheck("triage", str(DEMO / "seed000-guest-console.log"), "--cpuid", str(cpuid), "--format", "json")
+    out = json.loads(proc.stdout)
+    rules = sorted(f["rule"] for f in out["findings"])
+    assert {"T003", "X001", "X003"} <= set(rules)
+    t003 = [f for f in out["findings"] if f["rule"] == "T003"][0]
+    assert t003["data"]["confidence"] == "established"
+
+
+def test_riscv_elf_establishes_t004() -> None:
+    elf = EXAMPLES / "riscv" / "seed_mtvec.elf"
+    if not elf.exists():
+        import pytest
+        pytest.skip("riscv area's example not in this build")
+    proc = run_hvcheck("triage", str(DEMO / "seed002-qemu-int.log"), "--riscv-elf", str(elf), "--format", "json")
+    out = json.loads(proc.stdout)
+    t004 = [f for f in out["findings"] if f["rule"] == "T004"][0]
+    assert t004["data"]["confidence"] == "established"
+    assert "inside the 4-byte nop" in t004["data"]["image_says"]
+    assert "R002" in t004["data"]["related_rules"]
+
+
+def test_hv_elf_symbols_give_the_range(tmp_path) -> None:
+    from conftest import require_tool
+
+    assembler = require_tool("riscv64-linux-gnu-as")
+    src = tmp_path / "hv.S"
+    src.write_text(".globl skernel, __core_end, __hv_end\n.set skernel, 0x40400000\n"
+                   ".set __core_end, 0x40a00000\n.set __hv_end, 0x41c00000\n")
+    obj = tmp_path / "hvisor.elf"
+    import subprocess
+    subprocess.run([assembler, str(src), "-o", str(obj)], check=True)
+    proc = run_hvcheck("triage", str(DEMO / "seed001-hvisor-console.log"), "--elf", str(obj), "--format", "json")
+    out = json.loads(proc.stdout)
+    t001 = out["findings"][0]
+    assert t001["rule"] == "T001" and t001["data"]["hv_start"] == "0x40400000"
+    assert t001["data"]["hv_end"] == "0x41c00000" and t001["data"]["confidence"] == "established"
+    assert {"path": str(obj), "line": None, "symbol": "__hv_end"} in t001["locations"]
+    no_syms = tmp_path / "other.elf"
+    (tmp_path / "o.S").write_text(".globl foo\nfoo: nop\n")
+    subprocess.run([assembler, str(tmp_path / "o.S"), "-o", str(no_syms)], check=True)
+    proc = run_hvcheck("triage", str(DEMO / "seed001-hvisor-console.log"), "--elf", str(no_syms))
+    assert proc.returncode == 2 and "lacks symbol" in proc.stderr

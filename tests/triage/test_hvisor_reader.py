@@ -95,3 +95,63 @@ def test_sibling_hypervisors(tmp_path) -> None:
             "BAO ERROR: no emulation handler for abort(0x8010000 at 0x40080a3c)\n")
     result = scan(write(tmp_path, text))
     assert sorted(f.addresses["fault"].value for f in result.faults) == [0x8010000, 0x9000000]
+
+
+def test_one_line_struct_and_mail_quoting(tmp_path) -> None:
+    text = ("> [WARN  0] (hvisor::memory::mmio:109) Zone 0 unhandled mmio fault MMIOAccess { address: 0xfe000000, "
+            "size: 0x4, is_write: false, value: 0x0 }\n")
+    fault = only(scan(write(tmp_path, text)))
+    assert fault.addresses["fault"].value == 0xFE000000 and fault.facts["is_write"] is False
+
+
+def test_bare_cr_line_endings(tmp_path) -> None:
+    data = (DEMO / "seed001-hvisor-console.log").read_bytes().replace(b"\r\n", b"\r")
+    assert b"\n" not in data
+    path = tmp_path / "cr.log"
+    path.write_bytes(data)
+    fault = only(scan(str(path)))
+    assert fault.addresses["fault"].value == 0x41A3F040 and fault.evidence[0].line == 14
+
+
+def test_trap_cause_without_sync_exception_line(tmp_path) -> None:
+    text = "[WARN  0] (hvisor::arch::riscv64::trap:212) Trap Cause: Illegal instruction\n"
+    fault = only(scan(write(tmp_path, text)))
+    assert fault.facts["cause"] == "Illegal instruction"
+
+
+def test_binary_junk_between_records(tmp_path) -> None:
+    import random
+
+    rnd = random.Random(7)
+    lines = (DEMO / "seed001-hvisor-console.log").read_bytes().split(b"\r\n")
+    junk = bytes(rnd.randrange(256) for _ in range(300)).replace(b"\n", b"").replace(b"\r", b"")
+    lines.insert(10, junk)          # a burst of line noise on the serial port, before the fault
+    path = tmp_path / "noisy.log"
+    path.write_bytes(b"\r\n".join(lines))
+    fault = only(scan(str(path)))
+    assert fault.addresses["fault"].value == 0x41A3F040 and fault.evidence[0].line == 15
+
+
+def test_riscv_aia_unmapped_memory_panic_and_old_cause_code(tmp_path) -> None:
+    text = ("[ERROR 1] (hvisor::panic:24) panic occurred: PanicInfo { message: CPU 1 unmaped memmory at 0x28000000, "
+            "location: Location { file: \"src/arch/riscv64/trap.rs\", line: 470, col: 21 }, can_unwind: true }\n"
+            "[WARN  0] (hvisor::arch::riscv64::trap:199) CPU 0 sync exception, sepc: 0x80200abc\n"
+            "[WARN  0] (hvisor::arch::riscv64::trap:200) Trap cause code: 2\n")
+    result = scan(write(tmp_path, text))
+    mmio = only(result, "hvisor-unhandled-mmio")
+    assert mmio.addresses["fault"].value == 0x28000000 and mmio.cpu == 1
+    trap = only(result, "hvisor-riscv-sync-exception")
+    assert trap.facts["cause"] == "Illegal instruction"
+
+
+def test_other_cpu_record_inside_open_struct(tmp_path) -> None:
+    text = ("[WARN  2] (hvisor::memory::mmio:109) Zone 0 unhandled mmio fault MMIOAccess {\n"
+            "    address: 0x41a3f040,\n"
+            "[INFO  3] (hvisor::arch::aarch64::trap:88) handle hvc, code 0x4\n"
+            "    size: 0x8,\n    is_write: true,\n    value: 0x0,\n}\n"
+            "[WARN  1] (hvisor::memory::mmio:109) Zone 1 unhandled mmio fault MMIOAccess {\n"
+            "    address: 0x9000000,\n")
+    result = scan(write(tmp_path, text))
+    first, second = result.faults
+    assert first.addresses["fault"].value == 0x41A3F040 and first.facts["is_write"] is True and not first.truncated
+    assert second.zone_id == 1 and second.truncated and second.addresses["fault"].value == 0x9000000

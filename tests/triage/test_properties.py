@@ -50,3 +50,19 @@ def test_shuffled_corpus_is_stable() -> None:
     for _ in range(5):
         rng.shuffle(lines)
         _check(lines)
+
+
+def _signature(result) -> list[tuple]:
+    return [(f.kind, f.count, sorted((k, a.value) for k, a in f.addresses.items()),
+             [e.line for e in f.evidence], sorted(f.registers.items())) for f in result.faults]
+
+
+def test_block_size_does_not_change_results() -> None:
+    from hvcheck.triage.scan import scan
+
+    for log in sorted(FIX.glob("*.log")) + sorted(DEMO.glob("*.log")):
+        whole = scan(str(log))
+        for block in (1, 7, 64, 333):
+            small = scan(str(log), block=block)
+            assert _signature(small) == _signature(whole), (log.name, block)
+            assert small.stats.lines == whole.stats.lines and small.stats.hvisor_records == whole.stats.hvisor_records
