@@ -612,12 +612,14 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
                 has_symtab = True
             try:
                 symbols += _symbols(sec)
-            except (ELFError, struct.error, ValueError, OverflowError, OSError, UnicodeDecodeError) as exc:
+            except (ELFError, struct.error, ValueError, OverflowError, OSError, UnicodeDecodeError,
+                    AttributeError, TypeError, IndexError, KeyError) as exc:
                 problems.append(f"symbol table {name} is unreadable: {exc}")
         if stype == "SHT_RELA" and name.startswith(".rela.dyn"):
             try:
                 relocs.update(_relative_relocs(sec, elf, xlen))
-            except (ELFError, struct.error, ValueError, OverflowError, OSError) as exc:
+            except (ELFError, struct.error, ValueError, OverflowError, OSError, AttributeError, TypeError,
+                    IndexError, KeyError) as exc:
                 problems.append(f"relocations {name} are unreadable: {exc}")
 
     try:
@@ -673,7 +675,8 @@ def _symbols(sec) -> list[Symbol]:  # noqa: ANN001 - pyelftools section
         shndx = sym["st_shndx"]
         if shndx == "SHN_UNDEF" or shndx == "SHN_ABS" and sym["st_info"]["type"] != "STT_FUNC":
             continue
-        kind = sym["st_info"]["type"].replace("STT_", "")
+        stt = sym["st_info"]["type"]
+        kind = stt.replace("STT_", "") if isinstance(stt, str) else f"TYPE{stt}"  # unknown types are ints
         if kind in ("SECTION", "FILE", "TLS"):
             continue
         out.append(Symbol(sym["st_value"], name, kind, sym["st_size"], sym["st_info"]["bind"] != "STB_LOCAL"))

@@ -224,3 +224,16 @@ def test_isa_from_attributes_decides_reserved_space(tmp_path: Path) -> None:
     halfwords = {f.data["halfword"] for f in report.findings}
     assert halfwords == {0x0000, 0x0004, 0x6101, 0x6001, 0x4002, 0x8002, 0x2001, 0x6002}
     assert {f.rule for f in report.findings} == {"R005"}
+
+
+def test_unknown_symbol_type_is_tolerated(tmp_path: Path) -> None:
+    """Found by mutation fuzzing: pyelftools gives an int for an unknown st_info type."""
+    blob = bytearray((RV / "seed_mtvec.elf").read_bytes())
+    symtab = _shdr_offset(bytes(blob), b".symtab")
+    sym_off = struct.unpack_from("<Q", blob, symtab + 0x18)[0]
+    for i in range(1, 8):                       # every Elf64_Sym is 24 bytes; st_info at +4
+        blob[sym_off + 24 * i + 4] = (blob[sym_off + 24 * i + 4] & 0xF0) | 0x0B
+    bad = tmp_path / "symtype.elf"
+    bad.write_bytes(bytes(blob))
+    report = check_path(str(bad))
+    assert [f.rule for f in report.findings] == ["R002"]
