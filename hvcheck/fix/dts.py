@@ -230,6 +230,8 @@ def _edit(fe: FileEdits, items: list[Reservation]) -> None:
     unit = _unit(text, root)
     new_children: list[tuple[str, str]] = []   # (node name, reg cells)
     for res in items:
+        if res.widen is None and res.memory is not None and _shrink(fe, roots, res, ac, sc):
+            continue
         if resv is not None:
             rac, rsc = _cells(resv, "#address-cells", ac), _cells(resv, "#size-cells", sc)
             if res.widen is not None and _widen(fe, resv, res, rac, rsc):
@@ -302,4 +304,51 @@ def _widen(fe: FileEdits, resv: DtsNode, res: Reservation, ac: int, sc: int) -> 
                    f"is widened to {hex_range(res.start, res.end)}"
                    + ("" if "no-map" in child.props else " and gets no-map") + ".")
         return True
+    return False
+
+
+_REG_TOKEN = re.compile(r"0[xX][0-9a-fA-F]+|\d+")
+
+
+def _shrink(fe: FileEdits, roots: list[DtsNode], res: Reservation, ac: int, sc: int) -> bool:
+    """Shrink the /memory reg tuple whose head or tail is the range, rewriting only its cells."""
+    assert res.memory is not None
+    text = fe.original
+    for root in roots:
+        for node in root.children:
+            dev = node.props.get("device_type")
+            if not (node.name.split("@")[0] == "memory" or (dev is not None and "memory" in dev.value)):
+                continue
+            reg = node.props.get("reg")
+            if reg is None or reg.value_span is None or not re.fullmatch(r"[\s<>,0-9a-fA-FxX]*", reg.value):
+                continue
+            vs = reg.value_span[0]
+            tokens = list(_REG_TOKEN.finditer(text, vs, reg.value_span[1]))
+            step = ac + sc
+            if not tokens or len(tokens) % step:
+                continue
+            for k in range(0, len(tokens), step):
+                cells = [int(t.group(0), 0) for t in tokens[k:k + step]]
+                a = s_ = 0
+                for c in cells[:ac]:
+                    a = (a << 32) | c
+                for c in cells[ac:]:
+                    s_ = (s_ << 32) | c
+                if (a, a + s_) != (res.memory.start, res.memory.end):
+                    continue
+                ns, ne = res.remainder()
+                new = _encode(ns, ac, "0x0", "address") + _encode(ne - ns, sc, "0x0", "size")
+                for tok, cell in zip(tokens[k:k + step], new, strict=True):
+                    value = int(cell, 16)
+                    if int(tok.group(0), 0) != value:
+                        fe.add(tok.start(), tok.end(), format_like(tok.group(0), value), res.why)
+                unit = re.search(r"@([0-9a-fA-F]+)\s*$", node.header)
+                if unit and int(unit.group(1), 16) == a and ns != a and len(node.children) == 0:
+                    at = node.start + node.header.rindex("@") + 1   # keep unit address == reg address
+                    fe.add(at, at + len(unit.group(1)), f"{ns:x}", res.why)
+                res.shrunk = True
+                fe.explain(res.why + f"; the range is the {'head' if res.start == a else 'tail'} of {node.name}'s "
+                           f"reg {hex_range(a, a + s_)}, so that tuple shrinks to {hex_range(ns, ne)} — cleaner "
+                           "than a reservation: the kernel never sees the range at all.")
+                return True
     return False

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvcheck.findings import Finding, Severity
-from hvcheck.fix.plan import Plan, apply_to_model, make_plan
+from hvcheck.fix.plan import Plan, apply_to_model, derived_dt, make_plan
 from hvcheck.fix.textedit import FileEdits, FixError, unified_diff
 from hvcheck.layout.model import System
 
@@ -62,9 +62,10 @@ def model_signature(system: System) -> dict:
     return {
         "hv": None if hv is None else (hv.start, hv.end, tuple((p.name, p.start, p.end) for p in hv.parts)),
         "zones": {z.name: (tuple((r.kind.value, r.start, r.size, r.gstart, r.label) for r in z.regions),
-                           None if z.devicetree is None else tuple(sorted(
+                           None if z.devicetree is None or derived_dt(z.devicetree) else tuple(sorted(
                                (r.start, r.end, r.no_map, r.memreserve) for r in z.devicetree.reserved)),
-                           None if z.devicetree is None else tuple((m.start, m.end) for m in z.devicetree.memory))
+                           None if z.devicetree is None or derived_dt(z.devicetree) else
+                           tuple((m.start, m.end) for m in z.devicetree.memory))
                   for z in system.zones},
     }
 
@@ -78,6 +79,11 @@ def run_fix(target: Path, strategy: str = "all", *, headroom: int = 8 << 20, oth
     before = run_rules(system, headroom=headroom)
     plan = make_plan(system, strategy, headroom=headroom, other_zones=other_zones, prefer=prefer)
     result = FixResult(target, strategy, plan, before=before, notes=list(plan.notes))
+    hv = system.hypervisor
+    if hv is not None and hv.estimate is not None and not plan.empty:
+        result.notes.append(f"{hv.name}'s extent is estimated ({hv.estimate.assumption}); the edits cover the "
+                            f"largest assumption, end {hv.estimate.end_max:#x} (M014). Pass --elf for the exact "
+                            "extent before applying: the hole may be smaller")
     if target.is_dir():
         from hvcheck.fix.hvisor import hvisor_edits
 

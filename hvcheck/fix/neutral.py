@@ -67,7 +67,7 @@ def neutral_edits(path: Path, text: str, plan: Plan, *, devicetree_files: dict[s
     for res in plan.reservations:
         if devicetree_files and res.zone in devicetree_files:
             continue
-        if not _widen(fe, root, res, json_style):
+        if not _widen(fe, root, res, json_style) and not _shrink(fe, root, res):
             new_entries.setdefault(res.zone, []).append(res)
     for zone_name, entries in new_entries.items():
         _add_reservations(fe, root, zone_name, entries, json_style)
@@ -118,6 +118,31 @@ def _widen(fe: FileEdits, root: Any, res: Reservation, json_style: bool) -> bool
             fe.add(nm.start_mark.index, nm.end_mark.index, "true", res.why)
         fe.explain(res.why + f"; the existing reservation {hex_range(res.widen.start, res.widen.end)} is "
                    f"widened to {hex_range(res.start, res.end)} with no-map.")
+        return True
+    return False
+
+
+def _shrink(fe: FileEdits, root: Any, res: Reservation) -> bool:
+    """Shrink the /memory entry whose head or tail is the range (see Reservation.memory)."""
+    if res.memory is None:
+        return False
+    _, dt = _dt_node(root, res.zone)
+    memory = yt.value(dt, "memory")
+    for item in memory.value if memory is not None else []:
+        s, size, e = (_int(yt.value(item, k)) if yt.value(item, k) is not None else None
+                      for k in ("start", "size", "end"))
+        end = e if e is not None else (s + size if s is not None and size is not None else None)
+        if (s, end) != (res.memory.start, res.memory.end):
+            continue
+        ns, ne = res.remainder()
+        for node, v in _range_subs(item, ns, ne):
+            ed = yt.number_edit(fe.original, node, v)
+            if ed:
+                fe.add(*ed, why=res.why)
+        res.shrunk = True
+        fe.explain(res.why + f"; the range is the {'head' if res.start == s else 'tail'} of the /memory entry "
+                   f"{hex_range(s, end)}, so that entry shrinks to {hex_range(ns, ne)} — cleaner than a "
+                   "reservation: the kernel never sees the range at all.")
         return True
     return False
 

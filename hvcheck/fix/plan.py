@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from hvcheck.layout import dtfacts
 from hvcheck.layout.intervals import Range, intersect, subtract, union
-from hvcheck.layout.model import DeviceTreeFacts, Region, RegionKind, ReservedRange, System
+from hvcheck.layout.model import DeviceTreeFacts, Region, RegionKind, ReservedRange, Span, System
 from hvcheck.units import hex_range, human_size
 
 STRATEGIES = ("punch", "reserve", "relocate", "all")
@@ -58,6 +58,16 @@ class Reservation:
     name: str
     why: str
     widen: ReservedRange | None = None
+    # When the range is the head or tail of one /memory entry, shrinking that entry is cleaner
+    # (the kernel never sees the range at all). The editor sets ``shrunk`` when it could do so;
+    # otherwise it adds the reservation.
+    memory: Span | None = None
+    shrunk: bool = False
+
+    def remainder(self) -> tuple[int, int]:
+        assert self.memory is not None
+        m = self.memory
+        return (self.end, m.end) if self.start == m.start else (m.start, self.start)
 
 
 @dataclass
@@ -85,6 +95,13 @@ class Plan:
         return not (self.splits or self.reservations or self.relocation)
 
 
+def derived_dt(dt: DeviceTreeFacts) -> bool:
+    """Facts a loader derived from the zone's own regions (x86: the e820 map hvisor builds from
+    ROOT_ZONE_MEMORY_REGIONS), named "<file> (<what>)": they follow a punch by themselves and
+    there is no device-tree text to edit."""
+    return dt.path.endswith(")") and " (" in dt.path
+
+
 def make_plan(system: System, strategy: str, *, headroom: int = 8 << 20, other_zones: bool = False,
               prefer: int | None = None) -> Plan:
     if strategy not in STRATEGIES:
@@ -101,6 +118,11 @@ def make_plan(system: System, strategy: str, *, headroom: int = 8 << 20, other_z
         _punch(system, headroom, other_zones, plan)
     if strategy in ("reserve", "all"):
         _reserve(system, other_zones, plan)
+    for res in plan.reservations:
+        if res.widen is None and res.dt.mem_limit is None:
+            inside = [m for m in res.dt.memory if m.start <= res.start and res.end <= m.end]
+            if len(inside) == 1 and (res.start == inside[0].start) != (res.end == inside[0].end):
+                res.memory = inside[0]
     return plan
 
 
@@ -143,7 +165,7 @@ def _punch(system: System, headroom: int, other_zones: bool, plan: Plan) -> None
                 + " so the guest can no longer reach it"))
         # A punched range the zone's kernel still believes is RAM must be reserved no-map (M003).
         dt = zone.devicetree
-        if dt is None:
+        if dt is None or derived_dt(dt):
             continue
         for split in [s for s in plan.splits if s.zone == zone.name]:
             r = split.region
@@ -153,8 +175,8 @@ def _punch(system: System, headroom: int, other_zones: bool, plan: Plan) -> None
                     _add_reservation(plan, zone.name, dt, gs, ge, hv.name if intersect([(s, e)], [extent])
                                      else "other-zone",
                                      f"zone {zone.name}'s device tree {dt.path} still gives its kernel guest "
-                                     f"{hex_range(gs, ge)}, which is no longer mapped at stage 2; a no-map "
-                                     "reservation keeps the kernel from touching it (otherwise M003: a stage-2 "
+                                     f"{hex_range(gs, ge)}, which is no longer mapped at stage 2; the device "
+                                     "tree must stop offering it to the kernel (otherwise M003: a stage-2 "
                                      "fault on first touch)")
 
 
@@ -205,7 +227,7 @@ def _reserve(system: System, other_zones: bool, plan: Plan) -> None:
     g = system.board.granule
     for zone in system.zones:
         dt = zone.devicetree
-        if dt is None:
+        if dt is None or derived_dt(dt):
             continue
         targets: list[tuple[Range, str, str]] = []
         for r in zone.regions:
@@ -327,6 +349,11 @@ def apply_to_model(system: System, plan: Plan) -> System:
     for res in plan.reservations:
         dt = zones[res.zone].devicetree
         assert dt is not None
+        if res.shrunk and res.memory is not None:
+            s, e = res.remainder()
+            dt.memory = [Span(s, e, m.source) if (m.start, m.end) == (res.memory.start, res.memory.end) else m
+                         for m in dt.memory]
+            continue
         if res.widen is not None:
             dt.reserved = [r for r in dt.reserved if not (r.start == res.widen.start and r.end == res.widen.end
                                                             and r.name == res.widen.name)]

@@ -163,3 +163,24 @@ def test_bad_input_file(tmp_path: Path) -> None:
     proc = run_hvcheck("fix", str(bad))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_hole_at_the_edge_of_memory_shrinks_memory_instead(tmp_path: Path) -> None:
+    text = SEED.read_text()
+    for old, new in (("start: 0x40400000          #", "start: 0x40000000          #"),
+                     ("end: 0x44c00000            #", "end: 0x44800000            #"),
+                     ("{name: image, start: 0x40400000, end: 0x40a00000}", "{name: image, start: 0x40000000, end: 0x40600000}"),
+                     ("{name: per-CPU areas, start: 0x40a00000, end: 0x40c00000}",
+                      "{name: per-CPU areas, start: 0x40600000, end: 0x40800000}"),
+                     ("{name: memory pool, start: 0x40c00000, end: 0x44c00000}",
+                      "{name: memory pool, start: 0x40800000, end: 0x44800000}")):
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "head.yaml"
+    path.write_text(text)
+    result = run_fix(path, "punch")
+    diff = result.diff()
+    assert "-        - {start: 0x40000000, size: 0x40000000}\n+        - {start: 0x45000000, size: 0x3b000000}" in diff
+    assert "reserved" not in diff
+    assert any("shrinks" in e and "cleaner" in e for e in result.explanations())
+    assert result.after == [] and not result.refused

@@ -123,8 +123,11 @@ def test_punch_properties(case) -> None:
         for r in after_sys.zones[0].regions:
             assert r.start % G == 0 and r.size % G == 0 and r.gstart % G == 0
         # parse(edit(text)) equals the planned model
-        plan = make_plan(system, "punch", headroom=headroom)
-        assert model_signature(after_sys) == model_signature(apply_to_model(system, plan))
+        # (the plan as the editors completed it: they decide reservation vs shrinking /memory)
+        assert model_signature(after_sys) == model_signature(apply_to_model(system, result.plan))
+        fresh = make_plan(system, "punch", headroom=headroom)
+        assert [(s.zone, s.index, s.pieces) for s in fresh.splits] == \
+            [(s.zone, s.index, s.pieces) for s in result.plan.splits]
         # idempotent
         assert run_fix(path, "punch", headroom=headroom).diff() == ""
         # the device tree (when given) keeps the kernel off the hole: no M003/M002 errors
