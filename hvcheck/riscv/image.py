@@ -519,7 +519,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     try:
         elf = ELFFile(io.BytesIO(blob))
         machine = elf.header["e_machine"]
-    except (ELFError, struct.error, ValueError, KeyError) as exc:
+    except (ELFError, struct.error, ValueError, OverflowError, KeyError) as exc:
         raise InputError(p, f"invalid ELF header: {exc}") from None
     if machine != "EM_RISCV" and machine != EM_RISCV:
         raise InputError(p, f"not a RISC-V ELF (e_machine is {machine}); hvcheck riscv checks RISC-V images only")
@@ -537,7 +537,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
 
     try:
         sections = list(elf.iter_sections())
-    except (ELFError, struct.error, ValueError, OSError) as exc:
+    except (ELFError, struct.error, ValueError, OverflowError, OSError) as exc:
         problems.append(f"section headers unreadable: {exc}")
         sections = []
 
@@ -546,7 +546,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
             name = sec.name
             flags = sec["sh_flags"]
             stype = sec["sh_type"]
-        except (ELFError, struct.error, ValueError, OSError, UnicodeDecodeError) as exc:
+        except (ELFError, struct.error, ValueError, OverflowError, OSError, UnicodeDecodeError) as exc:
             problems.append(f"a section header is unreadable: {exc}")
             continue
         if flags & 0x2 and stype != "SHT_NULL":  # SHF_ALLOC
@@ -568,12 +568,12 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
                 has_symtab = True
             try:
                 symbols += _symbols(sec)
-            except (ELFError, struct.error, ValueError, OSError, UnicodeDecodeError) as exc:
+            except (ELFError, struct.error, ValueError, OverflowError, OSError, UnicodeDecodeError) as exc:
                 problems.append(f"symbol table {name} is unreadable: {exc}")
         if stype == "SHT_RELA" and name.startswith(".rela.dyn"):
             try:
                 relocs.update(_relative_relocs(sec, elf, xlen))
-            except (ELFError, struct.error, ValueError, OSError) as exc:
+            except (ELFError, struct.error, ValueError, OverflowError, OSError) as exc:
                 problems.append(f"relocations {name} are unreadable: {exc}")
 
     try:
@@ -588,7 +588,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
             segments.append((seg["p_vaddr"], data, bool(seg["p_flags"] & 2)))
             if not sections and seg["p_flags"] & 1 and data:  # no section headers: executable segments
                 regions.append(CodeRegion(seg["p_vaddr"], data, f"segment@{seg['p_vaddr']:#x}"))
-    except (ELFError, struct.error, ValueError, OSError) as exc:
+    except (ELFError, struct.error, ValueError, OverflowError, OSError) as exc:
         problems.append(f"program headers unreadable: {exc}")
 
     if not regions:

@@ -63,7 +63,7 @@ def read_hv_extent(path: Path) -> HvExtent:
                 for sym in section.iter_symbols():
                     if sym.name in START_SYMBOLS + CORE_END_SYMBOLS + END_SYMBOLS and sym.name not in found:
                         found[sym.name] = int(sym["st_value"])
-        except (ELFError, OSError, ValueError, KeyError, IndexError, AssertionError) as exc:
+        except (ELFError, OSError, ValueError, OverflowError, KeyError, IndexError, AssertionError) as exc:
             raise InputError(name, f"corrupt or truncated ELF: {exc}") from None
         except Exception as exc:  # pyelftools raises assorted errors on garbage (construct, struct)
             raise InputError(name, f"corrupt or truncated ELF: {type(exc).__name__}: {exc}") from None
