@@ -12,16 +12,17 @@ SEED = "001"
 TITLE = "the three fixes for hvisor inside the root zone's RAM: punch, reserve, relocate"
 
 STOMP = EXAMPLES / "layout" / "seed001-stomp.yaml"
+BOARD = EXAMPLES / "hvisor" / "platform" / "aarch64" / "rk-stomp"   # the hvisor scenario's board (read only)
 
 
-def _step(strategy: str) -> tuple[Callable[[], list[Finding]], Callable[[], str]]:
+def _step(strategy: str, target=STOMP) -> tuple[Callable[[], list[Finding]], Callable[[], str]]:
     cache: dict[str, object] = {}
 
     def result():
         if "r" not in cache:
             from hvcheck.fix.engine import run_fix
 
-            cache["r"] = run_fix(STOMP, strategy)
+            cache["r"] = run_fix(target, strategy)
         return cache["r"]
 
     def run() -> list[Finding]:
@@ -54,4 +55,11 @@ def steps() -> list[DemoStep]:
         run, preamble = _step(strategy)
         out.append(DemoStep(command=f"hvcheck fix {STOMP.name} --strategy {strategy}", run=run, expect=expect,
                             explain=explain, preamble=preamble))
+    run, preamble = _step("all", BOARD)
+    out.append(DemoStep(
+        command="hvcheck fix hvisor/platform/aarch64/rk-stomp", run=run, expect={"M014"}, preamble=preamble,
+        explain="The same on an hvisor board: board.rs's region literal is split (the fixed-size array grows "
+                "from 2 to 3), and the root device tree's reservation, sized for the image only, is widened to "
+                "the whole extent and gets no-map. Only M014 remains: no ELF was given, so the extent is "
+                "estimated (the hole covers the largest assumed image)."))
     return out
