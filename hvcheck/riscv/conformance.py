@@ -2,9 +2,10 @@
 
 A prebuilt harness (``conformance_src/``: our own assembly, rebuilt by ``build.sh``) executes all
 49152 halfwords whose low two bits are not ``11`` once, in a single emulator process, and records
-how each ended: ``rvc_user.S`` under qemu-riscv64 (Linux user mode, signals), ``rvc_system.S``
-on qemu-system-riscv64 -M virt -bios none (M-mode trap handler, tests in U-mode under PMP). This module runs it, parses the
-records, and compares "trapped as illegal or not" with the spec class of each halfword:
+how each ended: ``rvc_user.S`` under qemu-riscv64 / qemu-riscv32 (Linux user mode, signals),
+``rvc_system.S`` on qemu-system-riscv64 -M virt -bios none (M-mode trap handler, tests in U-mode
+under PMP; exceptions recorded as the signal Linux would send). This module runs a harness,
+parses the records, and compares "trapped as illegal or not" with the spec class of each halfword:
 
 * ``illegal`` (0x0000, U-2019 §1.5/§16.5) must trap: not trapping is an error — the seed-002
   bug (QEMU 2.12-3.1 ran 0x0000 followed by a non-zero halfword as ``c.addi4spn fp, sp, 0``);
@@ -83,11 +84,11 @@ class Outcome:
         sig = SIGNAL_NAMES.get(self.signal, f"signal {self.signal}")
         d = self.pc_delta
         if self.trapped_illegal:
-            what = "trapped as illegal (SIGILL at the instruction)"
+            what = "trapped as illegal at the instruction"
         elif self.signal == SIGTRAP and d == 2:
             what = "executed and fell through to the next guard"
         elif self.signal == SIGTRAP and d == 0:
-            what = "executed as a breakpoint (SIGTRAP at the instruction)"
+            what = "executed as a breakpoint (a breakpoint trap at the instruction)"
         elif self.signal == SIGTRAP and -TEST_AREA_HALF <= d < TEST_AREA_HALF:
             what = f"executed and transferred control to test_slot{d:+#x}"
         elif self.signal == SIGALRM:
@@ -96,6 +97,8 @@ class Outcome:
             what = f"executed and faulted on a memory access ({sig})"
         elif self.signal in (SIGSEGV, SIGBUS):
             what = f"executed and jumped out of the test area ({sig} on fetch)"
+        elif self.signal == SIGILL:
+            what = f"executed, then an illegal-instruction trap at test_slot{d:+#x}"
         else:
             what = f"{sig} at test_slot{d:+#x}"
         regs = self.changed_registers()
@@ -159,6 +162,29 @@ def tool_version(path: str) -> str:
     return first[0] if first else "unknown version"
 
 
+def _run_bounded(argv: list[str], name: str, timeout: float, cwd: str | None = None) -> tuple[int, bytes, str, float]:
+    """Run an emulator with its output going to temporary files (memory stays bounded whatever
+    it prints); return (exit status, at most MAX_OUTPUT + 1 bytes of stdout, last stderr line,
+    seconds)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout, cwd=cwd)
+        except subprocess.TimeoutExpired:
+            raise InputError(name, f"harness did not finish within {timeout:g} s") from None
+        except OSError as exc:
+            raise InputError(name, f"cannot run: {exc.strerror or exc}") from None
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        data = out.read(MAX_OUTPUT + 1)
+        err.seek(0, 2)
+        err.seek(max(0, err.tell() - 4096))
+        lines = err.read().decode(errors="replace").strip().splitlines()
+    return proc.returncode, data, lines[-1] if lines else "", seconds
+
+
 def guess_xlen(emulator: str) -> int:
     """qemu-riscv32 / qemu-system-riscv32 emulate RV32; everything else is taken as RV64."""
     return 32 if "riscv32" in Path(emulator).name else 64
@@ -172,19 +198,9 @@ def run_user(qemu: str = "qemu-riscv64", *, cpu: str | None = None, xlen: int | 
     xlen = xlen or guess_xlen(qemu)
     harness = HARNESS_USER32 if xlen == 32 else HARNESS_USER
     argv = [path, *(["-cpu", cpu] if cpu else []), str(harness)]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise InputError(qemu, f"harness did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise InputError(qemu, f"cannot run: {exc.strerror or exc}") from None
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise InputError(qemu, f"harness exited with status {proc.returncode}"
-                               + (f": {err[-1]}" if err else ""))
-    data = proc.stdout[:MAX_OUTPUT + 1]
+    status, data, err, seconds = _run_bounded(argv, qemu, timeout)
+    if status != 0:
+        raise InputError(qemu, f"harness exited with status {status}" + (f": {err}" if err else ""))
     if len(data) > MAX_OUTPUT:
         raise InputError(qemu, "harness output is larger than any valid run")
     got_xlen, outcomes = parse_records(data, qemu)
@@ -205,18 +221,10 @@ def run_system(qemu: str = "qemu-system-riscv64", *, cpu: str | None = None, har
             "-semihosting-config", "enable=on,target=native", *(["-cpu", cpu] if cpu else []),
             "-kernel", str(harness)]
     with tempfile.TemporaryDirectory(prefix="hvcheck-rvc-") as work:
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=work, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise InputError(qemu, f"harness did not finish within {timeout:g} s") from None
-        except OSError as exc:
-            raise InputError(qemu, f"cannot run: {exc.strerror or exc}") from None
-        seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            why = SYSTEM_EXIT.get(proc.returncode, err[-1] if err else "")
-            raise InputError(qemu, f"harness exited with status {proc.returncode}" + (f": {why}" if why else ""))
+        status, _, err, seconds = _run_bounded(argv, qemu, timeout, cwd=work)
+        if status != 0:
+            why = SYSTEM_EXIT.get(status, err)
+            raise InputError(qemu, f"harness exited with status {status}" + (f": {why}" if why else ""))
         out = Path(work) / SYSTEM_OUTPUT
         try:
             with open(out, "rb") as fh:

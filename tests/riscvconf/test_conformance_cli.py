@@ -142,6 +142,8 @@ def test_no_qemu_on_path_is_exit_2_not_a_pass(tmp_path: Path) -> None:
     ("sys.stdout.buffer.write(b'HVRCONF1' + b'x' * 20)", "truncated"),
     ("sys.stdout.buffer.write(b'hello')", "does not start with"),
     ("time.sleep(30)", "did not finish within 1 s"),
+    ("sys.stdout.buffer.write(b'HVRCONF1' + bytes(4 << 20))", "larger than any valid run"),
+    ("sys.stderr.write('boom\\n' * 100000); sys.exit(9)", "exited with status 9: boom"),
 ])
 def test_broken_emulator_is_exit_2(tmp_path: Path, body: str, needle: str) -> None:
     fake = _fake_qemu(tmp_path, f"if sys.argv[1:] != ['--version']:\n    {body}")
