@@ -22,6 +22,7 @@ class ImageReport:
 def check_image(img: RiscvImage) -> ImageReport:
     report = ImageReport(img)
     img.walk()
+    img.sweep()  # linear decode of what the walk did not reach (instruction boundaries there)
     done: set[int] = set()
     for _ in range(MAX_ROUNDS):
         fresh = sorted(set(img.tvec_sites) - done)
@@ -32,6 +33,15 @@ def check_image(img: RiscvImage) -> ImageReport:
         img.tvec_sites = fresh
         findings, writes, roots = check_writes(img)
         img.tvec_sites = saved
+        report.findings += findings
+        report.writes += writes
+        img.walk(roots)
+    # trap-vector writes in code the walk did not reach are checked too
+    linear = sorted(set(img.linear_tvec_sites) - done)
+    if linear:
+        img.tvec_sites, saved = linear, img.tvec_sites
+        findings, writes, roots = check_writes(img, reached=False)
+        img.tvec_sites = saved + linear
         report.findings += findings
         report.writes += writes
         img.walk(roots)
@@ -86,7 +96,8 @@ def summary_text(report: ImageReport) -> str:
                     val = f"restores the value read at 0x{v.v.pc:x}"
                 else:
                     val = "unresolved"
-                lines.append(f"  {img.where(w.pc)}: {w.insn_text} -> {val}")
+                mark = "" if w.reached else " (linear sweep)"
+                lines.append(f"  {img.where(w.pc)}: {w.insn_text} -> {val}{mark}")
         if len(report.writes) > 40:
             lines.append(f"  ... {len(report.writes) - 40} more (see --format json)")
     else:
@@ -102,7 +113,8 @@ def writes_json(report: ImageReport) -> list[dict[str, object]]:
     for w in report.writes:
         for v in w.values:
             entry: dict[str, object] = {"csr": w.csr_name, "write_pc": w.pc, "instruction": w.insn_text,
-                                        "symbol": img.nearest_symbol(w.pc), "chain": list(v.chain)}
+                                        "symbol": img.nearest_symbol(w.pc), "chain": list(v.chain),
+                                        "reached": w.reached}
             if isinstance(v.v, int):
                 entry["value"] = v.v
                 entry["status"] = "resolved"

@@ -124,6 +124,9 @@ class RiscvImage:
     padding: list[tuple[int, int]] = field(default_factory=list)
     unknown_long: list[int] = field(default_factory=list)
     roots_walked: set[int] = field(default_factory=set)
+    indirect_jumps: list[int] = field(default_factory=list)  # jr/jalr x0 with an unknown target
+    linear: dict[int, int] = field(default_factory=dict)  # instruction starts found only by sweep()
+    linear_tvec_sites: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.symbols.sort(key=lambda s: (s.addr, s.kind != "FUNC", not s.is_global, s.name))
@@ -263,7 +266,11 @@ class RiscvImage:
                             t = pc + rvc._cb_imm(hw)
                             targets.setdefault(t, []).append(pc)
                             stack.append(t)
-                        elif k in (K_IJUMP, K_RETURN):
+                        elif k == K_IJUMP:
+                            if (hw >> 7) & 0x1F != 1:  # c.jr ra is a return, not a dispatch
+                                self.indirect_jumps.append(pc)
+                            break
+                        elif k == K_RETURN:
                             break
                         pc += 2
                         prev_pc = -1
@@ -307,6 +314,8 @@ class RiscvImage:
                                 targets.setdefault(t, []).append(pc)
                             else:
                                 callers.setdefault(t, []).append(pc)
+                        elif rd == 0 and rs1 != 1:
+                            self.indirect_jumps.append(pc)
                         if rd == 0:
                             break
                         prev_call = pc + 4
@@ -326,6 +335,32 @@ class RiscvImage:
                     prev_pc = pc
                     prev_word = w
                     pc += 4
+
+    def sweep(self) -> None:
+        """Linear decode of the code the walk did not reach (stripped images reach only part of
+        their code: indirect calls). Finds trap-vector writes there so none is ever dropped;
+        these instructions are not "reachable" and never give R005."""
+        starts = self.starts
+        linear = self.linear
+        for region in self.regions:
+            data = region.data
+            base = region.start
+            size = len(data)
+            pc = base
+            while pc + 2 <= base + size:
+                n = starts.get(pc)
+                if n:
+                    pc += n
+                    continue
+                off = pc - base
+                hw = data[off] | data[off + 1] << 8
+                n = insn_length(hw) or 2
+                linear[pc] = n
+                if n == 4 and hw & 0x7F == 0x73 and off + 4 <= size:
+                    w = hw | data[off + 2] << 16 | data[off + 3] << 24
+                    if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
+                        self.linear_tvec_sites.append(pc)
+                pc += n
 
     def _zero_run_end(self, data: bytes, off: int, base: int, size: int) -> int:
         end = off
@@ -361,6 +396,8 @@ class RiscvImage:
         linear sweep from the nearest symbol or known instruction), what the hart reads."""
         if not self.starts:
             self.walk()
+        if not self.linear:
+            self.sweep()
         region = self.region_of(addr)
         sym = self.nearest_symbol(addr)
         exact = self.symbol_at(addr)
@@ -402,6 +439,13 @@ class RiscvImage:
             s = addr - back
             if s in starts and starts[s] > back:
                 return s, starts[s], True
+        linear = self.linear
+        if addr in linear:
+            return addr, linear[addr], False
+        for back in (2, 4, 6):
+            s = addr - back
+            if s in linear and linear[s] > back:
+                return s, linear[s], False
         # linear sweep from the nearest anchor: a reachable instruction start or a symbol
         ss = self.sorted_starts()
         i = bisect.bisect_right(ss, addr) - 1

@@ -10,14 +10,18 @@ whose value stays unknown is a note, never dropped. Facts: riscv-trap-vectors.md
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from hvcheck.findings import Finding, Location, Severity
 from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
 from hvcheck.riscv.image import AddressInfo, RiscvImage
 from hvcheck.riscv.rvc import Decoded16
 
-WINDOW = 48  # instructions walked back from a write
+WINDOW = 48  # instructions walked back from a write (first try)
+LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)
+DISPATCH_RANGE = 4096  # how far a jump-table case may lie from its dispatching indirect jump
 MAX_CALLERS = 16
 VECTOR_CAUSES = (0, 1, 3, 5, 7, 9, 11)  # exceptions (0) and U/S/VS/M software, timer, external interrupts
 CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
@@ -39,6 +43,13 @@ class Value:
 
 
 UNKNOWN = Value(None)
+_NO_SEED: dict[int, Value] = {}  # one shared object: memo keys include the seed's identity
+
+
+class _Regs(Protocol):
+    """Anything that maps a register number to a Value (a dict, or a lazy view)."""
+
+    def get(self, reg: int, default: Value = ..., /) -> Value: ...
 
 
 @dataclass
@@ -49,6 +60,7 @@ class TvecWrite:
     csr: int
     insn_text: str
     values: list[Value] = field(default_factory=list)
+    reached: bool = True  # False: found by the linear sweep of code the walk did not reach
 
     @property
     def csr_name(self) -> str:
@@ -66,7 +78,14 @@ class Propagator:
         self.mask = (1 << img.xlen) - 1
         self._func_entries = set(img.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
         self._func_entries.add(img.entry)
-        self._windows: dict[int, list[int]] = {}
+        self._windows: dict[tuple[int, int], list[int]] = {}
+        self._jumps = sorted(img.indirect_jumps)
+        self._entry_list = sorted(self._func_entries)
+        self.via_dispatch: set[int] = set()
+        self._memo: dict[tuple[int, int, int], Value] = {}
+        self._memos: dict[int, dict[tuple[int, int, int], Value]] = {}
+        self._seeds: dict[int, list[tuple[_Regs, str]]] = {}
+        self._preds: dict[int, int | None] = {}
         self._texts: dict[int, str] = {}
 
     def text(self, pc: int, insn: Decoded16 | Insn) -> str:
@@ -78,36 +97,72 @@ class Propagator:
     def predecessor(self, pc: int) -> int | None:
         """The one instruction that runs before ``pc``: its fall-through predecessor, or, when
         nothing falls through into ``pc``, the single jump/branch that targets it."""
+        if pc in self._preds:
+            return self._preds[pc]
+        self._preds[pc] = p = self._predecessor(pc)
+        return p
+
+    def _predecessor(self, pc: int) -> int | None:
         starts = self.img.starts
+        linear = self.img.linear
         fall = None
+        ended = False
         for back in (4, 2):
             p = pc - back
-            if starts.get(p) == back:
+            if starts.get(p) == back or (p not in starts and linear.get(p) == back):
                 insn = self.img.decode(p)
                 if insn is not None and not _ends_flow(insn):
                     fall = p
+                ended = fall is None
                 break
         sources = self.img.targets.get(pc, [])
         if fall is not None:
             return fall
         if len(set(sources)) == 1:
             return sources[0]
+        if not sources and ended:
+            return self._dispatch(pc)
         return None
 
-    def window(self, pc: int) -> list[int]:
+    def _dispatch(self, pc: int) -> int | None:
+        """A block nothing falls or branches into is usually a jump-table case: continue from the
+        closest indirect jump before it in the same function (chains say so)."""
+        jumps = self._jumps
+        i = bisect.bisect_left(jumps, pc) - 1
+        if i < 0 or pc - jumps[i] > DISPATCH_RANGE:
+            return None
+        j = jumps[i]
+        if any(j < e <= pc for e in self._entries_between(j, pc)):
+            return None
+        self.via_dispatch.add(j)
+        return j
+
+    def _entries_between(self, lo: int, hi: int) -> list[int]:
+        k = bisect.bisect_right(self._entry_list, lo)
+        out = []
+        while k < len(self._entry_list) and self._entry_list[k] <= hi:
+            out.append(self._entry_list[k])
+            k += 1
+        return out
+
+    def window(self, pc: int, limit: int = WINDOW) -> list[int]:
         """Instruction addresses before ``pc`` on the straight-line fall-through path."""
-        if pc in self._windows:
-            return self._windows[pc]
+        if (pc, limit) in self._windows:
+            return self._windows[(pc, limit)]
         out: list[int] = []
         cur = pc
-        while len(out) < WINDOW and cur not in self._func_entries:
+        seen = {pc}
+        while len(out) < limit and cur not in self._func_entries:
             p = self.predecessor(cur)
             if p is None:
                 break
+            if p in seen:  # a loop: stop before going round it again
+                break
+            seen.add(p)
             out.append(p)
             cur = p
         out.reverse()
-        self._windows[pc] = out
+        self._windows[(pc, limit)] = out
         return out
 
     def evaluate(self, pcs: list[int], seed: dict[int, Value] | None = None) -> dict[int, Value]:
@@ -218,12 +273,17 @@ class Propagator:
         if name in ("csrrs", "csrrc") and insn.rs1 == 0 or name in ("csrrsi", "csrrci") and insn.rs1 == 0:
             return None  # a pure read
         write = TvecWrite(pc, insn.csr, pretty(insn))
-        pcs = self.window(pc)
-        seeds = self._caller_seeds(pcs[0] if pcs else pc)
-        for seed, via in seeds:
-            regs = self.evaluate(pcs, seed)
-            prior = self._prior_csr_value(pcs, insn.csr, seed)
-            write.values.append(self._written(insn, pc, regs, prior, via))
+        for limit in (WINDOW, LONG_WINDOW):
+            self._memo = self._memos.setdefault(limit, {})  # results depend on the window limit
+            pcs = self.window(pc, limit)
+            path = [*pcs, pc]
+            write.values = []
+            for seed, via in self._caller_seeds(pcs[0] if pcs else pc):
+                regs = _Before(self, path, len(pcs), seed)
+                prior = self._prior_csr_value(path, insn.csr, seed)
+                write.values.append(self._written(insn, pc, regs, prior, via))
+            if all(v.v is not None for v in write.values) or len(pcs) < limit:
+                break
         # dedupe identical values
         seen: dict[object, Value] = {}
         for v in write.values:
@@ -231,30 +291,63 @@ class Propagator:
         write.values = list(seen.values())
         return write
 
-    def _caller_seeds(self, entry: int) -> list[tuple[dict[int, Value], str]]:
+    def value_before(self, pcs: list[int], i: int, reg: int, seed: _Regs) -> Value:
+        """Value of ``reg`` just before ``pcs[i]`` (``pcs`` ends with the write itself): walk back
+        to its last definition and evaluate that instruction from the values before it (a
+        backward slice: only what the write depends on is evaluated). Results are memoised by
+        address, so the many writes along one long path (a switch's cases) share the work."""
+        if reg == 0:
+            return Value(0)
+        memo = self._memo
+        sid = id(seed)
+        key = (pcs[i], reg, sid)
+        if key in memo:
+            return memo[key]
+        memo[key] = UNKNOWN  # guards against cycles
+        result = None
+        visited = [key]
+        for j in range(i - 1, -1, -1):
+            insn = self.img.decode(pcs[j])
+            if insn is not None and _defines(insn, reg):
+                view = _StepView(_Before(self, pcs, j, seed))
+                self.step(pcs[j], insn, view)
+                result = view.written.get(reg, UNKNOWN)
+                break
+            k2 = (pcs[j], reg, sid)
+            if k2 in memo:
+                result = memo[k2]
+                break
+            visited.append(k2)
+        if result is None:
+            result = seed.get(reg, UNKNOWN)
+        for k in visited:
+            memo[k] = result
+        return result
+
+    def _caller_seeds(self, entry: int) -> list[tuple[_Regs, str]]:
         """Register values at ``entry``: from each direct caller when entry is a function entry."""
+        if entry in self._seeds:
+            return self._seeds[entry]
         callers = self.img.callers.get(entry, [])
         if not callers:
-            return [({}, "")]
-        out = []
+            return [(_NO_SEED, "")]
+        out: list[tuple[_Regs, str]] = []
+        self._seeds[entry] = out
         for call in callers[:MAX_CALLERS]:
-            regs = self.evaluate(self.window(call))
-            args = {r: v for r, v in regs.items() if 10 <= r <= 17 and v.v is not None}
-            out.append((args, f"via the call at {self.img.where(call)}"))
+            pcs = self.window(call)
+            out.append((_Args(_Before(self, [*pcs, call], len(pcs), _NO_SEED)),
+                        f"via the call at {self.img.where(call)}"))
         return out
 
-    def _prior_csr_value(self, pcs: list[int], csr: int, seed: dict[int, Value]) -> Value | None:
+    def _prior_csr_value(self, pcs: list[int], csr: int, seed: _Regs) -> Value | None:
         """The value an earlier csrw to the same CSR in the window wrote (for csrs/csrc)."""
-        regs: dict[int, Value] = dict(seed)
-        prior: Value | None = None
-        for p in pcs:
-            insn = self.img.decode(p)
-            if insn is None:
-                continue
+        for j in range(len(pcs) - 2, -1, -1):  # pcs ends with the write itself
+            insn = self.img.decode(pcs[j])
             if isinstance(insn, Insn) and insn.csr == csr and insn.name in ("csrrw", "csrrwi"):
-                prior = self.get(regs, insn.rs1) if insn.name == "csrrw" else Value(insn.rs1 or 0)
-            self.step(p, insn, regs)
-        return prior
+                if insn.name == "csrrwi":
+                    return Value(insn.rs1 or 0)
+                return self.value_before(pcs, j, insn.rs1 or 0, seed)
+        return None
 
     def _written(self, insn: Insn, pc: int, regs: dict[int, Value], prior: Value | None, via: str) -> Value:
         text = f"0x{pc:x} {pretty(insn)}"
@@ -280,6 +373,52 @@ class Propagator:
         if name.startswith("csrrs"):
             return Value(prior.v | src.v, (*prior.chain, *src.chain, text))
         return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text))
+
+
+class _Before:
+    """Registers just before ``pcs[i]``, each computed on demand (see value_before)."""
+
+    def __init__(self, prop: Propagator, pcs: list[int], i: int, seed: _Regs) -> None:
+        self.prop, self.pcs, self.i, self.seed = prop, pcs, i, seed
+
+    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+        return self.prop.value_before(self.pcs, self.i, reg, self.seed)
+
+
+class _Args:
+    """A caller's registers at a call, restricted to the argument registers a0-a7."""
+
+    def __init__(self, before: _Before) -> None:
+        self.before = before
+
+    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+        if 10 <= reg <= 17:
+            v = self.before.get(reg)
+            return v if v.v is not None else default
+        return default
+
+
+class _StepView:
+    """What Propagator.step reads (the values before) and writes (its destination)."""
+
+    def __init__(self, before: _Before) -> None:
+        self.before = before
+        self.written: dict[int, Value] = {}
+
+    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+        return self.written[reg] if reg in self.written else self.before.get(reg)
+
+    def __setitem__(self, reg: int, value: Value) -> None:
+        self.written[reg] = value
+
+    def pop(self, reg: int, default: object = None) -> None:
+        self.written[reg] = UNKNOWN
+
+
+def _defines(insn: Decoded16 | Insn, reg: int) -> bool:
+    if insn.op in ("jal", "jalr") and insn.rd:
+        return reg == insn.rd or reg in CALLER_SAVED
+    return insn.rd == reg and not _fp_dest(insn)
 
 
 _IMM_OPS = frozenset({"addi", "addiw", "andi", "ori", "xori", "slli", "srli", "srai", "slliw"})
@@ -321,7 +460,7 @@ def _ends_flow(insn: Decoded16 | Insn) -> bool:
 
 # ---------------------------------------------------------------------------- checks
 
-def check_writes(img: RiscvImage) -> tuple[list[Finding], list[TvecWrite], list[int]]:
+def check_writes(img: RiscvImage, reached: bool = True) -> tuple[list[Finding], list[TvecWrite], list[int]]:
     """R001-R004 for every trap-vector write; returns findings, the writes, and the handler
     addresses that became walk roots (for R005)."""
     prop = Propagator(img)
@@ -332,6 +471,7 @@ def check_writes(img: RiscvImage) -> tuple[list[Finding], list[TvecWrite], list[
         w = prop.resolve(pc)
         if w is None:
             continue
+        w.reached = reached
         writes.append(w)
         for val in w.values:
             findings += _check_value(img, w, val, roots)
@@ -349,7 +489,10 @@ def _base_data(img: RiscvImage, w: TvecWrite, val: Value) -> dict[str, object]:
 
 def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) -> list[Finding]:
     head = f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}"
+    if not w.reached:
+        head += " (code not reached from the entry point or a function symbol; found by linear sweep)"
     data = _base_data(img, w, val)
+    data["reached"] = w.reached
     if isinstance(val.v, OldCsr):
         return []  # restores the value read earlier (csrrw save / csrw restore idiom): nothing new
     if val.v is None:

@@ -205,5 +205,22 @@ def test_demo_examples_are_the_fixtures_and_the_demo_reproduces() -> None:
         assert (EXAMPLES / "riscv" / name).read_bytes() == (RV / name).read_bytes(), name
     for step in scenario_riscv.steps():
         assert {f.rule for f in step.run()} == step.expect
-    proc = run_hvcheck("demo", "scenario_riscv")
-    assert "will trap to the same address forever" in proc.stdout
+    seed_step = scenario_riscv.steps()[0]
+    assert "will trap to the same address forever" in seed_step.run()[0].message
+    assert "csrw mtvec, t0 -> 0x8000007c" in seed_step.preamble()
+
+
+def test_isa_from_attributes_decides_reserved_space(tmp_path: Path) -> None:
+    """Binutils 2.40 cannot assemble Zcb/Zcmop, so the test rewrites the ELF's Tag_RISCV_arch
+    (same length, '_' padding) to claim them: c.lbu, c.mul and c.mop.5 become valid code."""
+    blob = (RV / "reserved_straightline.elf").read_bytes()
+    old = load_image(RV / "reserved_straightline.elf").isa_string.encode()
+    new = b"rv64imafdc_zcb1p0_zcmop1p0"
+    assert blob.count(old) >= 1 and len(new) <= len(old)  # attributes (and the $x mapping symbol)
+    patched = tmp_path / "zcb.elf"
+    patched.write_bytes(blob.replace(old, new + b"_" * (len(old) - len(new))))
+    report = check_path(str(patched))
+    assert report.image.profile.zcb and report.image.profile.zcmop
+    halfwords = {f.data["halfword"] for f in report.findings}
+    assert halfwords == {0x0000, 0x0004, 0x6101, 0x6001, 0x4002, 0x8002, 0x2001, 0x6002}
+    assert {f.rule for f in report.findings} == {"R005"}

@@ -53,6 +53,12 @@ def test_opensbi_boot_vector_and_save_restore_idiom() -> None:
     # csr_read_allowed(): csrrw saves mtvec, a later csrw restores it -> recognised as a restore
     restores = [w for w in report.writes if any(isinstance(v.v, OldCsr) for v in w.values)]
     assert len(restores) > 100
+    # the swaps (csrrw) all install the same expected-trap handler, found through the switch's cases
+    swaps = {v.v for w in report.writes if w.insn_text.startswith("csrrw") for v in w.values}
+    assert len(swaps) == 1 and isinstance(next(iter(swaps)), int)
+    unresolved = [w for w in report.writes for v in w.values if v.v is None]
+    assert len(unresolved) <= 2   # docs/riscv-real-firmware.md: only the run-time next_addr stvec
+    assert any(not w.reached for w in report.writes)  # the linear sweep found writes the walk missed
 
 
 def test_uboot_trap_vector_comes_from_a_literal_load() -> None:
