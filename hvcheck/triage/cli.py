@@ -13,6 +13,7 @@ from hvcheck.cli import common_options, finish
 @click.argument("logs", nargs=-1, required=True)
 @click.option("--layout", type=click.Path(exists=True), help="System layout (neutral YAML/JSON or an hvisor board "
               "directory): resolves every address to its owner and runs the layout rules (T001/T002).")
+@click.option("--board", help="Board name when --layout is an hvisor checkout with several boards.")
 @click.option("--elf", type=click.Path(exists=True, dir_okay=False),
               help="hvisor ELF: exact [skernel, __hv_end) for T001.")
 @click.option("--cpuid", type=click.Path(exists=True, dir_okay=False),
@@ -20,7 +21,7 @@ from hvcheck.cli import common_options, finish
 @click.option("--riscv-elf", type=click.Path(exists=True, dir_okay=False),
               help="RISC-V image that trapped: resolves trap pcs (trap vector? mid-instruction?) for T004.")
 @common_options
-def triage(logs: tuple[str, ...], layout: str | None, elf: str | None, cpuid: str | None, riscv_elf: str | None,
+def triage(logs: tuple[str, ...], layout: str | None, board: str | None, elf: str | None, cpuid: str | None, riscv_elf: str | None,
            fmt: str, output: str | None, fail_on: str) -> None:
     """Read console/crash LOGs (files, '-' for stdin, plain or .gz) and diagnose them.
 
@@ -34,7 +35,7 @@ def triage(logs: tuple[str, ...], layout: str | None, elf: str | None, cpuid: st
     from hvcheck.triage.diagnose import diagnose
     from hvcheck.triage.scan import ScanResult, scan
 
-    ctx = load_context(layout=layout, elf=elf, cpuid=cpuid, riscv_elf=riscv_elf)
+    ctx = load_context(layout=layout, elf=elf, cpuid=cpuid, riscv_elf=riscv_elf, board=board)
     results: list[ScanResult] = []
     unreadable: list[Finding] = []
     first_error: InputError | None = None

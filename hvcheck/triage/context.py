@@ -36,6 +36,7 @@ class HvRange:
     locations: list[Location]
     how: str                       # "ELF symbols", "layout", "layout (estimated)"
     parts: list[tuple[str, int, int]] = field(default_factory=list)
+    end_min: int | None = None     # estimated extents: the end with the smallest assumed image
 
 
 @dataclass
@@ -58,18 +59,18 @@ class Context:
 
 
 def load_context(layout: str | None = None, elf: str | None = None, cpuid: str | None = None,
-                 riscv_elf: str | None = None, headroom: int = 8 << 20) -> Context:
+                 riscv_elf: str | None = None, headroom: int = 8 << 20, board: str | None = None) -> Context:
     ctx = Context()
     extent: HvExtent | None = read_hv_extent(elf) if elf else None
     if extent is not None:
         ctx.hv = HvRange(extent.start, extent.end, extent.locations(), "ELF symbols skernel/__hv_end")
-    _load_layout(ctx, layout, elf, headroom)
+    _load_layout(ctx, layout, elf, headroom, board)
     _load_cpuid(ctx, cpuid)
     _load_riscv(ctx, riscv_elf)
     return ctx
 
 
-def _load_layout(ctx: Context, layout: str | None, elf: str | None, headroom: int) -> None:
+def _load_layout(ctx: Context, layout: str | None, elf: str | None, headroom: int, board: str | None) -> None:
     if layout is None:
         ctx.missing["layout"] = "no --layout given: addresses cannot be resolved to owners"
         return
@@ -80,8 +81,11 @@ def _load_layout(ctx: Context, layout: str | None, elf: str | None, headroom: in
         return
     (load_layout,) = loader
     options: dict[str, Any] = {}
-    if elf is not None and "elf" in inspect.signature(load_layout).parameters:
+    params = inspect.signature(load_layout).parameters
+    if elf is not None and "elf" in params:
         options["elf"] = Path(elf)
+    if board is not None and "board" in params:
+        options["board"] = board
     system = load_layout(Path(layout), **options)
     use_system(ctx, system, headroom)
 
@@ -96,7 +100,8 @@ def use_system(ctx: Context, system: Any, headroom: int = 8 << 20) -> None:
     if hv is not None and ctx.hv is None:
         how = "layout (estimated end, M014)" if hv.estimate is not None else "layout"
         ctx.hv = HvRange(hv.start, hv.end, [hv.source, hv.end_source], how,
-                         [(p.name, p.start, p.end) for p in hv.parts])
+                         [(p.name, p.start, p.end) for p in hv.parts],
+                         hv.estimate.end_min if hv.estimate is not None else None)
     elif hv is not None and ctx.hv is not None:
         ctx.hv.parts = [(p.name, p.start, p.end) for p in hv.parts]
     rules = _optional("hvcheck.layout.rules", "run_rules")

@@ -165,11 +165,15 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
                    "pages as RAM (M001/M002). Confirm with --layout or --elf.")
         related: list[Finding] = []
     else:
-        estimated = "estimated" in hv.how
+        # An estimated extent (no ELF) still proves membership below its smallest possible end.
+        estimated = "estimated" in hv.how and not (hv.end_min is not None and addr.value < hv.end_min)
         confidence = PROBABLE if estimated else ESTABLISHED
         part = _hv_part(ctx, addr.value)
         where = (f"inside hvisor's {part}" if part else f"inside hvisor's range {hex_range(hv.start, hv.end)}") + \
             f" (from {hv.how})"
+        if estimated and hv.end_min is not None:
+            where += (f"; the extent is estimated and the address lies beyond its smallest possible end "
+                      f"{hv.end_min:#x}, so this holds only for a large image: pass --elf to decide")
         related = _related(ctx, {"M001", "M002"})
         if related:
             explain = ("the layout lets a zone's kernel reach hvisor's memory: " +
