@@ -25,6 +25,7 @@ EXPECTED = {
     "vectored_base_not64": [("R004", "warning")],
     "vectored_rvc_table": [("R004", "error")],
     "reserved_straightline": [("R005", "error")] * 11,
+    "reserved_rv32": [("R005", "error")] * 4,
 }
 
 
@@ -237,3 +238,10 @@ def test_unknown_symbol_type_is_tolerated(tmp_path: Path) -> None:
     bad.write_bytes(bytes(blob))
     report = check_path(str(bad))
     assert [f.rule for f in report.findings] == ["R002"]
+
+
+def test_rv32_classes_come_from_the_elf() -> None:
+    report = check_path(str(RV / "reserved_rv32.elf"))
+    assert report.image.xlen == 32 and report.image.profile.xlen == 32
+    assert sorted(f.data["halfword"] for f in report.findings) == [0x1082, 0x9005, 0x9405, 0x9C05]
+    assert report.image.decode(0x80000012).name == "c.flwsp"

@@ -10,6 +10,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for src in *.S; do
     name=${src%.S}
-    $AS -march=rv64gc -mabi=lp64d -o "$tmp/$name.o" "$src"
-    $LD -T link.ld --no-warn-rwx-segments --build-id=none -o "$name.elf" "$tmp/$name.o"
+    case $name in
+        *_rv32) asflags="-march=rv32gc -mabi=ilp32d"; emul="-m elf32lriscv" ;;
+        *) asflags="-march=rv64gc -mabi=lp64d"; emul="" ;;
+    esac
+    $AS $asflags -o "$tmp/$name.o" "$src"
+    $LD $emul -T link.ld --no-warn-rwx-segments --build-id=none -o "$name.elf" "$tmp/$name.o"
 done
