@@ -552,7 +552,8 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     except OSError as exc:
         raise InputError(p, f"cannot read: {exc.strerror}") from None
     if blob[:4] != b"\x7fELF":
-        raise InputError(p, "not an ELF file (no \\x7fELF magic)")
+        raise InputError(p, "not an ELF file (no \\x7fELF magic); raw images (.bin) have no symbols, entry "
+                            "point or ISA attributes: pass the ELF the build produced (e.g. uboot.elf)")
     if len(blob) < 52:
         raise InputError(p, f"truncated ELF header ({len(blob)} bytes)")
     import io
