@@ -42,6 +42,10 @@ def _generated() -> list[tuple[str, str, bytes]]:
     st = (ROOT / st_rel).read_bytes().split(b"\n")
     st.insert(len(st) // 2, st[len(st) // 2][:40] + b" " * 1_000_000 + b"<unfinished")
     cases.append(("ioctl-trace", st_rel, b"\n".join(st)))
+    # A 64 KiB run of non-spaces in a QEMU -d int trace: `(\S+): unimplemented` went quadratic.
+    qemu_rel = "hvcheck/demo/examples/triage/seed002-qemu-int.log"
+    qemu = (ROOT / qemu_rel).read_bytes()
+    cases.append(("triage-log", qemu_rel, qemu + b"x" * 65_000 + b"\n"))
     return cases
 
 

@@ -32,7 +32,7 @@ _PANIC = re.compile(r"panic occurred:\s*(.*)")
 _PANIC_MSG = re.compile(r"message:\s*(?:Some\(\s*)?(.*?)\s*,?\s*\)?\s*,\s*location:")
 _PANIC_LOC = re.compile(r'file:\s*"([^"]*)",\s*line:\s*(\d+)(?:,\s*col:\s*(\d+))?')
 _IN_HV_MEM = re.compile(r"within hvisor'?s? physical memory", re.IGNORECASE)
-_HEXNUM = re.compile(r"0x[0-9a-fA-F_]+")
+_HEXNUM = re.compile(r"0x[0-9a-fA-F][0-9a-fA-F_]*")  # "0x_" is not a number (found by fuzzing)
 _EL2_ABORT = re.compile(r"EL2 Exception:\s*(Data Abort|Instruction Abort),\s*ELR_EL2:\s*(0x[0-9a-fA-F]+)"
                         r"(?:,\s*ESR_EL2:\s*(0x[0-9a-fA-F]+))?,\s*FAR_EL2:\s*(0x[0-9a-fA-F]+)")
 _EL2_OTHER = re.compile(r"Unhandled EL2 Exception:\s*EC=(0x[0-9a-fA-F]+)")
@@ -242,7 +242,8 @@ class HvisorReader(Reader):
             fault.cite(e)
 
     def _panic(self, rec: _Open, text: str, evidence: list[Evidence], truncated: bool) -> None:
-        msg_m = _PANIC_MSG.search(text)
+        # The message pattern backtracks polynomially over long text without "location:".
+        msg_m = _PANIC_MSG.search(text) if "location:" in text else None
         message = msg_m.group(1).strip().strip('"') if msg_m else text.split("panic occurred:", 1)[-1].strip()
         loc = _PANIC_LOC.search(text)
         klass = next((why for needle, why in PANIC_CLASSES if needle in message), None)

@@ -165,7 +165,8 @@ class QemuTraceReader(Reader):
             if pat is not None:
                 self._count(pat, key, line.number, None, synchronous=False)
             return
-        m = _UNIMP.search(text)
+        # `(\S+):` backtracks quadratically over a long run of non-spaces: test the literal first.
+        m = _UNIMP.search(text) if ": unimplemented device" in text else None
         if m:
             off = int(m.group(4), 16)
             key = ("unimp", m.group(1), m.group(2), off)

@@ -257,7 +257,9 @@ def _parse_strace(path: str, lines: list[str]) -> Trace:
     cap_by_number = {v: k for k, v in caps.items()}
     for no, raw in enumerate(lines, 1):
         line = raw
-        um = _ST_UNFINISHED.match(line)
+        # Only lines that end in the marker can match; testing first keeps junk lines from the
+        # pattern's cubic backtracking (prefix alternatives x `.*` beside `\s*`).
+        um = _ST_UNFINISHED.match(line) if line.rstrip().endswith("<unfinished ...>") else None
         if um:
             pending[um.group("pid") or um.group("pid2") or ""] = um.group("head")
             continue

@@ -562,6 +562,8 @@ def _hypervisor(ctx: _Ctx, ns: Namespace, elf: Path | None, image_size: tuple[in
         end, _ = _to_physical(ctx, extent.end.value)
         start_loc = Location(str(elf), None, symbol=extent.start.name, detail=snote)
         end_loc = Location(str(elf), None, symbol=extent.end.name)
+        if end <= start:
+            raise InputError(str(elf), f"__hv_end {end:#x} is not above skernel {start:#x}")
         hv = Hypervisor(name, start, end, start_loc, end_loc)
         if start != base:
             ctx.notes.append(f"ELF {elf}: skernel {start:#x} differs from BASE_ADDRESS {base:#x} at "
@@ -583,7 +585,14 @@ def _hypervisor(ctx: _Ctx, ns: Namespace, elf: Path | None, image_size: tuple[in
         return hv
 
     lo, hi = image_size
+    for value, what, loc in ((per_cpu, "PER_CPU_SIZE", per_cpu_loc), (pool, "HV_MEM_POOL_SIZE", pool_loc),
+                             (extended, "HV_EXTENDED_SIZE", ext_loc)):
+        if not 0 <= value < U64_LIMIT:
+            raise InputError(loc.path, f"{what} evaluates to {value:#x}, not a size", loc.line)
     end_min, end_max = base + lo + extended, base + hi + extended
+    if end_max >= U64_LIMIT:
+        raise InputError(ext_loc.path, f"estimated __hv_end {end_max:#x} is beyond the 64-bit address space",
+                         ext_loc.line)
     formula = (f"BASE_ADDRESS {ld.base:#x}{' (physical ' + hex(base) + ')' if base != ld.base else ''} + image "
                f"[{human_size(lo)}, {human_size(hi)}] + HV_EXTENDED_SIZE {human_size(extended)} "
                f"(MAX_CPU_NUM {cpus} x PER_CPU_SIZE {human_size(per_cpu)} + HV_MEM_POOL_SIZE {human_size(pool)})")
