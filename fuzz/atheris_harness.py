@@ -11,6 +11,7 @@ tests/fuzz_regressions/<target>/ once fixed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -36,7 +37,8 @@ def main() -> None:
     seeds = target.seed_files()
     if not seeds:
         sys.exit(f"{target.name}: no fixtures to start from")
-    corpus = ROOT / "fuzz" / "corpus" / target.name
+    # HVCHECK_FUZZ_CORPUS gives a fresh directory (the CI test does, so its runs are repeatable).
+    corpus = Path(os.environ.get("HVCHECK_FUZZ_CORPUS") or ROOT / "fuzz" / "corpus" / target.name)
     corpus.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         shutil.copy(seed, corpus / seed.name)

@@ -27,15 +27,16 @@ MAX_PATTERNS = 4096
 STORM_RUN = 32           # identical synchronous traps back-to-back that make a storm
 REPORTED = 12            # patterns turned into faults at most (the most frequent first)
 
-_RV = re.compile(rb"riscv_cpu_do_interrupt: hart:\s*(\d+),\s*async:\s*(\d),\s*cause:\s*(?:0x)?([0-9a-fA-F]+),"
-                 rb"\s*epc:\s*(?:0x)?([0-9a-fA-F]+)(?:,\s*tval:\s*(?:0x)?([0-9a-fA-F]+))?(?:,\s*desc=(\w+))?")
-_X86 = re.compile(r"^\s*(\d+): v=([0-9a-f]{2}) e=([0-9a-f]{4}) i=(\d) cpl=(\d) IP=([0-9a-f]{4}):([0-9a-f]+)"
-                  r" pc=([0-9a-f]+)(?: SP=\S+)?(?: CR2=([0-9a-f]+))?")
-_ARM = re.compile(r"Taking exception (\d+) \[([^\]]+)\](?: on CPU (\d+))?")
-_ARM_WITH = re.compile(r"^\.\.\.with (ESR|FAR|ELR) (0x[0-9a-fA-F]+)(?:/(0x[0-9a-fA-F]+))?")
+# Every digit run is bounded (64-bit values): a 10,000-digit junk number is no match, not an int() crash.
+_RV = re.compile(rb"riscv_cpu_do_interrupt: hart:\s*(\d{1,20}),\s*async:\s*(\d),\s*cause:\s*(?:0x)?([0-9a-fA-F]{1,16}),"
+                 rb"\s*epc:\s*(?:0x)?([0-9a-fA-F]{1,16})(?:,\s*tval:\s*(?:0x)?([0-9a-fA-F]{1,16}))?(?:,\s*desc=(\w+))?")
+_X86 = re.compile(r"^\s*(\d{1,20}): v=([0-9a-f]{2}) e=([0-9a-f]{4}) i=(\d) cpl=(\d) IP=([0-9a-f]{4}):([0-9a-f]{1,16})"
+                  r" pc=([0-9a-f]{1,16})(?: SP=\S+)?(?: CR2=([0-9a-f]{1,16}))?")
+_ARM = re.compile(r"Taking exception (\d{1,20}) \[([^\]]+)\](?: on CPU (\d{1,20}))?")
+_ARM_WITH = re.compile(r"^\.\.\.with (ESR|FAR|ELR) (0x[0-9a-fA-F]{1,16})(?:/(0x[0-9a-fA-F]{1,16}))?")
 _ARM_FROM = re.compile(r"^\.\.\.from EL(\d) to EL(\d)")
-_INVALID = re.compile(r"Invalid (read|write) at addr (0x[0-9A-Fa-f]+), size (\d+)")
-_UNIMP = re.compile(r"(\S+): unimplemented device (read|write)\s*\(size (\d+), (?:offset|addr) (0x[0-9a-fA-F]+)")
+_INVALID = re.compile(r"Invalid (read|write) at addr (0x[0-9A-Fa-f]{1,16}), size (\d{1,20})")
+_UNIMP = re.compile(r"(\S+): unimplemented device (read|write)\s*\(size (\d{1,20}), (?:offset|addr) (0x[0-9a-fA-F]{1,16})")
 
 X86_VECTORS = {0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM", 8: "#DF",
                10: "#TS", 11: "#NP", 12: "#SS", 13: "#GP", 14: "#PF", 16: "#MF", 17: "#AC", 18: "#MC",

@@ -16,6 +16,7 @@ board.rs text minimally.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,13 +154,27 @@ class RustFile:
     def error_mentioning(self, name: str) -> tuple[int, str] | None:
         """A syntax error whose text (or enclosing broken item) mentions ``name``: tree-sitter's
         recovery may have swallowed the definition we are looking for."""
-        for line, message, bad in self.syntax_errors:
-            node = bad
-            while node.parent is not None and node.parent.type != "source_file":
-                node = node.parent
-            if name.encode() in self.text[node.start_byte:node.end_byte]:
+        needle = name.encode()
+        for line, message, start, end in self._error_items():
+            if needle in self.text[start:end]:
                 return line, message
         return None
+
+    def _error_items(self) -> list[tuple[int, str, int, int]]:
+        """Each syntax error with the byte span of its top-level item, computed once: walking up
+        from every error for every name looked up was quadratic on deeply nested junk."""
+        if getattr(self, "_error_spans", None) is None:
+            # Top-level items are sorted and disjoint: find each error's item by binary search
+            # (Node.parent re-descends from the root, so walking up is quadratic in the depth).
+            items = [(c.start_byte, c.end_byte) for c in self.tree.root_node.children]
+            starts = [a for a, _ in items]
+            spans: dict[tuple[int, int], tuple[int, str, int, int]] = {}
+            for line, message, bad in self.syntax_errors:
+                k = bisect_right(starts, bad.start_byte) - 1
+                start, end = items[k] if k >= 0 and bad.start_byte < items[k][1] else (bad.start_byte, bad.end_byte)
+                spans.setdefault((start, end), (line, message, start, end))
+            self._error_spans = list(spans.values())
+        return self._error_spans
 
     def _collect(self, cfg: Callable[[str], bool] | None) -> None:
         self.cfg_skipped: dict[str, list[tuple[int, str]]] = {}  # definitions whose #[cfg] does not hold

@@ -1,0 +1,46 @@
+"""The bounded fuzzing budget CI runs: a fixed, seeded set of mutations of every reader's fixtures
+(deterministic, so CI is reproducible) and a short coverage-guided atheris run. Longer runs are
+one command each (docs/fuzzing.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from fuzz.targets import TARGETS
+
+INPUTS_PER_TARGET = 300
+
+
+def test_every_target_has_fixtures_when_its_reader_exists() -> None:
+    readers = {"layout-json": None, "triage-log": "hvcheck.triage", "dtb": None}
+    for t in TARGETS:
+        if t.name in readers and (readers[t.name] is None or importlib.util.find_spec(readers[t.name]) is None):
+            continue
+        assert t.seed_files(), f"fuzz target {t.name} has no fixtures: its globs match nothing"
+
+
+def test_seeded_mutation_budget_finds_no_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run([sys.executable, "-m", "fuzz.runner", "--inputs", str(INPUTS_PER_TARGET),
+                           "--seed", "2026", "--save-dir", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fuzz: no crashes" in proc.stdout
+
+
+@pytest.mark.parametrize("target", ["layout-yaml", "board-rs", "dts", "patch", "cpuid-dump", "riscv-elf"])
+def test_atheris_short_run(target: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if importlib.util.find_spec("atheris") is None:
+        if os.environ.get("CI"):
+            pytest.fail("atheris is a test dependency and must be installed in CI")
+        pytest.skip("atheris not installed")
+    proc = subprocess.run([sys.executable, "-m", "fuzz.atheris_harness", target, "-runs=1000", "-seed=1",
+                           f"-artifact_prefix={tmp_path}/"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HVCHECK_FUZZ_CORPUS": str(tmp_path / "corpus")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Done 1000 runs" in proc.stderr
