@@ -1,7 +1,8 @@
 """Bundled reproductions of the seed incidents.
 
 Each area adds one module ``scenario_<name>.py`` here exposing ``TITLE`` (str), ``SEED`` (the
-seed file it reproduces) and ``steps() -> list[DemoStep]``. `hvcheck demo` discovers them, so
+seed file it reproduces), optionally ``ORDER`` (its place within that seed, default 50) and
+``steps() -> list[DemoStep]``. `hvcheck demo` discovers them, so
 adding an incident changes nothing else.
 """
 
@@ -35,4 +36,4 @@ def scenarios() -> list[ModuleType]:
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("scenario_"))
     mods = [importlib.import_module(f"{__name__}.{name}") for name in names]
-    return sorted(mods, key=lambda m: (getattr(m, "SEED", ""), m.__name__))
+    return sorted(mods, key=lambda m: (getattr(m, "SEED", ""), getattr(m, "ORDER", 50), m.__name__))

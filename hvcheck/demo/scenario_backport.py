@@ -12,6 +12,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding
 
 SEED = "000"
+ORDER = 20  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "KVM_GET_DEVICE_ATTR backported into kvm_arch_vcpu_ioctl() instead of kvm_arch_dev_ioctl()"
 
 DIR = EXAMPLES / "backport"

@@ -9,6 +9,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding
 
 SEED = "001"
+ORDER = 30  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "the three fixes for hvisor inside the root zone's RAM: punch, reserve, relocate"
 
 STOMP = EXAMPLES / "layout" / "seed001-stomp.yaml"

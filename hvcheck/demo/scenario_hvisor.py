@@ -7,6 +7,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding
 
 SEED = "001"
+ORDER = 20  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "hvisor board.rs: BASE_ADDRESS inside ROOT_ZONE_MEMORY_REGIONS RAM, reservation sized for the image only"
 
 STOMP = EXAMPLES / "hvisor" / "platform" / "aarch64" / "rk-stomp"

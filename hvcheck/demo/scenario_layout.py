@@ -6,6 +6,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding
 
 SEED = "001"
+ORDER = 10  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "hvisor's [skernel, __hv_end) handed to the root Linux as RAM"
 
 STOMP = EXAMPLES / "layout" / "seed001-stomp.yaml"

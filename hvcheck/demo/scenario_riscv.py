@@ -8,6 +8,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding
 
 SEED = "002"
+ORDER = 10  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "mtvec set 4 bytes short of its handler, into the middle of a nop (R002)"
 
 DIR = EXAMPLES / "riscv"

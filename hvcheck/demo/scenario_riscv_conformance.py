@@ -19,6 +19,7 @@ from hvcheck.findings import Finding, input_error_finding
 from hvcheck.riscv import conformance as conf
 
 SEED = "002"
+ORDER = 20  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "an emulator that runs the illegal 0x0000 as mv fp, sp (R010)"
 
 MODEL = EXAMPLES / "riscvconf" / "qemu-3.1-model.bin.gz"

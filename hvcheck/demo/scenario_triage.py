@@ -13,6 +13,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding, Location
 
 SEED = "001"
+ORDER = 90  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "crash triage: from the console log to the violated invariant (seeds 000, 001, 002)"
 
 HERE = EXAMPLES / "triage"

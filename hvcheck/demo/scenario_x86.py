@@ -17,6 +17,7 @@ from hvcheck.demo import EXAMPLES, DemoStep
 from hvcheck.findings import Finding, Location
 
 SEED = "000"
+ORDER = 10  # position within the seed: problem, then diagnosis detail, then fix
 TITLE = "guest #GP on XSETBV 0x202e7: invalid CPUID leaf 0xD from a misplaced KVM_GET_DEVICE_ATTR backport"
 DIR = EXAMPLES / "x86"
 GUEST = DIR / "guest-cpuid-202e7.txt"
