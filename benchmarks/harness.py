@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,26 +72,46 @@ def time_callable(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) ->
     return Timing(samples)
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def time_command(argv: list[str], repeat: int = 5, warmup: int = 1, cwd: Path | None = None,
                  ok_codes: tuple[int, ...] = (0, 1)) -> Timing:
-    """Whole-process wall time of a command, and the largest peak RSS of its runs (per child,
-    from wait4, so earlier benchmarks' children do not leak into the figure)."""
+    """Whole-process wall time of a command, and the largest peak RSS of its runs.
+
+    The peak comes from GNU time's %M: a forked child's own ru_maxrss starts at the forking
+    parent's RSS (this benchmark process, which can be large), so wait4/RUSAGE_CHILDREN would
+    report the parent's size; GNU time execs first and reports only the command's own peak."""
     for _ in range(warmup):
         subprocess.run(argv, capture_output=True, cwd=cwd)
     samples = []
-    peak = 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        samples.append(time.perf_counter() - t0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode not in ok_codes:
-            raise RuntimeError(f"{argv} exited {proc.returncode}: {err.decode(errors='replace')[-500:]}")
-        peak = max(peak, usage.ru_maxrss / 1024.0)
+    peak: float | None = None
+    use_time = os.path.exists(GNU_TIME)
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "rss")
+        for _ in range(repeat):
+            full = [GNU_TIME, "-f", "%M", "-o", rss_file, *argv] if use_time else argv
+            t0 = time.perf_counter()
+            proc = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+            samples.append(time.perf_counter() - t0)
+            if proc.returncode not in ok_codes:
+                raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
+            if use_time:
+                kib = open(rss_file).read().strip().splitlines()[-1]
+                peak = max(peak or 0.0, int(kib) / 1024.0)
     return Timing(samples, peak_rss_mib=peak)
+
+
+def peak_rss_mib(argv: list[str], cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str], float | None]:
+    """Run once under GNU time: (completed process, its own peak RSS in MiB or None)."""
+    if not os.path.exists(GNU_TIME):
+        return subprocess.run(argv, capture_output=True, text=True, cwd=cwd), None
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "rss")
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss_file, *argv], capture_output=True, text=True,
+                              cwd=cwd)
+        kib = open(rss_file).read().strip().splitlines()[-1]
+        return proc, int(kib) / 1024.0
 
 
 def hvcheck_argv(*args: str) -> list[str]:
