@@ -72,3 +72,20 @@ def test_huge_names_from_input_are_clipped_in_text_reports() -> None:
 
     out = render_text([Finding("M011", "z" * 1_000_000)], title="t" * 1_000_000)
     assert len(out) < 10_000 and "more characters" in out
+
+
+def test_read_capped_names_the_limit_and_never_reads_past_it(tmp_path) -> None:
+    import pytest
+
+    from hvcheck.errors import InputError, LimitExceeded
+    from hvcheck.inputs import read_capped
+
+    p = tmp_path / "f"
+    p.write_bytes(b"x" * 101)
+    assert read_capped(p, 101, "things") == b"x" * 101
+    with pytest.raises(LimitExceeded) as info:
+        read_capped(p, 100, "things")
+    assert "100-byte limit for things" in str(info.value)
+    with pytest.raises(InputError) as info2:
+        read_capped(tmp_path, 100, "things")
+    assert info2.value.message.startswith("cannot read")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.errors import InputError
+from hvcheck.inputs import read_capped
 
 MAX_PATCH_BYTES = 32 << 20  # a 32 MiB patch is far beyond any real backport; refuse to go further
 
@@ -180,13 +181,7 @@ def read_patch(path: str, text: str | None = None) -> Patch:
     input is unreadable or contains no diff at all; a single broken file section is recorded in
     ``problems`` instead."""
     if text is None:
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_PATCH_BYTES + 1)
-        except OSError as exc:
-            raise InputError(path, f"cannot read patch: {exc.strerror}") from None
-        if len(raw) > MAX_PATCH_BYTES:
-            raise LimitExceeded(path, f"patch larger than {MAX_PATCH_BYTES >> 20} MiB")
+        raw = read_capped(path, MAX_PATCH_BYTES, "patches")
         if b"\0" in raw[:8192] and b"diff " not in raw[:8192]:
             raise InputError(path, "binary file, not a patch")
         text = raw.decode("utf-8", errors="replace")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Finding, Location
+from hvcheck.inputs import read_capped
 from hvcheck.x86 import xsave
 
 Regs = tuple[int, int, int, int]  # eax, ebx, ecx, edx
@@ -98,13 +99,7 @@ _CPU_HDR = re.compile(r"^\s*CPU(?:\s+(\d+))?:\s*$")
 
 
 def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_DUMP_BYTES + 1)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_DUMP_BYTES:
-        raise LimitExceeded(path, f"larger than {MAX_DUMP_BYTES >> 20} MiB; not a CPUID dump")
+    data = read_capped(path, MAX_DUMP_BYTES, "CPUID dumps")
     if b"\0" in data:
         raise InputError(path, "binary data (NUL bytes); expected `cpuid -r` text or a JSON leaf list")
     return data.decode("utf-8", errors="replace")

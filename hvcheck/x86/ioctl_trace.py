@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.errors import InputError
 from hvcheck.findings import Finding, Location, Severity
+from hvcheck.inputs import read_capped
 from hvcheck.x86 import kvm_ioctls as K
 from hvcheck.x86.kvm_fd_classes import CLASS_LABEL, HANDLERS, UNKNOWN_ERRNO, version_key
 
@@ -81,13 +82,7 @@ def _name(cmd: int) -> str:
 
 
 def _read(path: str) -> list[str]:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_TRACE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_TRACE_BYTES:
-        raise LimitExceeded(path, f"larger than {MAX_TRACE_BYTES >> 20} MiB")
+    data = read_capped(path, MAX_TRACE_BYTES, "ioctl traces")
     if b"\0" in data[:65536]:
         raise InputError(path, "binary data (NUL bytes); expected bpftrace or strace text output")
     # strace and bpftrace lines are short; a megabyte line is junk, and the line patterns (with

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.errors import InputError
 from hvcheck.findings import Location
+from hvcheck.inputs import read_capped
 from hvcheck.units import int_of
 
 MAX_RUST_BYTES = 4 << 20   # a board.rs larger than this is not a board file
@@ -217,13 +218,7 @@ def _error_nodes(node: Any) -> Iterator[Any]:
 def read_rust(path: Path, cfg: Callable[[str], bool] | None = None) -> RustFile:
     """Parse a Rust source file; InputError on unreadable, oversized, non-UTF-8 or unparsable text."""
     name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_RUST_BYTES:
-            raise LimitExceeded(name, f"file is {size} bytes; the limit for Rust config files is {MAX_RUST_BYTES}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    raw = read_capped(path, MAX_RUST_BYTES, "Rust config files")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -24,8 +24,9 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.errors import InputError
 from hvcheck.findings import Location
+from hvcheck.inputs import read_capped
 from hvcheck.layout.model import Device, DeviceTreeFacts, Numbered, ReservedRange, Span
 from hvcheck.units import int_of, parse_size
 
@@ -636,13 +637,7 @@ def _memory_relevant(node: DtNode) -> bool:
 
 def _read_text(path: Path) -> str:
     name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_DT_BYTES:
-            raise LimitExceeded(name, f"file is {size} bytes; the limit for device trees is {MAX_DT_BYTES}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    raw = read_capped(path, MAX_DT_BYTES, "device trees")
     if b"\x00" in raw:
         raise InputError(name, "contains NUL bytes: not DTS text (a DTB must start with the FDT magic d00dfeed)",
                          raw[: raw.index(b"\x00")].count(b"\n") + 1)
@@ -760,13 +755,7 @@ def read_devicetree(path: Path, include_dirs: list[Path] | None = None) -> Devic
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror}") from None
     if head == struct.pack(">I", FDT_MAGIC):
-        try:
-            size = path.stat().st_size
-            if size > MAX_DT_BYTES:
-                raise LimitExceeded(name, f"file is {size} bytes; the limit for device trees is {MAX_DT_BYTES}")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(name, f"cannot read: {exc.strerror}") from None
+        data = read_capped(path, MAX_DT_BYTES, "device trees")
         root, memreserve = _parse_dtb(path, data)
         facts = DeviceTreeInfo(name)
         _facts(root, memreserve, facts)

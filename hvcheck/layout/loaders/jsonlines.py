@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.errors import InputError
+from hvcheck.inputs import read_capped
 
 MAX_JSON_BYTES = 4 << 20
 MAX_DEPTH = 64
@@ -44,13 +45,7 @@ class JValue:
 
 def read_json_lines(path: Path) -> JValue:
     name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise LimitExceeded(name, f"file is {size} bytes; the limit for zone configs is {MAX_JSON_BYTES}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    raw = read_capped(path, MAX_JSON_BYTES, "zone configs")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.inputs import read_capped
 
 MAX_LAYOUT_BYTES = 8 << 20  # a layout description larger than this is not a layout description
 MAX_NESTING = 64
@@ -37,13 +38,7 @@ def read_located(path: Path) -> Node:
     import yaml  # lazy: PyYAML is only needed for layout files
 
     name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_LAYOUT_BYTES:
-            raise LimitExceeded(name, f"file is {size} bytes; the limit for layout files is {MAX_LAYOUT_BYTES}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    raw = read_capped(path, MAX_LAYOUT_BYTES, "layout files")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
