@@ -109,9 +109,16 @@ class Workspace:
             self.input = self.dir / seed.name
 
     def argv(self) -> list[str]:
-        # "{tree}" is the board directory that holds (or uses) the mutated file.
-        subst = {"{input}": str(self.input), "{tree}": str(self.board), "{board}": str(self.board)}
-        return [subst.get(a, a) for a in self.target.argv]
+        # "{tree}"/"{board}": the board directory that holds (or uses) the mutated file;
+        # "{root}": the copy of the target's whole tree.
+        subst = {"{input}": str(self.input), "{tree}": str(self.board), "{board}": str(self.board),
+                 "{root}": str(self.tree)}
+        out = []
+        for arg in self.target.argv:
+            for key, value in subst.items():
+                arg = arg.replace(key, value)
+            out.append(arg)
+        return out
 
     def write(self, data: bytes) -> None:
         self.input.write_bytes(data)

@@ -18,7 +18,7 @@ INPUTS_PER_TARGET = 300
 
 
 def test_every_target_has_fixtures_when_its_reader_exists() -> None:
-    readers = {"layout-json": None, "triage-log": "hvcheck.triage", "dtb": None}
+    readers = {"triage-log": "hvcheck.triage"}
     for t in TARGETS:
         if t.name in readers and (readers[t.name] is None or importlib.util.find_spec(readers[t.name]) is None):
             continue

@@ -46,6 +46,12 @@ def _generated() -> list[tuple[str, str, bytes]]:
     qemu_rel = "hvcheck/demo/examples/triage/seed002-qemu-int.log"
     qemu = (ROOT / qemu_rel).read_bytes()
     cases.append(("triage-log", qemu_rel, qemu + b"x" * 65_000 + b"\n"))
+    # JSON integers of thousands of digits: json.loads calls int(), which refuses them.
+    layout_rel = "tests/fixtures/layout/seed001-stomp.json"
+    cases.append(("layout-json", layout_rel, (ROOT / layout_rel).read_bytes().replace(b'"name"', b'"x": ' + b"9" * 5000 + b', "name"', 1)))
+    big = b"9" * 5000
+    cases.append(("cpuid-dump", "tests/fixtures/x86/guest-spr-602e7.txt",
+                  b'[{"leaf": ' + big + b', "subleaf": 0, "eax": 1, "ebx": 0, "ecx": 0, "edx": 0}]'))
     return cases
 
 

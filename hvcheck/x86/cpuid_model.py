@@ -178,6 +178,8 @@ def _parse_json(path: str, text: str) -> CpuidDump:
         raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
     except RecursionError:
         raise InputError(path, "JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits: int() refuses it
+        raise InputError(path, f"invalid JSON: {exc}") from None
     if isinstance(doc, dict) and "cpus" in doc:
         cpu_lists = doc["cpus"]
         if not isinstance(cpu_lists, list):

@@ -176,3 +176,19 @@ def test_loader_notes_are_reported(tmp_path: Path) -> None:
     assert any("virtio-backend.json: not a zone config" in n for n in notes)
     text = run_hvcheck("layout", str(board)).stdout
     assert "loader notes:" in text and "virtio-backend.json" in text
+
+
+def test_devicetree_given_as_compiled_dtb_reservation_sized_for_the_image_only() -> None:
+    """tests/fixtures/layout/dtb: the root DT (zone0.dts, compiled by build.sh) reserves only the
+    hypervisor's 6 MiB image; its per-CPU areas and pool stay allocatable (the recurring mistake)."""
+    from conftest import ROOT
+
+    from hvcheck.layout.rules import run_rules
+
+    system = load_layout(ROOT / "tests/fixtures/layout/dtb/layout.yaml")
+    dt = system.root.devicetree  # type: ignore[union-attr]
+    assert dt is not None and [(m.start, m.end) for m in dt.memory] == [(0x40000000, 0x80000000)]
+    assert [(r.start, r.end, r.no_map) for r in dt.reserved if not r.memreserve] == [(0x40400000, 0x40A00000, True)]
+    m002 = [f for f in run_rules(system) if f.rule == "M002"]
+    assert len(m002) == 1 and m002[0].data["allocatable"] == [[0x40A00000, 0x44C00000]]
+    assert "cover only part" in m002[0].message
