@@ -12,7 +12,7 @@ length, never as an error: the static checks report only what the spec lets us b
 
 from __future__ import annotations
 
-from hvcheck.riscv.rvc import ABI_NAMES, FP_NAMES, RV64GC, Decoded16, Profile, decode16
+from hvcheck.riscv.rvc import ABI_NAMES, FP_NAMES, RV64GC, Decoded16, Profile, decode16, sext
 
 VALID = "valid"
 UNKNOWN = "unknown"
@@ -86,11 +86,6 @@ class Insn:
         return f"Insn(0x{self.word:08x}, {self.cls}, {self.text()!r})"
 
 
-def _sext(value: int, bits: int) -> int:
-    sign = 1 << (bits - 1)
-    return (value & (sign - 1)) - (value & sign)
-
-
 def _unknown(w: int) -> Insn:
     return Insn(w, UNKNOWN, "")
 
@@ -131,13 +126,13 @@ def decode32(w: int, xlen: int = 64) -> Insn:
     rs1 = (w >> 15) & 0x1F
     rs2 = (w >> 20) & 0x1F
     f7 = w >> 25
-    imm_i = _sext(w >> 20, 12)
+    imm_i = sext(w >> 20, 12)
     rv64 = xlen == 64
     if opc == 0x37 or opc == 0x17:
         name = "lui" if opc == 0x37 else "auipc"
-        return Insn(w, VALID, name, name, rd=rd, imm=_sext(w & 0xFFFFF000, 32), ops="dx")
+        return Insn(w, VALID, name, name, rd=rd, imm=sext(w & 0xFFFFF000, 32), ops="dx")
     if opc == 0x6F:
-        imm = _sext(((w >> 31) & 1) << 20 | ((w >> 12) & 0xFF) << 12 | ((w >> 20) & 1) << 11
+        imm = sext(((w >> 31) & 1) << 20 | ((w >> 12) & 0xFF) << 12 | ((w >> 20) & 1) << 11
                     | ((w >> 21) & 0x3FF) << 1, 21)
         return Insn(w, VALID, "jal", "jal", rd=rd, imm=imm, ops="di")
     if opc == 0x67:
@@ -148,7 +143,7 @@ def decode32(w: int, xlen: int = 64) -> Insn:
         name = _BRANCH.get(f3)
         if name is None:
             return _unknown(w)
-        imm = _sext(((w >> 31) & 1) << 12 | ((w >> 7) & 1) << 11 | ((w >> 25) & 0x3F) << 5
+        imm = sext(((w >> 31) & 1) << 12 | ((w >> 7) & 1) << 11 | ((w >> 25) & 0x3F) << 5
                     | ((w >> 8) & 0xF) << 1, 13)
         return Insn(w, VALID, name, name, rs1=rs1, rs2=rs2, imm=imm, ops="sti")
     if opc == 0x03:
@@ -160,7 +155,7 @@ def decode32(w: int, xlen: int = 64) -> Insn:
         name = _STORE.get(f3)
         if name is None or (not rv64 and name == "sd"):
             return _unknown(w)
-        imm = _sext((f7 << 5) | rd, 12)
+        imm = sext((f7 << 5) | rd, 12)
         return Insn(w, VALID, name, name, rs1=rs1, rs2=rs2, imm=imm, ops="tm")
     if opc == 0x13:
         if f3 in _OPIMM:
@@ -205,7 +200,7 @@ def decode32(w: int, xlen: int = 64) -> Insn:
         name = ("flw", "fld")[f3 - 2] if opc == 0x07 else ("fsw", "fsd")[f3 - 2]
         if opc == 0x07:
             return Insn(w, VALID, name, name, rd=rd, rs1=rs1, imm=imm_i, ops="dm", fp="d")
-        return Insn(w, VALID, name, name, rs1=rs1, rs2=rs2, imm=_sext((f7 << 5) | rd, 12), ops="tm", fp="t")
+        return Insn(w, VALID, name, name, rs1=rs1, rs2=rs2, imm=sext((f7 << 5) | rd, 12), ops="tm", fp="t")
     if opc in (0x43, 0x47, 0x4B, 0x4F) and (f7 & 3) < 2:
         name = {0x43: "fmadd", 0x47: "fmsub", 0x4B: "fnmsub", 0x4F: "fnmadd"}[opc] + (".s", ".d")[f7 & 1]
         return Insn(w, VALID, name, "fp", rd=rd, rs1=rs1, rs2=rs2, ops="dst", fp="dst")

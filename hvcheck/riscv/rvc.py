@@ -172,25 +172,27 @@ class Decoded16:
         return f"Decoded16(0x{self.hw:04x}, {self.cls}, {self.text()!r}{', ' + self.reason if self.reason else ''})"
 
 
-def _sext(value: int, bits: int) -> int:
+def sext(value: int, bits: int) -> int:
+    """The low ``bits`` of ``value`` as a two's-complement signed number (shared by both decoders
+    and the value propagation)."""
     sign = 1 << (bits - 1)
     return (value & (sign - 1)) - (value & sign)
 
 
 def _ci_imm(hw: int) -> int:
-    return _sext(((hw >> 7) & 0x20) | ((hw >> 2) & 0x1F), 6)
+    return sext(((hw >> 7) & 0x20) | ((hw >> 2) & 0x1F), 6)
 
 
 def _cj_imm(hw: int) -> int:
     v = (((hw >> 12) & 1) << 11 | ((hw >> 11) & 1) << 4 | ((hw >> 9) & 3) << 8 | ((hw >> 8) & 1) << 10
          | ((hw >> 7) & 1) << 6 | ((hw >> 6) & 1) << 7 | ((hw >> 3) & 7) << 1 | ((hw >> 2) & 1) << 5)
-    return _sext(v, 12)
+    return sext(v, 12)
 
 
 def _cb_imm(hw: int) -> int:
     v = (((hw >> 12) & 1) << 8 | ((hw >> 10) & 3) << 3 | ((hw >> 5) & 3) << 6 | ((hw >> 3) & 3) << 1
          | ((hw >> 2) & 1) << 5)
-    return _sext(v, 9)
+    return sext(v, 9)
 
 
 def _rdp(hw: int) -> int:  # rd' / rs2' in bits 4:2
@@ -307,7 +309,7 @@ def _q1(hw: int, p: Profile) -> Decoded16:
         return Decoded16(hw, VALID, "c.li", "addi", rd=rd, rs1=0, imm=imm, ops="di")
     if f3 == 3:
         if rd == 2:
-            nz = _sext(((hw >> 3) & 0x200) | ((hw >> 2) & 0x10) | ((hw << 1) & 0x40) | ((hw << 4) & 0x180)
+            nz = sext(((hw >> 3) & 0x200) | ((hw >> 2) & 0x10) | ((hw << 1) & 0x40) | ((hw << 4) & 0x180)
                        | ((hw << 3) & 0x20), 10)
             if nz == 0:
                 return _res(hw, "C.ADDI16SP with nzimm=0 is reserved (§16.5)", "c.addi16sp")

@@ -17,7 +17,7 @@ from typing import Protocol
 from hvcheck.findings import Finding, Location, Severity
 from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
 from hvcheck.riscv.image import AddressInfo, RiscvImage
-from hvcheck.riscv.rvc import Decoded16
+from hvcheck.riscv.rvc import Decoded16, sext
 
 WINDOW = 48  # instructions walked back from a write (first try)
 LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)
@@ -65,11 +65,6 @@ class TvecWrite:
     @property
     def csr_name(self) -> str:
         return TVEC_CSRS.get(self.csr, hex(self.csr))
-
-
-def _sext32(x: int) -> int:
-    x &= 0xFFFFFFFF
-    return x - (1 << 32) if x & 0x80000000 else x
 
 
 class Propagator:
@@ -241,7 +236,7 @@ class Propagator:
         if op == "addi":
             return (a + imm) & m
         if op == "addiw":
-            return _sext32(a + imm) & m
+            return sext(a + imm, 32) & m
         if op == "andi":
             return a & imm & m
         if op == "ori":
@@ -256,13 +251,13 @@ class Propagator:
             signed = a - (1 << self.img.xlen) if a & (1 << (self.img.xlen - 1)) else a
             return (signed >> imm) & m
         if op == "slliw":
-            return _sext32(a << imm) & m
+            return sext(a << imm, 32) & m
         return 0
 
     def _reg_op(self, op: str, a: int, b: int) -> int:
         m = self.mask
         return {"add": lambda: a + b, "sub": lambda: a - b, "and": lambda: a & b, "or": lambda: a | b,
-                "xor": lambda: a ^ b, "addw": lambda: _sext32(a + b), "subw": lambda: _sext32(a - b)}[op]() & m
+                "xor": lambda: a ^ b, "addw": lambda: sext(a + b, 32), "subw": lambda: sext(a - b, 32)}[op]() & m
 
     # -------------------------------------------------------------- per write
     def resolve(self, pc: int) -> TvecWrite | None:
