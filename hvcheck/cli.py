@@ -117,11 +117,16 @@ def finish(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Render, write, and exit with the contract's code (0 or 1)."""
-    from hvcheck.findings import Severity
     from hvcheck.report import render
 
     color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     text = render(findings, fmt, color=color, title=title, preamble=preamble, extra=extra)
+    write_report(text, output)
+    exit_for(findings, fail_on)
+
+
+def write_report(text: str, output: str | None) -> None:
+    """The rendered report to --output FILE, or to stdout."""
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
@@ -130,6 +135,12 @@ def finish(
             raise InputError(output, f"cannot write report: {exc.strerror}") from None
     else:
         click.echo(text, nl=False)
+
+
+def exit_for(findings: list[Any], fail_on: str) -> None:
+    """Exit 1 when a finding is at or above --fail-on, else 0 (DESIGN.md §3)."""
+    from hvcheck.findings import Severity
+
     threshold = Severity.parse(fail_on)
     sys.exit(1 if any(f.sev >= threshold for f in findings) else 0)
 

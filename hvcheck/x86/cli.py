@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from hvcheck.cli import common_options
+from hvcheck.cli import common_options, exit_for, write_report
 from hvcheck.cli import finish as shared_finish
 from hvcheck.errors import InputError
 
@@ -24,20 +24,10 @@ def finish(findings: list, *, fmt: str, output: str | None, fail_on: str, title:
         shared_finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=title, preamble=preamble,
                       extra=extra)
         return
-    from hvcheck.findings import Severity
     from hvcheck.x86.plain import render_plain
 
-    text = render_plain(findings, title=title, preamble=preamble)
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise InputError(output, f"cannot write report: {exc.strerror}") from None
-    else:
-        click.echo(text, nl=False)
-    threshold = Severity.parse(fail_on)
-    sys.exit(1 if any(f.sev >= threshold for f in findings) else 0)
+    write_report(render_plain(findings, title=title, preamble=preamble), output)
+    exit_for(findings, fail_on)
 
 
 def parse_u64(text: str, what: str) -> int:
