@@ -22,20 +22,20 @@ from hvcheck.errors import InputError
 # name -> (module, attribute, one-line help). A command whose module is not present in this
 # build is simply not offered, so each area can land on its own.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "layout": ("hvcheck.layout.cli", "layout", "Check a system's memory and resource layout (M001-M014)."),
+    "layout": ("hvcheck.layout.cli", "layout", "Check a system's memory and resource layout."),
     "explain": ("hvcheck.layout.cli", "explain", "Who owns an address: every region containing it, with provenance."),
     "fix": ("hvcheck.fix.cli", "fix", "Propose (and with --write, apply) layout fixes: punch, reserve, relocate."),
-    "xcr0": ("hvcheck.x86.cli", "xcr0", "Check an XCR0 value against the XSAVE rules (X001/X002)."),
-    "cpuid": ("hvcheck.x86.cli", "cpuid", "Check a CPUID dump's XSAVE and feature consistency (X003-X005)."),
-    "ioctl": ("hvcheck.x86.cli", "ioctl", "Decode KVM ioctl numbers; analyse ioctl traces (X010)."),
-    "riscv": ("hvcheck.riscv.cli", "riscv", "Check a RISC-V ELF's trap vectors and reachable encodings (R001-R005)."),
+    "xcr0": ("hvcheck.x86.cli", "xcr0", "Check an XCR0 value against the XSAVE rules."),
+    "cpuid": ("hvcheck.x86.cli", "cpuid", "Check a CPUID dump's XSAVE and feature consistency."),
+    "ioctl": ("hvcheck.x86.cli", "ioctl", "Decode KVM ioctl numbers; analyse ioctl traces."),
+    "riscv": ("hvcheck.riscv.cli", "riscv", "Check a RISC-V ELF's trap vectors and reachable encodings."),
     "riscv-conformance": (
         "hvcheck.riscv.conformance_cli",
         "riscv_conformance",
-        "Run every 16-bit encoding in an emulator and compare with the spec (R010).",
+        "Run every 16-bit encoding in an emulator and compare with the spec.",
     ),
-    "backport": ("hvcheck.backport.cli", "backport", "Check that every backported hunk landed where upstream's did (P001-P005)."),
-    "triage": ("hvcheck.triage.cli", "triage", "Read a crash log and name the violated invariant (T001-T005)."),
+    "backport": ("hvcheck.backport.cli", "backport", "Check that every backported hunk landed where upstream's did."),
+    "triage": ("hvcheck.triage.cli", "triage", "Read a crash log and name the violated invariant."),
     "rules": ("hvcheck.rules_cli", "rules", "List the rules, or show one rule's documentation."),
     "demo": ("hvcheck.demo.cli", "demo", "Reproduce and diagnose the seed incidents from bundled examples."),
 }
@@ -75,6 +75,7 @@ def cli() -> None:
     and explain the crash when one got through.
 
     Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage error or invalid input.
+    `hvcheck rules` lists every rule; `hvcheck COMMAND --help` names the rules a command checks.
     """
 
 
@@ -106,6 +107,54 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class AreaCommand(click.Command):
+    """A subcommand whose help names its area's rules: ``{rules}`` in the help text is replaced by
+    the IDs declared in the rule registry, computed only when help is shown (start-up budget)."""
+
+    def __init__(self, *args: Any, area: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.area = area
+
+    def _with_rules(self, text: str | None) -> str | None:
+        if text and "{rules}" in text and self.area:
+            from hvcheck.catalogue import rule_range
+
+            return text.replace("{rules}", rule_range(self.area))
+        return text
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.help = self._with_rules(self.help)
+        super().format_help_text(ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        self.help = self._with_rules(self.help)
+        return super().get_short_help_str(limit)
+
+
+def text_width(output: str | None) -> int | None:
+    """Wrap text to the terminal's width; piped or file output keeps one line per fact, unless
+    COLUMNS asks for a width."""
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) >= 40:
+        return int(columns)
+    if output is None and sys.stdout.isatty():
+        return max(shutil.get_terminal_size().columns, 40)
+    return None
+
+
+def use_color(fmt: str, output: str | None) -> bool:
+    """NO_COLOR (when non-empty) wins, then FORCE_COLOR, then: colour only on a terminal."""
+    if fmt != "text" or output is not None:
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
 def finish(
     findings: list[Any],
     *,
@@ -115,14 +164,14 @@ def finish(
     title: str | None = None,
     preamble: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> None:
-    """Render, write, and exit with the contract's code (0 or 1)."""
+) -> int:
+    """Render and write the report; return the contract's exit code (0 or 1) for `main` to exit with."""
     from hvcheck.report import render
 
-    color = output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render(findings, fmt, color=color, title=title, preamble=preamble, extra=extra)
+    text = render(findings, fmt, color=use_color(fmt, output), title=title, preamble=preamble, extra=extra,
+                  width=text_width(output) if fmt == "text" else None)
     write_report(text, output)
-    exit_for(findings, fail_on)
+    return exit_code(findings, fail_on)
 
 
 def write_report(text: str, output: str | None) -> None:
@@ -137,18 +186,48 @@ def write_report(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def exit_for(findings: list[Any], fail_on: str) -> None:
-    """Exit 1 when a finding is at or above --fail-on, else 0 (DESIGN.md §3)."""
+def exit_code(findings: list[Any], fail_on: str) -> int:
+    """1 when a finding is at or above --fail-on, else 0 (DESIGN.md §3)."""
     from hvcheck.findings import Severity
 
     threshold = Severity.parse(fail_on)
-    sys.exit(1 if any(f.sev >= threshold for f in findings) else 0)
+    return 1 if any(f.sev >= threshold for f in findings) else 0
+
+
+def collect_per_input(
+    inputs: Any, check: Callable[[Any], list[Any]], checks: str
+) -> tuple[list[Any], int]:
+    """Run ``check`` on each input of a multi-input command; an unreadable input becomes an E001
+    finding naming the ``checks`` that did not run, and the others still run (DESIGN.md §3).
+    Returns the findings and how many inputs were checked."""
+    from hvcheck.findings import input_error_finding
+
+    findings: list[Any] = []
+    checked = 0
+    for item in inputs:
+        try:
+            findings.extend(check(item))
+            checked += 1
+        except InputError as exc:
+            findings.append(input_error_finding(exc.path, exc.line, exc.message, checks))
+    return findings, checked
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line on stderr and exit 2, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="hvcheck")
+        code = cli.main(args=argv, prog_name="hvcheck", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `hvcheck` / `hvcheck layout`: the help
+        click.echo(exc.format_message())
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"error: {_usage_line(exc)}", err=True)
+        sys.exit(2)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -170,6 +249,17 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """click's usage errors as one line: what is wrong, and the command to ask for help."""
+    from hvcheck.errors import one_line
+
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return one_line(message + hint)
 
 
 if __name__ == "__main__":

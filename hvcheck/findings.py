@@ -2,15 +2,21 @@
 
 A :class:`Finding` is what every check produces and every reporter consumes. The registry maps
 stable rule IDs (DESIGN.md §3; add, never renumber) to a title, a default severity and the area
-that owns the rule. The long explanation of each rule lives in ``docs/rules/<ID>.md``.
+that owns the rule. Rules are declared beside their code (``@rule`` / ``declare_rule``); the long
+explanation of each rule lives in ``hvcheck/docs/rules/<ID>.md``, shipped with the package.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from hvcheck.errors import InputError
 
 
 class Severity(enum.IntEnum):
@@ -68,78 +74,75 @@ class Rule:
     title: str
     severity: Severity
     area: str
+    module: str = ""  # where the rule is declared (the code that emits it)
 
     def doc_path(self) -> Path:
         return RULE_DOCS_DIR / f"{self.id}.md"
 
     def doc(self) -> str:
+        """The rule's documentation page, shipped inside the package (hvcheck/docs/rules/)."""
         path = self.doc_path()
         try:
             return path.read_text(encoding="utf-8")
         except OSError:
-            return f"# {self.id}: {self.title}\n\n(no documentation page at {path})\n"
+            raise InputError(str(path), f"no documentation page for rule {self.id} in this installation") from None
+
+    def help_uri(self) -> str:
+        return f"{DOCS_URL}/rules/{self.id}.md"
 
 
-# docs/rules/ sits next to the package in the source tree (editable installs and checkouts).
-RULE_DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
+# The pages ship inside the package, so `hvcheck rules ID` and SARIF help work from a wheel too.
+DOCS_DIR = Path(__file__).resolve().parent / "docs"
+RULE_DOCS_DIR = DOCS_DIR / "rules"
+DOCS_URL = "https://github.com/hvcheck/hvcheck/blob/main/hvcheck/docs"
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
-_CATALOGUE: list[tuple[str, str, Severity, str]] = [
-    ("E001", "an input needed by a check could not be read or parsed", E, "input"),
-    # Memory and resource layout.
-    ("M001", "hypervisor memory overlaps RAM mapped into a zone", E, "layout"),
-    ("M002", "a zone's kernel may allocate hypervisor memory (not reserved in its device tree)", E, "layout"),
-    ("M003", "memory the zone device tree gives the kernel is not mapped at stage 2", E, "layout"),
-    ("M004", "private RAM of two zones overlaps", E, "layout"),
-    ("M005", "regions of one zone overlap physically or in guest-physical space", E, "layout"),
-    ("M006", "a RAM region overlaps a device window", E, "layout"),
-    ("M007", "an emulated region overlaps a passthrough I/O region of the same zone", E, "layout"),
-    ("M008", "a load address (kernel/DTB/initrd) is outside the zone's RAM or inside another owner", E, "layout"),
-    ("M009", "region or hypervisor base not aligned to the page granule", E, "layout"),
-    ("M010", "a CPU in two zones, or a CPU the board does not have", E, "layout"),
-    ("M011", "an interrupt assigned to two zones", W, "layout"),
-    ("M012", "region outside the board's physical memory list", W, "layout"),
-    ("M013", "too little headroom between the hypervisor's end and the next owner", W, "layout"),
-    ("M014", "hypervisor extent estimated (no ELF given)", N, "layout"),
-    # x86 virtual CPU.
-    ("X001", "XCR0 value violates an architectural rule", E, "x86"),
-    ("X002", "XCR0 sets a bit not enumerated in CPUID leaf 0xD", E, "x86"),
-    ("X003", "CPUID leaf 0xD's XCR0 mask is itself invalid (the guest kernel will #GP on XSETBV)", E, "x86"),
-    ("X004", "CPUID feature flags disagree with XSAVE components", W, "x86"),
-    ("X005", "guest CPUID advertises a feature or XSAVE component the host does not", W, "x86"),
-    ("X010", "a KVM ioctl reached a file-descriptor class that does not implement it", E, "x86"),
-    # RISC-V images and emulators.
-    ("R001", "trap-vector CSR written with a reserved MODE (>= 2)", E, "riscv"),
-    ("R002", "trap-vector BASE does not land on an instruction start", E, "riscv"),
-    ("R003", "trap-vector BASE lands on an instruction that is not a symbol or function entry", W, "riscv"),
-    ("R004", "vectored trap table misaligned or not made of 4-byte jumps", E, "riscv"),
-    ("R005", "a reserved or illegal encoding is reachable in executable code", E, "riscv"),
-    ("R010", "emulator conformance: trap behaviour differs from the spec", E, "riscv"),
-    # Backport fidelity.
-    ("P001", "a hunk landed in a different function than upstream", E, "backport"),
-    ("P002", "a hunk landed in a different switch/dispatcher context than upstream", E, "backport"),
-    ("P003", "an upstream hunk is missing from the backport", W, "backport"),
-    ("P004", "the backport changes lines upstream does not", W, "backport"),
-    ("P005", "a hunk's content differs from upstream", W, "backport"),
-    # Crash triage.
-    ("T001", "a fault address lies in the hypervisor's memory", E, "triage"),
-    ("T002", "a fault address lies in zone RAM that is not mapped at stage 2", E, "triage"),
-    ("T003", "#GP on XSETBV: the XCR0 value breaks an architectural rule", E, "triage"),
-    ("T004", "illegal-instruction trap at a trap vector, mid-instruction or on a reserved encoding", E, "triage"),
-    ("T005", "recognised fault: extracted facts and address owners", N, "triage"),
-    # Added after the first catalogue (append only).
-    ("X006", "CPUs in one CPUID dump disagree on feature or XSAVE leaves", W, "x86"),
-]
+_RULE_ID = re.compile(r"^[A-Z][0-9]{3}$")
 
-REGISTRY: dict[str, Rule] = {rid: Rule(rid, title, sev, area) for rid, title, sev, area in _CATALOGUE}
+# Every rule, declared beside the code that emits it (`declare_rule` / `@rule`); the modules that
+# declare rules are listed in hvcheck/catalogue.py so the whole catalogue can be loaded at once.
+REGISTRY: dict[str, Rule] = {}
 
 
-def rule(rule_id: str) -> Rule:
+def declare_rule(rule_id: str, title: str, severity: Severity, area: str) -> Rule:
+    """Register a rule where its code is. IDs are stable (DESIGN.md §3): declaring one twice with a
+    different meaning, or an ID of the wrong shape, is a programming error and fails at import."""
+    if not _RULE_ID.match(rule_id):
+        raise ValueError(f"rule id {rule_id!r} is not a letter and three digits")
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    new = Rule(rule_id, title, severity, area, caller)
+    old = REGISTRY.get(rule_id)
+    if old is not None and (old.title, old.severity, old.area) != (title, severity, area):
+        raise ValueError(f"rule {rule_id} declared twice: in {old.module} and in {caller}")
+    REGISTRY.setdefault(rule_id, new)
+    return REGISTRY[rule_id]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def rule(rule_id: str, title: str, severity: Severity, area: str) -> Callable[[F], F]:
+    """Decorator form of :func:`declare_rule` for a function that implements one rule; the function
+    gets a ``rule_id`` attribute so an area's runner can key its table by it."""
+
+    def register(fn: F) -> F:
+        declared = declare_rule(rule_id, title, severity, area)
+        object.__setattr__(declared, "module", fn.__module__)
+        fn.rule_id = rule_id  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def get_rule(rule_id: str) -> Rule:
     try:
         return REGISTRY[rule_id]
     except KeyError:
-        raise KeyError(f"unknown rule id {rule_id!r}") from None
+        raise KeyError(f"unknown rule id {rule_id!r} (declared rules: {', '.join(sorted(REGISTRY))})") from None
+
+
+declare_rule("E001", "an input needed by a check could not be read or parsed", E, "input")
 
 
 @dataclass
@@ -157,7 +160,7 @@ class Finding:
     severity: Severity | None = None
 
     def __post_init__(self) -> None:
-        registered = rule(self.rule)  # an unknown ID is a programming error, fail loudly
+        registered = get_rule(self.rule)  # an unknown ID is a programming error, fail loudly
         if self.severity is None:
             self.severity = registered.severity
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
+from hvcheck.catalogue import load_catalogue
 from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
 from hvcheck.report import render
 from hvcheck.report.json_report import render_json
 from hvcheck.report.sarif import render_sarif
-
-AREA_PACKAGES = {"layout": "hvcheck.layout.rules", "x86": "hvcheck.x86", "riscv": "hvcheck.riscv",
-                 "backport": "hvcheck.backport", "triage": "hvcheck.triage", "input": "hvcheck"}
 
 
 def sample() -> list[Finding]:
@@ -27,22 +24,10 @@ def sample() -> list[Finding]:
     ]
 
 
-def test_catalogue_ids_are_stable_and_complete() -> None:
-    expected = {"E001", *(f"M{i:03d}" for i in range(1, 15)), "X001", "X002", "X003", "X004", "X005", "X006", "X010",
-                "R001", "R002", "R003", "R004", "R005", "R010", "P001", "P002", "P003", "P004", "P005",
-                "T001", "T002", "T003", "T004", "T005"}
-    assert set(REGISTRY) == expected
+def test_catalogue_severities() -> None:
+    load_catalogue()
     assert REGISTRY["M011"].severity is Severity.WARNING
     assert REGISTRY["M014"].severity is Severity.NOTE
-
-
-def test_every_landed_rule_has_a_doc_page() -> None:
-    """Once an area's package exists, each of its rules must have docs/rules/<ID>.md."""
-    for r in REGISTRY.values():
-        if importlib.util.find_spec(AREA_PACKAGES[r.area]) is None:
-            continue
-        assert r.doc_path().is_file(), f"missing {r.doc_path()}"
-        assert r.id in r.doc_path().read_text()
 
 
 def test_unknown_rule_is_a_programming_error() -> None:

@@ -15,7 +15,14 @@ from hvcheck.backport.context import CASE_LABEL, LINE_HEAD, Side, Where
 from hvcheck.backport.cscope import Function
 from hvcheck.backport.pairing import Pair, Unit, norm, pair_blocks, similarity
 from hvcheck.backport.patchfile import Block
-from hvcheck.findings import Finding, Location, Severity
+from hvcheck.findings import Finding, Location, Severity, declare_rule
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("P001", "a hunk landed in a different function than upstream", Severity.ERROR, "backport")
+declare_rule("P002", "a hunk landed in a different switch/dispatcher context than upstream", Severity.ERROR, "backport")
+declare_rule("P003", "an upstream hunk is missing from the backport", Severity.WARNING, "backport")
+declare_rule("P004", "the backport changes lines upstream does not", Severity.WARNING, "backport")
+declare_rule("P005", "a hunk's content differs from upstream", Severity.WARNING, "backport")
 
 RENAME_MIN_SIMILARITY = 0.6
 SWITCH_MIN_JACCARD = 0.5

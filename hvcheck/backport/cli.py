@@ -10,7 +10,7 @@ import os
 
 import click
 
-from hvcheck.cli import common_options, finish
+from hvcheck.cli import AreaCommand, common_options, finish
 from hvcheck.errors import InputError
 
 
@@ -66,7 +66,7 @@ def run_backport(upstream: str, backport: str, *, repo: str | None = None, upstr
     return check_backport(up, bp)
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="backport")
 @click.argument("upstream")
 @click.argument("backport")
 @click.option("--repo", type=click.Path(file_okay=False), help="Git repository: UPSTREAM and BACKPORT are commits in it "
@@ -76,10 +76,10 @@ def run_backport(upstream: str, backport: str, *, repo: str | None = None, upstr
 @click.option("--backport-tree", metavar="DIR|REV", help="Backport source (before or after the patch), as above.")
 @common_options
 def backport(upstream: str, backport: str, repo: str | None, upstream_tree: str | None, backport_tree: str | None,
-             fmt: str, output: str | None, fail_on: str) -> None:
+             fmt: str, output: str | None, fail_on: str) -> int:
     """Compare UPSTREAM with BACKPORT hunk by hunk: patch files (git format-patch or unified diff),
-    or commits with --repo. Reports a hunk that landed in another function (P001) or another
-    switch (P002), a missing hunk (P003), an extra hunk (P004) and changed content (P005).
+    or commits with --repo ({rules}). Reports a hunk that landed in another function or another
+    switch, a missing hunk, an extra hunk and changed content.
 
     Without source trees the enclosing function comes from the patches' own context and @@ headers
     and the findings say the confidence is low.
@@ -87,5 +87,5 @@ def backport(upstream: str, backport: str, repo: str | None, upstream_tree: str 
     if repo is not None and not os.path.isdir(repo):
         raise InputError(repo, "--repo is not a directory")
     result = run_backport(upstream, backport, repo=repo, upstream_tree=upstream_tree, backport_tree=backport_tree)
-    finish(result.findings, fmt=fmt, output=output, fail_on=fail_on,
-           title=f"hvcheck backport: {upstream} -> {backport}", preamble=result.preamble(), extra=result.extra())
+    return finish(result.findings, fmt=fmt, output=output, fail_on=fail_on,
+                  title=f"hvcheck backport: {upstream} -> {backport}", preamble=result.preamble(), extra=result.extra())

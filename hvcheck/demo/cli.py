@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from hvcheck.cli import common_options
+from hvcheck.cli import common_options, write_report
 from hvcheck.demo import scenarios
 from hvcheck.findings import Finding
 
@@ -16,7 +15,7 @@ from hvcheck.findings import Finding
 @click.option("--list", "list_only", is_flag=True, help="List the bundled scenarios and exit.")
 @click.argument("only", required=False)
 @common_options
-def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_on: str) -> None:
+def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Reproduce the seed incidents from bundled examples and print the diagnoses.
 
     Exit 0 when every scenario produced exactly the findings it is meant to (the point of the
@@ -30,7 +29,7 @@ def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_o
     if list_only:
         for m in mods:
             click.echo(f"{m.__name__.rsplit('.', 1)[1]:<28} seed {m.SEED}: {m.TITLE}")
-        sys.exit(0)
+        return 0
     out: list[str] = []
     all_findings: list[Finding] = []
     results: list[dict[str, Any]] = []
@@ -60,9 +59,5 @@ def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_o
         text = "\n".join(out).lstrip("\n") + "\n"
     else:
         text = render(all_findings, fmt, extra={"demo": results})
-    if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        click.echo(text, nl=False)
-    sys.exit(0 if ok else 1)
+    write_report(text, output)
+    return 0 if ok else 1

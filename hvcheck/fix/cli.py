@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from hvcheck.cli import common_options
+from hvcheck.cli import common_options, exit_code, write_report
 from hvcheck.errors import InputError
 from hvcheck.units import parse_int, parse_size
 
@@ -28,7 +27,7 @@ from hvcheck.units import parse_int, parse_size
 @click.option("--board", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
 @common_options
 def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
-        elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> None:
+        elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Propose edits that remove the hypervisor from zone RAM (PATH: layout file or hvisor board dir).
 
     Without --write: a unified diff (apply with `git apply` or `patch -p1` from the directory
@@ -36,7 +35,6 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
     layout rules first; a fix that leaves errors it should remove, or adds new ones, is refused
     (exit 1). --write changes all files or none.
     """
-    from hvcheck.findings import Severity
     from hvcheck.fix.engine import run_fix
     from hvcheck.fix.textedit import FixError
     from hvcheck.report import render
@@ -59,7 +57,7 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
         result = run_fix(path, strategy, headroom=need, other_zones=other_zones, prefer=near, elf=elf)
     except FixError as exc:
         click.echo(f"hvcheck fix: cannot fix {path}: {exc}", err=True)
-        sys.exit(1)
+        return 1
     lines = [f"hvcheck fix --strategy {strategy} {path}"]
     lines += [f"note: {n}" for n in result.notes]
     diff = result.diff()
@@ -82,7 +80,7 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
             backups = write_all([(f.path, f.original, f.result()) for f in result.changed_files])
         except (OSError, FixError) as exc:
             click.echo(f"hvcheck fix: nothing written: {exc}", err=True)
-            sys.exit(1)
+            return 1
         written = [str(f.path) for f in result.changed_files]
         lines.append("written: " + ", ".join(written) + " (backups: " + ", ".join(str(b) for b in backups) + ")")
     if diff:
@@ -95,15 +93,8 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
     findings = result.after
     text = render(findings, fmt, preamble="\n".join(lines) + "\n", extra=extra)
     if fmt == "text" and diff and not write:
-        # The diff goes last and raw (not through rich, which would expand tabs): `git apply` and
+        # The diff goes last and raw (never re-wrapped, tabs kept): `git apply` and
         # `patch -p1` skip the report text before it.
         text = text.rstrip("\n") + "\n\n" + diff
-    if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(output, f"cannot write report: {exc.strerror}") from None
-    else:
-        click.echo(text, nl=False)
-    threshold = Severity.parse(fail_on)
-    sys.exit(1 if result.refused or any(f.sev >= threshold for f in findings) else 0)
+    write_report(text, output)
+    return 1 if result.refused else exit_code(findings, fail_on)

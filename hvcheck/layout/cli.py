@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hvcheck.cli import common_options, finish
+from hvcheck.cli import AreaCommand, common_options, finish
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, input_error_finding
 from hvcheck.units import hex_range, parse_int, parse_size
@@ -33,7 +33,7 @@ def _size(text: str, what: str) -> int:
         raise InputError(None, f"{what} {text!r} is not a size (e.g. 8M, 0x800000)") from None
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="layout")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--board", help="With an hvisor checkout: the board to check.")
 @click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout: check every board.")
@@ -43,8 +43,8 @@ def _size(text: str, what: str) -> int:
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
 @common_options
 def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> None:
-    """Check the memory and resource layout of PATH (rules M001-M014).
+           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> int:
+    """Check the memory and resource layout of PATH (rules {rules}).
 
     PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
     directory (platform/<arch>/<board>), or an hvisor checkout with --board NAME or --all.
@@ -61,13 +61,12 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
-        finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
-               preamble=_notes_text(notes), extra={"notes": notes})
-        return
+        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
+                      preamble=_notes_text(notes), extra={"notes": notes})
     system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
     findings = run_rules(system, headroom=need)
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
-           preamble=_notes_text(system.notes), extra={"notes": system.notes})
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
+                  preamble=_notes_text(system.notes), extra={"notes": system.notes})
 
 
 def _notes_text(notes: list[str]) -> str | None:
@@ -104,7 +103,7 @@ def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
                 system = hvisor.load_hvisor_board(ref.path, repo_root=repo, **kwargs)
             except InputError as exc:
                 findings.append(input_error_finding(exc.path, exc.line, f"board {ref.name}: {exc.message}",
-                                                    "M001-M014 for this board"))
+                                                    "the layout rules for this board"))
                 progress.advance(task)
                 continue
             checked += 1
@@ -127,7 +126,7 @@ def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
 @click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF.")
 @common_options
 def explain(address: str, layout_path: Path, board: str | None, elf: Path | None, fmt: str, output: str | None,
-            fail_on: str) -> None:
+            fail_on: str) -> int:
     """Every owner and region containing ADDRESS, with where each was defined."""
     from hvcheck.layout.loaders import load_layout
     from hvcheck.layout.model import OwnerIndex
@@ -148,4 +147,4 @@ def explain(address: str, layout_path: Path, board: str | None, elf: Path | None
     extra = {"address": addr, "owners": [
         {"owner": o.what, "start": o.start, "end": o.end, "offset": addr - o.start, "zone": o.zone,
          "source": o.source.to_json()} for o in owners]}
-    finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)

@@ -1,5 +1,6 @@
-"""Layout rules M001-M014 over the neutral model. One function per rule; ``RULES`` maps the
-rule ID to it. Rules read a :class:`System` and return findings; they never read files."""
+"""Layout rules over the neutral model. One function per rule, declared with ``@layout_rule``
+(ID, title, severity) where it is written; ``RULES`` maps the rule ID to it. Rules read a
+:class:`System` and return findings; they never read files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hvcheck.findings import Finding, Location, Severity
+from hvcheck.findings import Finding, Location, Severity, rule
 from hvcheck.layout import dtfacts
 from hvcheck.layout.intervals import (
     Interval,
@@ -32,6 +33,23 @@ class Context:
 
 
 Rule = Callable[[Context], list[Finding]]
+
+# The layout area's rules in ID order, filled by @layout_rule where each rule is written.
+RULES: dict[str, Rule] = {}
+
+
+def layout_rule(rule_id: str, title: str, severity: Severity) -> Callable[[Rule], Rule]:
+    """Declare a layout rule (hvcheck.findings registry) and add it to :data:`RULES`."""
+
+    def register(fn: Rule) -> Rule:
+        rule(rule_id, title, severity, "layout")(fn)
+        RULES[rule_id] = fn
+        return fn
+
+    return register
+
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
 
 def _r(start: int, end: int) -> str:
@@ -58,6 +76,7 @@ def _ranges_text(ranges: Iterable[Range]) -> str:
 # ---------------------------------------------------------------- M001
 
 
+@layout_rule("M001", "hypervisor memory overlaps RAM mapped into a zone", E)
 def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
     hv = ctx.system.hypervisor
     if hv is None:
@@ -99,6 +118,7 @@ def _hv_guest_ranges(zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Ra
     return out
 
 
+@layout_rule("M002", "a zone's kernel may allocate hypervisor memory (not reserved in its device tree)", E)
 def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
     out = [_incomplete_devicetree(z) for z in ctx.system.zones
            if z.devicetree is not None and _memory_unknowns(z.devicetree.unknown)]
@@ -176,6 +196,7 @@ def _incomplete_devicetree(zone: Zone) -> Finding:
 # ---------------------------------------------------------------- M003
 
 
+@layout_rule("M003", "memory the zone device tree gives the kernel is not mapped at stage 2", E)
 def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
     out = []
     hv = ctx.system.hypervisor
@@ -207,6 +228,7 @@ def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
 _PRIVATE = (RegionKind.RAM, RegionKind.RESERVED)
 
 
+@layout_rule("M004", "private RAM of two zones overlaps", E)
 def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
     ivs = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
     out = []
@@ -250,6 +272,7 @@ def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M005
 
 
+@layout_rule("M005", "regions of one zone overlap physically or in guest-physical space", E)
 def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
     out = []
     for zone in ctx.system.zones:
@@ -272,6 +295,7 @@ def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M006
 
 
+@layout_rule("M006", "a RAM region overlaps a device window", E)
 def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
     devices = [Interval(d.start, d.end, d) for d in ctx.system.board.devices]
     mem: list[Interval[tuple[str, Location, str]]] = [
@@ -298,6 +322,7 @@ def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M007
 
 
+@layout_rule("M007", "an emulated region overlaps a passthrough I/O region of the same zone", E)
 def m007_emulated_over_passthrough(ctx: Context) -> list[Finding]:
     out = []
     for zone in ctx.system.zones:
@@ -319,6 +344,7 @@ def m007_emulated_over_passthrough(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M008
 
 
+@layout_rule("M008", "a load address (kernel/DTB/initrd) is outside the zone's RAM or inside another owner", E)
 def m008_load_address(ctx: Context) -> list[Finding]:
     out = []
     hv = ctx.system.hypervisor
@@ -363,6 +389,7 @@ def m008_load_address(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M009
 
 
+@layout_rule("M009", "region or hypervisor base not aligned to the page granule", E)
 def m009_alignment(ctx: Context) -> list[Finding]:
     g = ctx.system.board.granule
     out = []
@@ -402,6 +429,7 @@ def _duplicates(ctx: Context, attr: str) -> dict[int, list[tuple[Zone, Location]
     return {k: v for k, v in seen.items() if len(v) > 1}
 
 
+@layout_rule("M010", "a CPU in two zones, or a CPU the board does not have", E)
 def m010_cpus(ctx: Context) -> list[Finding]:
     out = []
     for cpu, owners in sorted(_duplicates(ctx, "cpus").items()):
@@ -421,6 +449,7 @@ def m010_cpus(ctx: Context) -> list[Finding]:
     return out
 
 
+@layout_rule("M011", "an interrupt assigned to two zones", W)
 def m011_irqs(ctx: Context) -> list[Finding]:
     return [Finding(
         "M011", f"interrupt {irq} is assigned to zones {', '.join(z.name for z, _ in owners)}",
@@ -432,6 +461,7 @@ def m011_irqs(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M012
 
 
+@layout_rule("M012", "region outside the board's physical memory list", W)
 def m012_outside_board_memory(ctx: Context) -> list[Finding]:
     board = ctx.system.board
     if not board.memory:
@@ -465,6 +495,7 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M013
 
 
+@layout_rule("M013", "too little headroom between the hypervisor's end and the next owner", W)
 def m013_headroom(ctx: Context) -> list[Finding]:
     hv = ctx.system.hypervisor
     if hv is None:
@@ -505,6 +536,7 @@ def m013_headroom(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M014
 
 
+@layout_rule("M014", "hypervisor extent estimated (no ELF given)", N)
 def m014_estimated_extent(ctx: Context) -> list[Finding]:
     hv = ctx.system.hypervisor
     if hv is None:
@@ -539,22 +571,6 @@ def _key(f: Finding) -> tuple[str, tuple[str, ...]]:
     return f.rule, tuple(str(loc) for loc in f.locations if loc.detail is None)
 
 
-RULES: dict[str, Rule] = {
-    "M001": m001_hypervisor_in_zone_ram,
-    "M002": m002_kernel_may_allocate_hypervisor,
-    "M003": m003_dt_memory_not_mapped,
-    "M004": m004_private_ram_shared_between_zones,
-    "M005": m005_regions_overlap_within_zone,
-    "M006": m006_ram_over_device_window,
-    "M007": m007_emulated_over_passthrough,
-    "M008": m008_load_address,
-    "M009": m009_alignment,
-    "M010": m010_cpus,
-    "M011": m011_irqs,
-    "M012": m012_outside_board_memory,
-    "M013": m013_headroom,
-    "M014": m014_estimated_extent,
-}
 
 
 def run_rules(system: System, *, headroom: int = DEFAULT_HEADROOM, only: Iterable[str] | None = None) -> list[Finding]:

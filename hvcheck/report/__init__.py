@@ -17,6 +17,7 @@ def render(
     title: str | None = None,
     preamble: str | None = None,
     extra: dict[str, Any] | None = None,
+    width: int | None = None,
 ) -> str:
     """Render findings. ``preamble`` is text-only context (tables, decodes) printed first;
     ``extra`` adds top-level fields to the JSON document (the contract allows new fields)."""
@@ -30,4 +31,4 @@ def render(
         return render_sarif(findings)
     from hvcheck.report.text import render_text
 
-    return render_text(findings, color=color, title=title, preamble=preamble)
+    return render_text(findings, color=color, title=title, preamble=preamble, width=width)

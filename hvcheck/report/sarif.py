@@ -18,6 +18,7 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
     doc = r.doc()
     return {
         "id": r.id,
+        "helpUri": r.help_uri(),
         "name": r.id,
         "shortDescription": {"text": r.title},
         "fullDescription": {"text": r.title},

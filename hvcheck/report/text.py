@@ -1,16 +1,28 @@
-"""Human-readable report: findings grouped by severity and rule, with the source lines quoted."""
+"""Human-readable report: findings grouped by severity and rule, with the source lines quoted.
+
+The one text renderer for every command. It uses only the standard library (no rich): `hvcheck
+xcr0` must start in a few tens of milliseconds, and colour is a handful of ANSI codes. Long
+messages wrap to ``width`` with indented continuation lines when a width is given (a terminal);
+piped output keeps one line per fact so grep and diff work on it.
+"""
 
 from __future__ import annotations
 
-import io
+import textwrap
 from functools import lru_cache
-
-from rich.console import Console
-from rich.markup import escape
 
 from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
 
-_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
+# ANSI styles (only when colour is on).
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_GREEN = "\x1b[32m"
+_STYLE = {Severity.ERROR: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.NOTE: "\x1b[36m"}
+
+MESSAGE_LIMIT = 4000
+TITLE_LIMIT = 300
+SOURCE_LIMIT = 200
 
 
 @lru_cache(maxsize=256)
@@ -25,7 +37,7 @@ def _file_lines(path: str) -> tuple[str, ...]:
         return ()
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """Names and lines come from the input and can be megabytes long: never print them whole."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
@@ -39,39 +51,57 @@ def source_line(loc: Location) -> str | None:
     return None
 
 
+class _Out:
+    def __init__(self, color: bool, width: int | None) -> None:
+        self.lines: list[str] = []
+        self.color = color
+        self.width = width
+
+    def style(self, text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+    def para(self, text: str, first: str, rest: str, code: str = "") -> None:
+        """One paragraph: wrapped to the width (continuation lines indented by ``rest``) or kept whole."""
+        if self.width is None or len(first) + len(text) <= self.width:
+            chunks = [first + text]
+        else:
+            chunks = textwrap.wrap(text, width=max(self.width, len(rest) + 20), initial_indent=first,
+                                   subsequent_indent=rest, break_long_words=True, break_on_hyphens=False)
+        for chunk in chunks or [first]:
+            self.lines.append(self.style(chunk, code) if code else chunk)
+
+
 def render_text(
-    findings: list[Finding], *, color: bool = False, title: str | None = None, preamble: str | None = None
+    findings: list[Finding],
+    *,
+    color: bool = False,
+    title: str | None = None,
+    preamble: str | None = None,
+    width: int | None = None,
 ) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, no_color=not color, width=110, soft_wrap=True, highlight=False)
+    out = _Out(color, width)
     if title:
-        console.print(f"[bold]{escape(_clip(title, 300))}[/bold]")
+        out.lines.append(out.style(clip(title, TITLE_LIMIT), _BOLD))
     if preamble:
-        console.print(escape(preamble.rstrip("\n")))
-    ordered = sorted(findings, key=lambda f: (-f.sev, f.rule))
+        out.lines.extend(preamble.rstrip("\n").split("\n"))
     current: tuple[Severity, str] | None = None
-    for f in ordered:
-        key = (f.sev, f.rule)
-        if key != current:
-            current = key
-            rule = REGISTRY[f.rule]
-            console.print(
-                f"\n[{_STYLE[f.sev]}]{f.sev.label}[/] [bold]{f.rule}[/bold] {escape(rule.title)}"
-            )
-        console.print(f"  • {escape(_clip(f.message, 4000))}")
+    for f in sorted(findings, key=lambda f: (-f.sev, f.rule)):
+        if (f.sev, f.rule) != current:
+            current = (f.sev, f.rule)
+            head = f"{out.style(f.sev.label, _STYLE[f.sev])} {out.style(f.rule, _BOLD)} {REGISTRY[f.rule].title}"
+            out.lines.extend(["", head])
+        out.para(clip(f.message, MESSAGE_LIMIT), "  • ", "    ")
         for loc in f.locations:
-            console.print(f"      at {escape(str(loc))}", style="dim")
+            out.para(str(loc), "      at ", "         ", _DIM)
             src = source_line(loc)
             if src:
-                console.print(f"         | {escape(_clip(src, 200))}", style="dim")
+                out.lines.append(out.style(f"         | {clip(src, SOURCE_LIMIT)}", _DIM))
         if f.fix:
-            console.print(f"      [green]fix:[/green] {escape(f.fix)}")
-    counts = summary(findings)
+            out.para(f.fix, f"      {out.style('fix:', _GREEN)} ", "           ")
     if not findings:
         if not preamble:
-            console.print("no findings")
+            out.lines.append("no findings")
     else:
-        console.print(
-            f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"
-        )
-    return buf.getvalue()
+        counts = summary(findings)
+        out.lines.extend(["", f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"])
+    return "\n".join(out.lines) + "\n"

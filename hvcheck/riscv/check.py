@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hvcheck.findings import Finding, Location, input_error_finding
+from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding
 from hvcheck.riscv.image import RiscvImage, load_image
 from hvcheck.riscv.tvec import TvecWrite, check_writes
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("R005", "a reserved or illegal encoding is reachable in executable code", Severity.ERROR, "riscv")
 
 MAX_ROUNDS = 4  # handlers reached through a resolved vector may themselves write a vector
 
@@ -47,7 +50,7 @@ def check_image(img: RiscvImage) -> ImageReport:
         img.walk(roots)
     report.findings += reserved_findings(img)
     for problem in img.problems:
-        report.findings.append(input_error_finding(img.path, None, problem, "R001-R005 for the unreadable part"))
+        report.findings.append(input_error_finding(img.path, None, problem, "the RISC-V image rules for the unreadable part"))
     report.findings.sort(key=lambda f: (f.rule, f.data.get("write_pc", f.data.get("addr", 0))))
     return report
 

@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from hvcheck.errors import InputError
-from hvcheck.findings import Finding, Location, Severity
+from hvcheck.findings import Finding, Location, Severity, declare_rule
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("R010", "emulator conformance: trap behaviour differs from the spec", Severity.ERROR, "riscv")
 
 SRC_DIR = Path(__file__).resolve().parent / "conformance_src"
 HARNESS_USER = SRC_DIR / "rvc_user.elf"

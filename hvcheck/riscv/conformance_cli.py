@@ -31,7 +31,7 @@ from hvcheck.cli import common_options, finish
 def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: str | None, cpu: str | None,
                       xlen: str | None,
                       extensions: str, reserved_must_trap: bool, timeout: float, fmt: str, output: str | None,
-                      fail_on: str) -> None:
+                      fail_on: str) -> int:
     """Execute all 49152 compressed halfwords once in one emulator process and report (R010)
     every class of divergence between "trapped as illegal" and the spec: 0x0000 and reserved
     encodings must trap, valid instructions and HINTs must not.
@@ -57,5 +57,5 @@ def riscv_conformance(qemu_user: str | None, qemu_system: str | None, results: s
         findings.extend(found)
         preambles.append(conf.summary_table(run, counts, len(found)))
         extra_runs.append(conf.extra_json(run, counts))
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck riscv-conformance",
-           preamble="\n\n".join(preambles), extra={"conformance": extra_runs})
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck riscv-conformance",
+                  preamble="\n\n".join(preambles), extra={"conformance": extra_runs})

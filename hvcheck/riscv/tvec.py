@@ -14,10 +14,16 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hvcheck.findings import Finding, Location, Severity
+from hvcheck.findings import Finding, Location, Severity, declare_rule
 from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
 from hvcheck.riscv.image import AddressInfo, RiscvImage
 from hvcheck.riscv.rvc import Decoded16, sext
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("R001", "trap-vector CSR written with a reserved MODE (>= 2)", Severity.ERROR, "riscv")
+declare_rule("R002", "trap-vector BASE does not land on an instruction start", Severity.ERROR, "riscv")
+declare_rule("R003", "trap-vector BASE lands on an instruction that is not a symbol or function entry", Severity.WARNING, "riscv")
+declare_rule("R004", "vectored trap table misaligned or not made of 4-byte jumps", Severity.ERROR, "riscv")
 
 WINDOW = 48  # instructions walked back from a write (first try)
 LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)

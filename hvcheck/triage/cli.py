@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from hvcheck.cli import common_options, finish
+from hvcheck.cli import AreaCommand, collect_per_input, common_options, finish
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="triage")
 @click.argument("logs", nargs=-1, required=True)
 @click.option("--layout", type=click.Path(exists=True), help="System layout (neutral YAML/JSON or an hvisor board "
               "directory): resolves every address to its owner and runs the layout rules (T001/T002).")
@@ -22,36 +22,38 @@ from hvcheck.cli import common_options, finish
               help="RISC-V image that trapped: resolves trap pcs (trap vector? mid-instruction?) for T004.")
 @common_options
 def triage(logs: tuple[str, ...], layout: str | None, board: str | None, elf: str | None, cpuid: str | None, riscv_elf: str | None,
-           fmt: str, output: str | None, fail_on: str) -> None:
-    """Read console/crash LOGs (files, '-' for stdin, plain or .gz) and diagnose them.
+           fmt: str, output: str | None, fail_on: str) -> int:
+    """Read console/crash LOGs (files, '-' for stdin, plain or .gz) and diagnose them ({rules}).
 
     Recognises hvisor consoles (aarch64/riscv64/loongarch64), Linux x86 and arm64/riscv oopses,
     OpenSBI trap dumps, KVM internal errors and QEMU -d int traces. Each diagnosis has a
     confidence (established / probable / unknown) and cites the log lines it used.
     """
+    from hvcheck.catalogue import rule_range
     from hvcheck.errors import InputError
-    from hvcheck.findings import Finding, input_error_finding
+    from hvcheck.findings import Finding
     from hvcheck.triage.context import load_context
     from hvcheck.triage.diagnose import diagnose
     from hvcheck.triage.scan import ScanResult, scan
 
     ctx = load_context(layout=layout, elf=elf, cpuid=cpuid, riscv_elf=riscv_elf, board=board)
     results: list[ScanResult] = []
-    unreadable: list[Finding] = []
-    first_error: InputError | None = None
-    for log in logs:
-        try:
-            results.append(scan(log))
-        except InputError as exc:
-            if len(logs) == 1:
-                raise
-            first_error = first_error or exc
-            unreadable.append(input_error_finding(exc.path, exc.line, exc.message, "T001-T005 for this log"))
-    if not results and first_error is not None:
-        raise first_error
+
+    def scan_one(log: str) -> list[Finding]:
+        results.append(scan(log))
+        return []
+
+    if len(logs) == 1:
+        scan_one(logs[0])  # a single unreadable log is exit 2, not a finding
+        unreadable: list[Finding] = []
+    else:
+        unreadable, checked = collect_per_input(logs, scan_one, f"{rule_range('triage')} for this log")
+        if checked == 0:
+            first = unreadable[0]
+            raise InputError(first.locations[0].path, first.data["what"], first.locations[0].line)
     findings = unreadable + diagnose(results, ctx)
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage",
-           preamble=preamble(results, ctx), extra=extra(results, ctx))
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage",
+                  preamble=preamble(results, ctx), extra=extra(results, ctx))
 
 
 def preamble(results: list[Any], ctx: Any) -> str:

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from hvcheck.findings import Finding, Location
+from hvcheck.findings import Finding, Location, Severity, declare_rule
 from hvcheck.triage.context import Context, _optional
 from hvcheck.triage.facts import Address, Fault
 from hvcheck.triage.qemu_trace import STORM_RUN
 from hvcheck.triage.riscv_causes import ILLEGAL_INSTRUCTION
 from hvcheck.triage.scan import ScanResult
 from hvcheck.units import hex_range
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("T001", "a fault address lies in the hypervisor's memory", Severity.ERROR, "triage")
+declare_rule("T002", "a fault address lies in zone RAM that is not mapped at stage 2", Severity.ERROR, "triage")
+declare_rule("T003", "#GP on XSETBV: the XCR0 value breaks an architectural rule", Severity.ERROR, "triage")
+declare_rule("T004", "illegal-instruction trap at a trap vector, mid-instruction or on a reserved encoding", Severity.ERROR, "triage")
+declare_rule("T005", "recognised fault: extracted facts and address owners", Severity.NOTE, "triage")
 
 ESTABLISHED, PROBABLE, UNKNOWN = "established", "probable", "unknown"
 PHYSICAL = ("GPA", "HPA")

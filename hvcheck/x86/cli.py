@@ -7,27 +7,8 @@ from __future__ import annotations
 
 import click
 
-from hvcheck.cli import common_options, exit_for, write_report
-from hvcheck.cli import finish as shared_finish
+from hvcheck.cli import AreaCommand, common_options, finish
 from hvcheck.errors import InputError
-
-
-def finish(findings: list, *, fmt: str, output: str | None, fail_on: str, title: str | None = None,
-           preamble: str | None = None, extra: dict | None = None) -> None:
-    """The shared `finish`, except that uncoloured text (a pipe, a file, CI) is rendered without rich:
-    same layout, a third less start-up time for `hvcheck xcr0` (benchmarks/bench_x86.py)."""
-    import os
-    import sys
-
-    colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    if fmt != "text" or colour:
-        shared_finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=title, preamble=preamble,
-                      extra=extra)
-        return
-    from hvcheck.x86.plain import render_plain
-
-    write_report(render_plain(findings, title=title, preamble=preamble), output)
-    exit_for(findings, fail_on)
 
 
 def parse_u64(text: str, what: str) -> int:
@@ -52,7 +33,7 @@ def parse_u64(text: str, what: str) -> int:
     return value
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="x86")
 @click.argument("value")
 @click.option("--supported", metavar="MASK",
               help="CPUID.(EAX=0DH,ECX=0):EDX:EAX of the CPU (enables X002).")
@@ -60,7 +41,7 @@ def parse_u64(text: str, what: str) -> int:
               help="Take the supported mask from a CPUID dump (`cpuid -r` output, JSON leaf list, or `self`).")
 @common_options
 def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, output: str | None,
-         fail_on: str) -> None:
+         fail_on: str) -> int:
     """Check an XCR0 VALUE (what XSETBV writes) against the XSAVE rules.
 
     X001 names every architectural rule the value breaks (SDM Vol.1 §13.3, Vol.2 XSETBV); X002 the
@@ -102,7 +83,7 @@ def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, ou
                                                            " (give --supported/--cpuid to check enumeration)"))
     extra = {"xcr0": val, "components": xsave.bit_names(val), "valid": not findings,
              "nearest_valid": nearest if findings else [val], "supported": mask}
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=None, preamble="\n".join(lines), extra=extra)
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=None, preamble="\n".join(lines), extra=extra)
 
 
 def _load_dump(arg: str):
@@ -124,7 +105,7 @@ def _dump_summary(label: str, dump) -> list[str]:
     return lines
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="x86")
 @click.argument("dump", required=False, type=click.Path(dir_okay=False))
 @click.option("--host", "host_arg", metavar="DUMP",
               help="The host's CPUID (`cpuid -r` / JSON, or `self`): report what the guest has and it lacks (X005).")
@@ -132,7 +113,7 @@ def _dump_summary(label: str, dump) -> list[str]:
               help="Check this machine's CPUID, read through /dev/cpu/N/cpuid (needs root and the cpuid driver).")
 @common_options
 def cpuid(dump: str | None, host_arg: str | None, use_self: bool, fmt: str, output: str | None,
-          fail_on: str) -> None:
+          fail_on: str) -> int:
     """Check a CPUID DUMP: leaf 0xD's XCR0 mask (X003), feature flags vs XSAVE components (X004),
     guest vs --host (X005), CPUs of one dump that disagree (X006).
 
@@ -158,7 +139,7 @@ def cpuid(dump: str | None, host_arg: str | None, use_self: bool, fmt: str, outp
     if host is not None:
         extra["host"] = {"path": host.path, "format": host.fmt, "cpus": sorted(host.cpus),
                          "xcr0_mask": host.xcr0_mask(), "vendor": host.vendor()}
-    finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
 
 
 def _parse_ioctl_arg(text: str) -> int:
@@ -184,7 +165,7 @@ def _parse_ioctl_arg(text: str) -> int:
     return value
 
 
-@click.command()
+@click.command(cls=AreaCommand, area="x86")
 @click.argument("numbers", nargs=-1)
 @click.option("--trace", "trace_files", multiple=True, type=click.Path(dir_okay=False),
               help="A bpftrace (kprobe on kvm_arch_*_ioctl) or strace log to check for misrouted ioctls (X010).")
@@ -194,7 +175,7 @@ def _parse_ioctl_arg(text: str) -> int:
               help="Kernel release the trace was taken on (e.g. 5.10.0-46), when the file does not say.")
 @common_options
 def ioctl(numbers: tuple[str, ...], trace_files: tuple[str, ...], probe: str | None, kernel: str | None,
-          fmt: str, output: str | None, fail_on: str) -> None:
+          fmt: str, output: str | None, fail_on: str) -> int:
     """Decode KVM ioctl NUMBERS (full 32-bit request words, 16-bit fragments such as 0xAEE2, or
     KVM_* names): name, _IO/_IOR/_IOW/_IOWR, argument type and size, nr, and which fd classes
     (/dev/kvm, VM, vCPU, device) accept it since which kernel. With --trace, report ioctls that
@@ -256,10 +237,6 @@ def ioctl(numbers: tuple[str, ...], trace_files: tuple[str, ...], probe: str | N
         extra["traces"] = list(trace_files)
     lines.append("")
     lines.append(f"table: {K.header_info()}")
-    try:
-        finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
-    except SystemExit as done:
-        # An unknown request word is a result, not a usage error: exit 1 even with no finding.
-        if unknown and done.code == 0:
-            raise SystemExit(1) from None
-        raise
+    code = finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    # An unknown request word is a result, not a usage error: exit 1 even with no finding.
+    return 1 if unknown else code

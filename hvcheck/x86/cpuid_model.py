@@ -20,9 +20,15 @@ import struct
 from dataclasses import dataclass, field
 
 from hvcheck.errors import InputError, LimitExceeded
-from hvcheck.findings import Finding, Location
+from hvcheck.findings import Finding, Location, Severity, declare_rule
 from hvcheck.inputs import read_capped
 from hvcheck.x86 import xsave
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("X003", "CPUID leaf 0xD's XCR0 mask is itself invalid (the guest kernel will #GP on XSETBV)", Severity.ERROR, "x86")
+declare_rule("X004", "CPUID feature flags disagree with XSAVE components", Severity.WARNING, "x86")
+declare_rule("X005", "guest CPUID advertises a feature or XSAVE component the host does not", Severity.WARNING, "x86")
+declare_rule("X006", "CPUs in one CPUID dump disagree on feature or XSAVE leaves", Severity.WARNING, "x86")
 
 Regs = tuple[int, int, int, int]  # eax, ebx, ecx, edx
 REG_NAMES = ("eax", "ebx", "ecx", "edx")

@@ -21,10 +21,13 @@ import re
 from dataclasses import dataclass, field
 
 from hvcheck.errors import InputError
-from hvcheck.findings import Finding, Location, Severity
+from hvcheck.findings import Finding, Location, Severity, declare_rule
 from hvcheck.inputs import read_capped
 from hvcheck.x86 import kvm_ioctls as K
 from hvcheck.x86.kvm_fd_classes import CLASS_LABEL, HANDLERS, UNKNOWN_ERRNO, version_key
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("X010", "a KVM ioctl reached a file-descriptor class that does not implement it", Severity.ERROR, "x86")
 
 MAX_TRACE_BYTES = 256 << 20
 MAX_TRACE_LINE = 4096  # characters of one trace line that are parsed

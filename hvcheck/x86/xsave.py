@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hvcheck.findings import Finding, Location
+from hvcheck.findings import Finding, Location, Severity, declare_rule
+
+# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
+declare_rule("X001", "XCR0 value violates an architectural rule", Severity.ERROR, "x86")
+declare_rule("X002", "XCR0 sets a bit not enumerated in CPUID leaf 0xD", Severity.ERROR, "x86")
 
 U64 = (1 << 64) - 1
 

@@ -71,10 +71,18 @@ def test_xcr0_imports_nothing_heavy() -> None:
     assert "X001" in proc.stdout
 
 
-def test_plain_and_rich_text_reports_have_the_same_lines() -> None:
+def test_text_report_colour_and_wrapping_are_optional() -> None:
+    """One renderer for every command: no ANSI codes unless asked, lines wrapped only to a given
+    width (continuation lines indented), the words unchanged either way."""
     from hvcheck.report.text import render_text
-    from hvcheck.x86.plain import render_plain
     from hvcheck.x86.xsave import xcr0_findings
 
     findings = xcr0_findings(0x202E7, 0x2E7)
-    assert render_plain(findings, preamble="p") == render_text(findings, preamble="p")
+    plain = render_text(findings, preamble="p")
+    assert "\x1b[" not in plain
+    coloured = render_text(findings, preamble="p", color=True)
+    assert "\x1b[1;31m" in coloured
+    assert __import__("re").sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+    wrapped = render_text(findings, preamble="p", width=60)
+    assert max(len(line) for line in wrapped.splitlines()[1:]) <= 60
+    assert " ".join(wrapped.split()) == " ".join(plain.split())
