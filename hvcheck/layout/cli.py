@@ -76,45 +76,43 @@ def _notes_text(notes: list[str]) -> str | None:
     return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
 
 
-def _check_all(repo: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int, list[str]]:
-    """Every board of an hvisor checkout: an unreadable board is an E001 finding, not an abort."""
-    try:
-        from hvcheck.layout.loaders import hvisor
-    except ImportError:
-        raise InputError(str(repo), "--all needs the hvisor loader, which this build does not have") from None
+def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int, list[str]]:
+    """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
+    E001 finding, not an abort."""
     from rich.console import Console
     from rich.progress import Progress
 
+    from hvcheck.catalogue import rule_range
+    from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
-    boards = hvisor.discover_boards(repo)
-    if not boards:
-        raise InputError(str(repo), "no hvisor boards found (expected platform/<arch>/<board>/board.rs)")
+    fmt, targets = loaders.discover(path)
+    options = loaders.LoadOptions(image_size=bounds)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0
     console = Console(file=sys.stderr)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("checking boards", total=len(boards))
-        for ref in boards:
-            progress.update(task, description=f"checking {ref.name}")
-            kwargs = {} if bounds is None else {"image_size": bounds}
+        task = progress.add_task("checking", total=len(targets))
+        for target in targets:
+            progress.update(task, description=f"checking {target.name}")
             try:
-                system = hvisor.load_hvisor_board(ref.path, repo_root=repo, **kwargs)
+                system = fmt.load_target(target, options)
             except InputError as exc:
-                findings.append(input_error_finding(exc.path, exc.line, f"board {ref.name}: {exc.message}",
-                                                    "the layout rules for this board"))
+                findings.append(input_error_finding(exc.path, exc.line, f"{target.name}: {exc.message}",
+                                                    f"{rule_range('layout')} for {target.name}"))
                 progress.advance(task)
                 continue
             checked += 1
-            notes.extend(f"[{ref.name}] {n}" for n in system.notes)
+            notes.extend(f"[{target.name}] {n}" for n in system.notes)
             for f in run_rules(system, headroom=headroom):
-                f.message = f"[{ref.name}] {f.message}"
-                f.data.setdefault("board", ref.name)
+                f.message = f"[{target.name}] {f.message}"
+                f.data.setdefault("board", target.name)
                 findings.append(f)
             progress.advance(task)
     if not console.is_terminal:
-        click.echo(f"checked {checked} of {len(boards)} boards", err=True)
+        click.echo(f"checked {checked} of {len(targets)} {'boards' if fmt.name == 'hvisor' else 'systems'}",
+                   err=True)
     return findings, checked, notes
 
 

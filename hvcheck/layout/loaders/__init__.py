@@ -1,11 +1,136 @@
-"""Loaders build a :class:`hvcheck.layout.model.System` from files on disk."""
+"""The loader registry: every input format that becomes a :class:`hvcheck.layout.model.System`.
+
+A format is a module (or package) in this package that defines ``FORMAT``, an object with:
+
+- ``name`` and ``description`` (for messages and `--help`);
+- ``options``: the :class:`LoadOptions` fields it understands (others given by the user are refused
+  with a message naming the format);
+- ``sniff(path) -> int``: how sure it is that ``path`` is its input (0 = not mine; a file *inside* a
+  tree the format owns may score higher than a bare suffix match);
+- ``load(paths, options) -> System``: the model (raises ``InputError`` for bad input);
+- ``discover(path) -> list[Target]``: for `--all`, the independent systems under a tree (boards,
+  board sets); ``[]`` when the path is not such a tree.
+
+Formats are found by scanning this package, so a new format is one new module or subpackage here
+(plus its fixtures and tests): the rules, fix planning, reporters and the map never change.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Protocol
 
 from hvcheck.errors import InputError
 from hvcheck.layout.model import System
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user may tell a loader beyond the paths (each format declares which it accepts)."""
+
+    elf: Path | None = None                      # linked hypervisor ELF: exact extent
+    board: str | None = None                     # pick one board of a tree
+    root_dts: Path | None = None                 # override the root zone's device tree
+    image_size: tuple[int, int] | None = None    # bounds for an estimated image size
+    cpus: int | None = None                      # CPU count where the layout depends on it
+
+    def given(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One independently checkable system found under a tree by ``discover`` (a board, a set)."""
+
+    name: str
+    paths: tuple[Path, ...]
+    root: Path | None = None   # the tree it was found in (some formats resolve shared files from it)
+
+
+class LayoutFormat(Protocol):
+    name: str
+    description: str
+    options: frozenset[str]
+
+    def sniff(self, path: Path) -> int: ...
+
+    def load(self, paths: Sequence[Path], options: LoadOptions) -> System: ...
+
+    def discover(self, path: Path) -> list[Target]: ...
+
+    def load_target(self, target: Target, options: LoadOptions) -> System: ...
+
+
+OPTION_FLAGS = {"elf": "--elf", "board": "--board", "root_dts": "--root-dts", "image_size": "--image-size",
+                "cpus": "--cpus"}
+
+_FORMATS: list[LayoutFormat] | None = None
+
+
+def formats() -> list[LayoutFormat]:
+    """Every registered format (modules of this package that define FORMAT), in name order."""
+    global _FORMATS
+    if _FORMATS is None:
+        found: list[LayoutFormat] = []
+        for info in pkgutil.iter_modules(__path__):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            fmt = getattr(module, "FORMAT", None)
+            if fmt is not None:
+                found.append(fmt)
+        _FORMATS = sorted(found, key=lambda f: f.name)
+    return _FORMATS
+
+
+def format_named(name: str) -> LayoutFormat:
+    for fmt in formats():
+        if fmt.name == name:
+            return fmt
+    raise KeyError(name)
+
+
+def recognise(path: Path) -> LayoutFormat:
+    """The format that claims ``path`` most surely, or an InputError that lists what is accepted."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "no such file or directory")
+    best: tuple[int, LayoutFormat] | None = None
+    for fmt in formats():
+        score = fmt.sniff(path)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, fmt)
+    if best is None:
+        accepted = "; ".join(f"{f.description}" for f in formats())
+        raise InputError(str(path), f"not a layout this hvcheck reads (accepted: {accepted})")
+    return best[1]
+
+
+def check_options(fmt: LayoutFormat, path: Path, options: LoadOptions) -> None:
+    extra = [name for name in options.given() if name not in fmt.options]
+    if extra:
+        flags = ", ".join(OPTION_FLAGS.get(n, n) for n in extra)
+        raise InputError(str(path), f"{flags} do(es) not apply to {fmt.description}")
+
+
+def load_paths(paths: Sequence[Path], options: LoadOptions = LoadOptions()) -> System:
+    """Load one system from one or more paths (the first decides the format)."""
+    if not paths:
+        raise InputError(None, "no layout given")
+    fmt = recognise(paths[0])
+    check_options(fmt, paths[0], options)
+    return fmt.load([Path(p) for p in paths], options)
+
+
+def discover(path: Path) -> tuple[LayoutFormat, list[Target]]:
+    """For `--all`: the format of the tree at ``path`` and every system under it."""
+    fmt = recognise(path)
+    targets = fmt.discover(Path(path))
+    if not targets:
+        raise InputError(str(path), f"--all needs a tree with several systems; {fmt.description} has none here")
+    return fmt, targets
 
 
 def load_layout(
@@ -15,24 +140,8 @@ def load_layout(
     board: str | None = None,
     root_dts: Path | None = None,
     image_size: tuple[int, int] | None = None,
+    cpus: int | None = None,
 ) -> System:
-    """A neutral layout file (.yaml/.yml/.json), or an hvisor board directory / checkout."""
-    if path.is_dir():
-        try:
-            from hvcheck.layout.loaders import hvisor
-        except ImportError:
-            raise InputError(str(path), "is a directory, and this build has no hvisor loader") from None
-        target = hvisor.resolve_board(path, board) if board else path
-        kwargs = {"elf": elf, "root_dts": root_dts}
-        if image_size is not None:
-            kwargs["image_size"] = image_size
-        return hvisor.load_hvisor_board(target, **kwargs)  # type: ignore[arg-type]
-    if not path.exists():
-        raise InputError(str(path), "no such file or directory")
-    if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        from hvcheck.layout.loaders.neutral import load_neutral
-
-        if board or root_dts or image_size:
-            raise InputError(str(path), "--board, --root-dts and --image-size apply to hvisor trees, not layout files")
-        return load_neutral(path, elf=elf)
-    raise InputError(str(path), "not a layout file (.yaml/.yml/.json) or an hvisor board directory")
+    """One system from ``path`` in whichever registered format recognises it."""
+    return load_paths([Path(path)], LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=image_size,
+                                                cpus=cpus))

@@ -15,12 +15,14 @@ estimated as BASE + image (2-8 MiB, assumed) + HV_EXTENDED_SIZE, with the estima
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from hvcheck.errors import InputError
 from hvcheck.findings import Location
+from hvcheck.layout.loaders import LoadOptions, Target
 from hvcheck.layout.loaders.boardrs import (
     Namespace,
     ParsedStruct,
@@ -909,3 +911,64 @@ def _json_devices(path: Path, arch: JValue, board: Board, what: str) -> None:
         base, size = _hex(path, v, f"{what}.{key}"), _hex(path, size_v, f"{what}.{dev}_size")
         if size > 0 and (base or kind == "gic"):
             _add_device(board, Device(dev, kind, base, base + size, Location(str(path), v.line, detail=f"{what}.{key}")))
+
+
+# ---------------------------------------------------------------------------------------------
+# registration (hvcheck.layout.loaders)
+
+# Files a user (or pre-commit, which passes changed file names) may give that belong to one board.
+_BOARD_FILE_DEPTH = 3
+
+
+def board_of_file(path: Path) -> Path | None:
+    """The board directory that ``path`` (board.rs, linker.ld, configs/zone1.json, image/dts/x.dts,
+    platform.mk, ...) belongs to, or None."""
+    for cand in list(Path(path).parents)[:_BOARD_FILE_DEPTH]:
+        if (cand / "board.rs").is_file() and cand.parent.name in ARCHES:
+            return cand
+    return None
+
+
+class HvisorFormat:
+    name = "hvisor"
+    description = "an hvisor checkout, board directory (platform/<arch>/<board>) or file inside a board"
+    options = frozenset({"elf", "board", "root_dts", "image_size"})
+
+    def sniff(self, path: Path) -> int:
+        if path.is_dir():
+            return 50 if is_hvisor_tree(path) else 0
+        if is_hvisor_tree(path):
+            return 50
+        return 30 if board_of_file(path) is not None else 0
+
+    def load(self, paths: Sequence[Path], options: LoadOptions) -> System:
+        if len(paths) != 1:
+            raise InputError(str(paths[1]), "an hvisor board is one directory; give one path (or --all)")
+        path = paths[0]
+        if path.is_file() and not is_hvisor_tree(path):
+            board_dir = board_of_file(path)
+            assert board_dir is not None  # sniff() claimed it
+            path = board_dir
+        target = resolve_board(path, options.board) if options.board else path
+        if not options.board and path.is_dir() and not (path / "board.rs").is_file():
+            boards = discover_boards(path)
+            if len(boards) > 1:
+                names = ", ".join(b.name for b in boards)
+                raise InputError(str(path), f"an hvisor checkout with {len(boards)} boards: give --board NAME or "
+                                            f"--all (boards: {names})")
+            if boards:
+                target = boards[0].path
+        return load_hvisor_board(target, elf=options.elf, root_dts=options.root_dts,
+                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE)
+
+    def discover(self, path: Path) -> list[Target]:
+        if path.is_file():
+            return []
+        return [Target(b.name, (b.path,), path) for b in discover_boards(path)]
+
+    def load_target(self, target: Target, options: LoadOptions) -> System:
+        return load_hvisor_board(target.paths[0], repo_root=target.root,
+                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE)
+
+
+FORMAT = HvisorFormat()

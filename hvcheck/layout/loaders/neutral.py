@@ -3,11 +3,13 @@ its JSON Schema in docs/layout.schema.json. Every error names file:line."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.layout.loaders import LoadOptions, Target
 from hvcheck.layout.loaders.located import Node, read_located
 from hvcheck.layout.model import (
     Board,
@@ -324,3 +326,38 @@ def _devicetree_file(path: Path, node: Node) -> DeviceTreeFacts:
         raise node.fail(f"device tree {path} not found")
     facts: DeviceTreeFacts = read_devicetree(path)
     return facts
+
+
+# ---------------------------------------------------------------- registration (hvcheck.layout.loaders)
+
+
+class NeutralFormat:
+    name = "neutral"
+    description = "a neutral layout file (.yaml/.yml/.json with an 'hvcheck-layout' key, docs/layout-format.md)"
+    options = frozenset({"elf"})
+
+    def sniff(self, path: Path) -> int:
+        if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml", ".json"):
+            return 0
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+        except OSError:
+            return 10  # let load() report why it cannot be read
+        # The format key near the top makes it certain; a bare suffix is a weak claim that other
+        # formats (an hvisor zone JSON inside a board) outrank.
+        return 60 if FORMAT_KEY.encode() in head else 10
+
+    def load(self, paths: Sequence[Path], options: LoadOptions) -> System:
+        if len(paths) != 1:
+            raise InputError(str(paths[1]), "a neutral layout is one file; give one path")
+        return load_neutral(paths[0], elf=options.elf)
+
+    def discover(self, path: Path) -> list[Target]:
+        return []
+
+    def load_target(self, target: Target, options: LoadOptions) -> System:
+        return self.load(target.paths, options)
+
+
+FORMAT = NeutralFormat()
