@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Finding, Location, Severity, declare_rule
-from hvcheck.inputs import read_capped
+from hvcheck.textio import read_text
 from hvcheck.x86 import xsave
 
 # The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
@@ -105,10 +105,8 @@ _CPU_HDR = re.compile(r"^\s*CPU(?:\s+(\d+))?:\s*$")
 
 
 def _read_text(path: str) -> str:
-    data = read_capped(path, MAX_DUMP_BYTES, "CPUID dumps")
-    if b"\0" in data:
-        raise InputError(path, "binary data (NUL bytes); expected `cpuid -r` text or a JSON leaf list")
-    return data.decode("utf-8", errors="replace")
+    return read_text(path, MAX_DUMP_BYTES, "CPUID dumps", strict=False,
+                     expected="`cpuid -r` text or a JSON leaf list")
 
 
 def read_cpuid_dump(path: str | os.PathLike[str]) -> CpuidDump:

@@ -25,6 +25,7 @@ from typing import Any
 from hvcheck.errors import InputError
 from hvcheck.findings import Location
 from hvcheck.inputs import read_capped
+from hvcheck.textio import decode_text
 from hvcheck.units import int_of
 
 MAX_RUST_BYTES = 4 << 20   # a board.rs larger than this is not a board file
@@ -219,12 +220,7 @@ def read_rust(path: Path, cfg: Callable[[str], bool] | None = None) -> RustFile:
     """Parse a Rust source file; InputError on unreadable, oversized, non-UTF-8 or unparsable text."""
     name = str(path)
     raw = read_capped(path, MAX_RUST_BYTES, "Rust config files")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(name, "not UTF-8 text (binary file?)", raw[: exc.start].count(b"\n") + 1) from None
-    if b"\x00" in raw:
-        raise InputError(name, "contains NUL bytes (binary file?)", raw[: raw.index(b"\x00")].count(b"\n") + 1)
+    decode_text(raw, name, expected="Rust source")
     return RustFile(path, raw, cfg)
 
 

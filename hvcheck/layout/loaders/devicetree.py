@@ -27,7 +27,9 @@ from pathlib import Path
 from hvcheck.errors import InputError
 from hvcheck.findings import Location
 from hvcheck.inputs import read_capped
+from hvcheck.intexpr import ExprError, evaluate
 from hvcheck.layout.model import Device, DeviceTreeFacts, Numbered, ReservedRange, Span
+from hvcheck.textio import decode_text
 from hvcheck.units import int_of, parse_size
 
 MAX_DT_BYTES = 32 << 20
@@ -565,31 +567,16 @@ class DtsParser:
             elif re.match(r"\d", tok):
                 out.append(str(_c_int(re.sub(r"[uUlL]+$", "", tok))))
             elif tok in ("<<", ">>", "+", "-", "*", "/", "%", "&", "|", "^", "~", "(", ")"):
-                out.append("//" if tok == "/" else tok)
+                out.append(tok)
             else:
                 return Unknown(f"expression `{expr.strip()}`")
         try:
-            value = _safe_arith(" ".join(out))
-        except (ValueError, ZeroDivisionError, SyntaxError):
-            raise src.fail(f"cannot evaluate `({expr.strip()})`") from None
+            value = evaluate(" ".join(out))
+        except ExprError as exc:
+            raise src.fail(f"cannot evaluate `({expr.strip()[:80]})`: {exc}") from None
+        if abs(value) >= 1 << 128:
+            raise src.fail(f"`({expr.strip()[:80]})` is out of range for a cell")
         return value
-
-
-def _safe_arith(expr: str) -> int:
-    import ast
-
-    tree = ast.parse(expr, mode="eval")
-    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv,
-               ast.Mod, ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr, ast.BitXor, ast.Invert, ast.USub, ast.UAdd)
-    for n in ast.walk(tree):
-        if not isinstance(n, allowed):
-            raise ValueError(type(n).__name__)
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.LShift):
-            pass
-    value = eval(compile(tree, "<dts>", "eval"), {"__builtins__": {}}, {})  # only arithmetic nodes pass
-    if not isinstance(value, int) or abs(value) >= 1 << 128:
-        raise ValueError("out of range")
-    return value
 
 
 def _matching_paren(src: _Source) -> int:
@@ -638,13 +625,7 @@ def _memory_relevant(node: DtNode) -> bool:
 def _read_text(path: Path) -> str:
     name = str(path)
     raw = read_capped(path, MAX_DT_BYTES, "device trees")
-    if b"\x00" in raw:
-        raise InputError(name, "contains NUL bytes: not DTS text (a DTB must start with the FDT magic d00dfeed)",
-                         raw[: raw.index(b"\x00")].count(b"\n") + 1)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(name, "not UTF-8 text", raw[: exc.start].count(b"\n") + 1) from None
+    return decode_text(raw, name, expected="DTS text (a DTB must start with the FDT magic d00dfeed)")
 
 
 def _check_conflict_markers(src: _Source) -> None:

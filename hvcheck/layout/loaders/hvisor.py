@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hvcheck.errors import InputError
 from hvcheck.findings import Location
+from hvcheck.intexpr import ExprError, evaluate, size_suffix
 from hvcheck.layout.loaders import LoadOptions, Target
 from hvcheck.layout.loaders.boardrs import (
     Namespace,
@@ -49,7 +50,7 @@ from hvcheck.layout.model import (
     System,
     Zone,
 )
-from hvcheck.units import MAX_NUMBER_DIGITS, U64_LIMIT, human_size, int_of
+from hvcheck.units import U64_LIMIT, human_size, int_of
 
 ARCHES = ("aarch64", "riscv64", "loongarch64", "x86_64")
 DEFAULT_IMAGE_SIZE = (2 << 20, 8 << 20)
@@ -478,30 +479,11 @@ def _read_linker(path: Path) -> _Linker:
 
 
 def _ld_int(path: Path, expr: str, line: int) -> int:
-    tokens = re.findall(r"0[xX][0-9a-fA-F]+|\d+[KM]?|[-+*()]|\S+", expr.strip())
-    out = []
-    for t in tokens:
-        if len(t) > MAX_NUMBER_DIGITS:
-            raise InputError(str(path), f"number with {len(t)} digits in `{expr.strip()[:60]}`", line)
-        if re.fullmatch(r"0[xX][0-9a-fA-F]+", t):
-            out.append(str(int(t, 16)))
-        elif re.fullmatch(r"\d+[KM]?", t):
-            mult = {"K": 1 << 10, "M": 1 << 20}.get(t[-1], 1)
-            out.append(str(int(t.rstrip("KM")) * mult))
-        elif t in "-+*()":
-            out.append(t)
-        else:
-            raise InputError(str(path), f"cannot evaluate `{expr.strip()}` in the linker script", line)
+    """A linker-script constant expression (`0x80000000 + 2M`), bounded (hvcheck.intexpr)."""
     try:
-        import ast
-
-        tree = ast.parse(" ".join(out), mode="eval")
-        if not all(isinstance(n, (ast.Expression, ast.BinOp, ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.UnaryOp,
-                                  ast.USub)) for n in ast.walk(tree)):
-            raise ValueError
-        return int(eval(compile(tree, "<ld>", "eval"), {"__builtins__": {}}))
-    except (ValueError, SyntaxError):
-        raise InputError(str(path), f"cannot evaluate `{expr.strip()}` in the linker script", line) from None
+        return evaluate(expr, size_suffix)
+    except ExprError as exc:
+        raise InputError(str(path), f"cannot evaluate `{expr.strip()[:80]}` in the linker script: {exc}", line) from None
 
 
 def _to_physical(ctx: _Ctx, vaddr: int) -> tuple[int, str | None]:

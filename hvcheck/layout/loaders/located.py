@@ -13,7 +13,7 @@ from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
-from hvcheck.inputs import read_capped
+from hvcheck.textio import read_text
 
 MAX_LAYOUT_BYTES = 8 << 20  # a layout description larger than this is not a layout description
 MAX_NESTING = 64
@@ -38,14 +38,7 @@ def read_located(path: Path) -> Node:
     import yaml  # lazy: PyYAML is only needed for layout files
 
     name = str(path)
-    raw = read_capped(path, MAX_LAYOUT_BYTES, "layout files")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(name, "not UTF-8 text (binary file?)", line) from None
-    if "\x00" in text:
-        raise InputError(name, "contains NUL bytes (binary file?)", text[: text.index("\x00")].count("\n") + 1)
+    text = read_text(path, MAX_LAYOUT_BYTES, "layout files", expected="a layout file")
     if path.suffix.lower() == ".json":
         try:
             json.loads(text, parse_int=str, parse_float=str)  # syntax only: no 10^6-digit int()
