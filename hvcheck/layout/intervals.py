@@ -71,29 +71,29 @@ def overlapping_pairs_between(
     left: Iterable[Interval[T]], right: Iterable[Interval[U]]
 ) -> Iterator[tuple[Interval[T], Interval[U]]]:
     """Yield every (a, b) with a from ``left``, b from ``right`` and a, b overlapping."""
-    events: list[tuple[int, int, int, Interval[T] | Interval[U]]] = []
-    for iv in left:
-        if iv.start < iv.end:
-            events.append((iv.start, 0, len(events), iv))
-    for iv in right:
-        if iv.start < iv.end:
-            events.append((iv.start, 1, len(events), iv))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
-    active_l: list[tuple[int, int, Interval[T]]] = []
-    active_r: list[tuple[int, int, Interval[U]]] = []
-    for start, side, seq, iv in events:
+    lefts = [iv for iv in left if iv.start < iv.end]
+    rights = [iv for iv in right if iv.start < iv.end]
+    # Sweep over starts (left before right at equal starts, then input order); each side keeps a
+    # heap of the active intervals by end, keyed by index so intervals are never compared.
+    events = [(iv.start, 0, i) for i, iv in enumerate(lefts)] + [(iv.start, 1, i) for i, iv in enumerate(rights)]
+    events.sort()
+    active_l: list[tuple[int, int]] = []
+    active_r: list[tuple[int, int]] = []
+    for start, side, i in events:
         while active_l and active_l[0][0] <= start:
             heapq.heappop(active_l)
         while active_r and active_r[0][0] <= start:
             heapq.heappop(active_r)
         if side == 0:
-            for _, _, other_r in active_r:
-                yield iv, other_r  # type: ignore[misc]
-            heapq.heappush(active_l, (iv.end, seq, iv))  # type: ignore[arg-type]
+            a = lefts[i]
+            for _, j in active_r:
+                yield a, rights[j]
+            heapq.heappush(active_l, (a.end, i))
         else:
-            for _, _, other_l in active_l:
-                yield other_l, iv  # type: ignore[misc]
-            heapq.heappush(active_r, (iv.end, seq, iv))  # type: ignore[arg-type]
+            b = rights[i]
+            for _, j in active_l:
+                yield lefts[j], b
+            heapq.heappush(active_r, (b.end, i))
 
 
 class IntervalIndex(Generic[T]):

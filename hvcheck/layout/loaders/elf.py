@@ -6,6 +6,7 @@ the memory pool live after the image), so with the ELF nothing has to be estimat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class HvExtent:
     core_end: Symbol | None
     end: Symbol
 
-    def __iter__(self):  # allows `skernel, core_end, hv_end = read_hv_extent(p)`
+    def __iter__(self) -> Iterator[Symbol | None]:  # allows `skernel, core_end, hv_end = read_hv_extent(p)`
         return iter((self.start, self.core_end, self.end))
 
 

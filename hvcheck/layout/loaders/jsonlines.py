@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import bisect
 import json
+import json.decoder
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hvcheck.errors import InputError
 from hvcheck.inputs import read_capped
+
+# json's string scanner (C-accelerated; not in the typeshed stubs).
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 MAX_JSON_BYTES = 4 << 20
 MAX_DEPTH = 64
@@ -149,7 +154,7 @@ class _Parser:
 
     def string(self) -> str:
         try:
-            s, end = json.decoder.scanstring(self.text, self.pos + 1)
+            s, end = _scanstring(self.text, self.pos + 1)
         except json.JSONDecodeError as exc:
             raise self.fail(exc.msg, exc.pos) from None
         self.pos = end

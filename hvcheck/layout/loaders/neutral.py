@@ -44,7 +44,7 @@ REGION_KINDS = {
 # ---------------------------------------------------------------- field readers
 
 
-def _mapping(node: Node, what: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Node]:
+def _mapping(node: Node, what: str, allowed: set[str], required: frozenset[str] | set[str] = frozenset()) -> dict[str, Node]:
     if not isinstance(node.value, dict):
         raise node.fail(f"{what} must be a mapping, got {_kind(node)}")
     for key, child in node.value.items():
