@@ -35,3 +35,13 @@ def run_hvcheck(*args: str, stdin: str | None = None, cwd: Path | None = None) -
         cwd=cwd,
         timeout=300,
     )
+
+
+def assert_golden(golden: Path, actual: str) -> None:
+    """Compare with a reviewed golden file. A missing golden fails; `HVCHECK_UPDATE_GOLDEN=1 pytest ...`
+    (re)writes it, and the new file must then be reviewed and committed like code."""
+    if os.environ.get("HVCHECK_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert golden.exists(), f"missing golden file {golden}; create it with HVCHECK_UPDATE_GOLDEN=1 and review it"
+    assert actual == golden.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from hvcheck.fix.engine import run_fix
 from hvcheck.fix.safewrite import write_all
 from hvcheck.layout.loaders.hvisor import load_hvisor_board
 from hvcheck.layout.rules import run_rules
-from tests.conftest import FIXTURES, require_tool, run_hvcheck
+from tests.conftest import FIXTURES, assert_golden, require_tool, run_hvcheck
 
 REPO = FIXTURES / "fix" / "hvrepo"
 GOLDEN = FIXTURES / "fix" / "golden"
@@ -38,9 +38,7 @@ def repo_copy(tmp_path: Path) -> Path:
 def test_golden_diff(board: str, strategy: str) -> None:
     result = run_fix(_board(REPO, board), strategy)
     golden = GOLDEN / f"hvisor-{board}-{strategy}.diff"
-    if not golden.exists():  # first run writes the golden file; review it before committing
-        golden.write_text(result.diff(), encoding="utf-8")
-    assert result.diff() == golden.read_text(encoding="utf-8")
+    assert_golden(golden, result.diff())
     assert not result.refused
     assert result.base.resolve() == REPO.resolve()   # paths relative to the checkout root
 

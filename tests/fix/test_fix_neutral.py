@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hvcheck.fix.engine import run_fix
-from tests.conftest import FIXTURES, ROOT, require_tool, run_hvcheck
+from tests.conftest import FIXTURES, ROOT, assert_golden, require_tool, run_hvcheck
 
 SEED = ROOT / "hvcheck" / "demo" / "examples" / "layout" / "seed001-stomp.yaml"
 FIX = FIXTURES / "fix"
@@ -29,10 +29,7 @@ def test_golden_diff(case: tuple[Path, str]) -> None:
     path, strategy = case
     result = run_fix(path, strategy)
     golden = GOLDEN / f"{_id(case)}.diff"
-    if not golden.exists():  # first run writes the golden file; review it before committing
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(result.diff(), encoding="utf-8")
-    assert result.diff() == golden.read_text(encoding="utf-8")
+    assert_golden(golden, result.diff())
     assert not result.refused
 
 
