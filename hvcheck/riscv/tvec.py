@@ -15,15 +15,19 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule
+from hvcheck.riscv.address import AddressInfo, describe, inspect
 from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
-from hvcheck.riscv.image import AddressInfo, RiscvImage
-from hvcheck.riscv.rvc import Decoded16, sext
+from hvcheck.riscv.model import RiscvImage
+from hvcheck.riscv.rvc import ABI_NAMES, Decoded16, sext
+from hvcheck.riscv.walker import CodeMap
 
 # The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
 declare_rule("R001", "trap-vector CSR written with a reserved MODE (>= 2)", Severity.ERROR, "riscv")
 declare_rule("R002", "trap-vector BASE does not land on an instruction start", Severity.ERROR, "riscv")
 declare_rule("R003", "trap-vector BASE lands on an instruction that is not a symbol or function entry", Severity.WARNING, "riscv")
 declare_rule("R004", "vectored trap table misaligned or not made of 4-byte jumps", Severity.ERROR, "riscv")
+declare_rule("R006", "temporary trap vector: the target restores the saved vector or skips the faulting "
+                     "instruction (intended)", Severity.NOTE, "riscv")
 
 WINDOW = 48  # instructions walked back from a write (first try)
 LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)
@@ -74,13 +78,14 @@ class TvecWrite:
 
 
 class Propagator:
-    def __init__(self, img: RiscvImage) -> None:
+    def __init__(self, img: RiscvImage, code: CodeMap) -> None:
         self.img = img
+        self.code = code
         self.mask = (1 << img.xlen) - 1
-        self._func_entries = set(img.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
+        self._func_entries = set(code.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
         self._func_entries.add(img.entry)
         self._windows: dict[tuple[int, int], list[int]] = {}
-        self._jumps = sorted(img.indirect_jumps)
+        self._jumps = sorted(code.indirect_jumps)
         self._entry_list = sorted(self._func_entries)
         self.via_dispatch: set[int] = set()
         self._memo: dict[tuple[int, int, int], Value] = {}
@@ -104,8 +109,8 @@ class Propagator:
         return p
 
     def _predecessor(self, pc: int) -> int | None:
-        starts = self.img.starts
-        linear = self.img.linear
+        starts = self.code.starts
+        linear = self.code.linear
         fall = None
         ended = False
         for back in (4, 2):
@@ -116,7 +121,7 @@ class Propagator:
                     fall = p
                 ended = fall is None
                 break
-        sources = self.img.targets.get(pc, [])
+        sources = self.code.targets.get(pc, [])
         if fall is not None:
             return fall
         if len(set(sources)) == 1:
@@ -329,14 +334,18 @@ class Propagator:
         """Register values at ``entry``: from each direct caller when entry is a function entry."""
         if entry in self._seeds:
             return self._seeds[entry]
-        callers = self.img.callers.get(entry, [])
+        callers = self.code.callers.get(entry, [])
         if not callers:
             return [(_NO_SEED, "")]
         out: list[tuple[_Regs, str]] = []
         self._seeds[entry] = out
         for call in callers[:MAX_CALLERS]:
             pcs = self.window(call)
-            out.append((_Args(_Before(self, [*pcs, call], len(pcs), _NO_SEED)),
+            insn = self.img.decode(call)
+            link = None
+            if insn is not None and insn.rd:  # the link register holds the return address
+                link = (insn.rd, Value((call + insn.length) & self.mask, (self.text(call, insn),)))
+            out.append((_Args(_Before(self, [*pcs, call], len(pcs), _NO_SEED), link),
                         f"via the call at {self.img.where(call)}"))
         return out
 
@@ -387,12 +396,16 @@ class _Before:
 
 
 class _Args:
-    """A caller's registers at a call, restricted to the argument registers a0-a7."""
+    """A caller's registers at a call, restricted to the argument registers a0-a7, and the link
+    register the call wrote (``jal t0, 1f`` then ``addi t0, t0, off``: a link-relative value)."""
 
-    def __init__(self, before: _Before) -> None:
+    def __init__(self, before: _Before, link: tuple[int, Value] | None = None) -> None:
         self.before = before
+        self.link = link
 
     def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+        if self.link is not None and reg == self.link[0]:
+            return self.link[1]
         if 10 <= reg <= 17:
             v = self.before.get(reg)
             return v if v.v is not None else default
@@ -428,7 +441,6 @@ _LOADS = {"ld": (8, False), "lw": (4, True), "lwu": (4, False), "lh": (2, True),
 
 
 def _reg(r: int | None) -> str:
-    from hvcheck.riscv.rvc import ABI_NAMES
     return ABI_NAMES[r or 0]
 
 
@@ -437,7 +449,7 @@ def _why_unknown(prop: Propagator, pc: int, reg: int | None) -> str:
     if not pcs or len(pcs) >= WINDOW:
         return ""
     first = pcs[0]
-    if first in prop.img.callers or first in prop._func_entries:
+    if first in prop.code.callers or first in prop._func_entries:
         return f"; it is set by the caller of {prop.img.where(first)}"
     return f"; the path starts at {prop.img.where(first)} (a join point or the start of decoded code)"
 
@@ -461,22 +473,43 @@ def _ends_flow(insn: Decoded16 | Insn) -> bool:
 
 # ---------------------------------------------------------------------------- checks
 
-def check_writes(img: RiscvImage, reached: bool = True) -> tuple[list[Finding], list[TvecWrite], list[int]]:
-    """R001-R004 for every trap-vector write; returns findings, the writes, and the handler
-    addresses that became walk roots (for R005)."""
-    prop = Propagator(img)
-    findings: list[Finding] = []
-    writes: list[TvecWrite] = []
-    roots: list[int] = []
-    for pc in sorted(set(img.tvec_sites)):
+@dataclass
+class WriteCheck:
+    """The result of checking one batch of trap-vector writes."""
+
+    findings: list[Finding] = field(default_factory=list)
+    writes: list[TvecWrite] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)  # handler addresses to walk (for R005)
+
+
+class _Ctx:
+    """What every per-value check reads: the image, the walk, and where new roots go."""
+
+    def __init__(self, img: RiscvImage, code: CodeMap, roots: list[int]) -> None:
+        self.img, self.code, self.roots = img, code, roots
+
+    def inspect(self, addr: int) -> AddressInfo:
+        return inspect(self.img, self.code, addr)
+
+    def describe(self, addr: int) -> str:
+        return describe(self.img, self.code, addr)
+
+
+def check_writes(img: RiscvImage, code: CodeMap, sites: list[int], reached: bool = True) -> WriteCheck:
+    """R001-R004 and R006 for the trap-vector writes at ``sites``; the handler addresses that
+    become walk roots (for R005) are returned with the findings."""
+    prop = Propagator(img, code)
+    out = WriteCheck()
+    ctx = _Ctx(img, code, out.roots)
+    for pc in sorted(set(sites)):
         w = prop.resolve(pc)
         if w is None:
             continue
         w.reached = reached
-        writes.append(w)
+        out.writes.append(w)
         for val in w.values:
-            findings += _check_value(img, w, val, roots)
-    return findings, writes, roots
+            out.findings += _check_value(ctx, w, val)
+    return out
 
 
 def _loc(img: RiscvImage, pc: int) -> Location:
@@ -488,7 +521,8 @@ def _base_data(img: RiscvImage, w: TvecWrite, val: Value) -> dict[str, object]:
             "instruction": w.insn_text, "chain": list(val.chain)}
 
 
-def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) -> list[Finding]:
+def _check_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
+    img = ctx.img
     head = f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}"
     if not w.reached:
         head += " (code not reached from the entry point or a function symbol; found by linear sweep)"
@@ -522,23 +556,24 @@ def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) ->
                         [_loc(img, w.pc)], data,
                         fix="align the handler/table to >= 64 bytes and write `table | 1` or `handler`")]
     out: list[Finding] = []
-    info = img.inspect(base)
-    data["target"] = img.describe_address(base)
+    info = ctx.inspect(base)
+    data["target"] = ctx.describe(base)
     data["nearest_symbol"] = info.symbol
-    bad_target = _target_finding(img, w, val, head, info, data, mode)
+    bad_target = _target_finding(ctx, w, head, info, data)
     if bad_target is not None:
         out.append(bad_target)
         if bad_target.rule == "R002":
             return out
     if mode == 1:
-        out += _vector_findings(img, w, val, head, base, data, roots)
+        out += _vector_findings(ctx, w, head, base, data)
     else:
-        roots.append(base)
+        ctx.roots.append(base)
     return out
 
 
-def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: AddressInfo,
-                    data: dict[str, object], mode: int) -> Finding | None:
+def _target_finding(ctx: _Ctx, w: TvecWrite, head: str, info: AddressInfo,
+                    data: dict[str, object]) -> Finding | None:
+    img = ctx.img
     base = info.addr
     if not info.in_code:
         return Finding("R002", f"{head}: BASE 0x{base:x} is not in any executable section "
@@ -546,7 +581,7 @@ def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: 
                                "fetches from there", [_loc(img, w.pc)], dict(data),
                        fix="write the address of the trap handler (`la t0, handler`)")
     if info.mid_instruction:
-        desc = img.describe_address(base)
+        desc = ctx.describe(base)
         loop = ""
         if info.reads_class in ("illegal", "reserved"):
             loop = ", and will trap to the same address forever"
@@ -555,19 +590,28 @@ def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: 
         return Finding("R002", f"{head}: BASE is not an instruction start. {desc}{loop}{hint}",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data), fix="compute the vector with `la t0, <handler symbol>`, never by hand")
+    temporary = _temporary_vector(ctx, w, base)
+    if temporary is not None:
+        data["temporary"] = temporary
+        return Finding("R006", f"{head}: a temporary trap vector: {w.insn_text} keeps the old {w.csr_name} in "
+                               f"{_reg(_saved_into(img, w))} and points the vector at {img.where(base)}, which "
+                               f"{temporary}; a trap in between (e.g. a CSR the hart lacks) resumes there. "
+                               "Intended (riscv-pk's PMP probe does this); no symbol is needed",
+                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                       dict(data))
     if info.exact_symbol is None:
         if not img.has_symtab:
             return None  # without a full symbol table every handler looks anonymous: R003 is not checked
-        hint = _intended(img, base, data)
         return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
-                               f"symbol names it; nearest symbol {info.symbol or '(none)'}{hint}",
+                               f"symbol names it; nearest symbol below: {info.symbol or '(none)'}",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data), fix="point the vector at the handler's symbol (or label the target)")
     return None
 
 
 def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
-    """Name the symbol a few bytes above a bad target: usually the handler that was meant."""
+    """Name the symbol a few bytes above a target that is not an instruction start: usually
+    the handler that was meant."""
     nxt = img.next_symbol(base, within=64)
     if nxt is None:
         return ""
@@ -575,10 +619,85 @@ def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
     return f". {nxt.name} starts {nxt.addr - base} bytes further at 0x{nxt.addr:x}: probably the intended target"
 
 
-def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base: int,
-                     data: dict[str, object], roots: list[int]) -> list[Finding]:
+TEMPORARY_REACH = 16  # instructions between the swap and its target / inside the target's fix-up
+
+
+def _saved_into(img: RiscvImage, w: TvecWrite) -> int:
+    insn = img.decode(w.pc)
+    return insn.rd or 0 if isinstance(insn, Insn) else 0
+
+
+def _temporary_vector(ctx: _Ctx, w: TvecWrite, base: int) -> str | None:
+    """The riscv-pk idiom: ``la t0, 1f; csrrw t0, mtvec, t0; <CSR that may trap>; 1: csrw
+    mtvec, t0``. The swap keeps the old vector in a register; the target either restores it
+    from that register (reached by falling through too) or skips the faulting instruction
+    (``epc += 2/4; xret``). Returns what the target does, or None."""
+    img = ctx.img
+    insn = img.decode(w.pc)
+    if not isinstance(insn, Insn) or insn.name != "csrrw" or not insn.rd:
+        return None
+    saved = insn.rd
+    target = img.decode(base)
+    if target is not None and _restores_from(img, base, w.csr, saved) and _falls_to(img, w.pc + 4, base, saved):
+        return f"restores it ({pretty(target)})"
+    skip = _skips_faulting(img, base)
+    if skip is not None:
+        return skip
+    return None
+
+
+def _restores_from(img: RiscvImage, pc: int, csr: int, reg: int) -> bool:
+    insn = img.decode(pc)
+    return isinstance(insn, Insn) and insn.name == "csrrw" and insn.csr == csr and insn.rs1 == reg
+
+
+def _falls_to(img: RiscvImage, start: int, target: int, saved: int) -> bool:
+    """Straight-line fall-through from ``start`` reaches ``target`` without redefining ``saved``."""
+    pc = start
+    for _ in range(TEMPORARY_REACH):
+        if pc == target:
+            return True
+        insn = img.decode(pc)
+        if insn is None or _ends_flow(insn) or _defines(insn, saved) or insn.op in ("jal", "jalr"):
+            return False
+        pc += insn.length
+    return pc == target
+
+
+_EPC = {0x341: "mepc", 0x141: "sepc", 0x241: "vsepc"}
+
+
+def _skips_faulting(img: RiscvImage, base: int) -> str | None:
+    """``csrr rX, mepc; addi rX, rX, 2|4; csrw mepc, rX; ...; mret``: the handler resumes after
+    the faulting instruction."""
+    pc = base
+    epc_reg: dict[int, int] = {}  # register -> csr whose value it holds (+ offset)
+    bumped: set[int] = set()
+    wrote = False
+    for _ in range(TEMPORARY_REACH):
+        insn = img.decode(pc)
+        if insn is None:
+            return None
+        if isinstance(insn, Insn) and insn.csr in _EPC and insn.name.startswith("csrr"):
+            if insn.name == "csrrs" and insn.rs1 == 0 and insn.rd:
+                epc_reg[insn.rd] = insn.csr
+            elif insn.name == "csrrw" and insn.rs1 in bumped:
+                wrote = True
+        elif insn.op == "addi" and insn.rs1 in epc_reg and insn.imm in (2, 4) and insn.rd:
+            epc_reg[insn.rd] = epc_reg[insn.rs1]
+            bumped.add(insn.rd)
+        elif isinstance(insn, Insn) and insn.name in ("mret", "sret"):
+            return "skips the faulting instruction (epc += 2/4, then xret)" if wrote else None
+        elif _ends_flow(insn):
+            return None
+        pc += insn.length
+    return None
+
+
+def _vector_findings(ctx: _Ctx, w: TvecWrite, head: str, base: int, data: dict[str, object]) -> list[Finding]:
+    img = ctx.img
     out: list[Finding] = []
-    roots.append(base)
+    ctx.roots.append(base)
     if base % 64:
         out.append(Finding("R004", f"{head}: vectored BASE 0x{base:x} is not 64-byte aligned (portable code "
                                    "needs >= 64: an implementation may OR 4*cause into BASE, and CLIC-capable "
@@ -588,7 +707,7 @@ def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base:
     problems = []
     for cause in VECTOR_CAUSES:
         entry = base + 4 * cause
-        info = img.inspect(entry)
+        info = ctx.inspect(entry)
         insn = img.decode(entry)
         what = info.reads_text or "nothing"
         if not info.in_code or insn is None:
@@ -601,7 +720,7 @@ def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base:
         elif insn.op != "jal":
             problems.append(f"cause {cause} at 0x{entry:x}: {pretty(insn)} is not a jump")
         else:
-            roots.append(entry)
+            ctx.roots.append(entry)
     if problems:
         out.append(Finding("R004", f"{head}: vectored table entries are not 4-byte jumps: " + "; ".join(problems),
                            [_loc(img, w.pc)], dict(data, problem="entries", entries=problems),

@@ -26,6 +26,12 @@ EXPECTED = {
     "vectored_rvc_table": [("R004", "error")],
     "reserved_straightline": [("R005", "error")] * 11,
     "reserved_rv32": [("R005", "error")] * 4,
+    "temp_vector_pk": [("R006", "note")] * 2,
+    "temp_vector_lost": [("R003", "warning")],
+    "after_call_returns": [("R005", "error")] * 5,
+    "after_call_noreturn": [],
+    "link_vector": [],
+    "link_vector_off": [("R002", "error")],
 }
 
 
@@ -85,7 +91,8 @@ def test_describe_address_for_triage() -> None:
     text = img.describe_address(0x8000007C)
     assert text.startswith("0x8000007c is inside the 4-byte nop at 0x8000007a")
     assert "0x0000 (c.unimp), an illegal instruction" in text
-    assert "reachable instruction start" in img.describe_address(0x80000070)
+    assert "instruction start (linear decode)" in img.describe_address(0x80000070)  # bytes and symbols only
+    assert "reachable instruction start" in check_path(str(RV / "seed_mtvec.elf")).describe_address(0x80000070)
     assert "mtrap_entry" in img.describe_address(0x80000080)
     assert "not in any executable section" in img.describe_address(0x1000)
     info = img.inspect(0x8000007C)
