@@ -42,7 +42,7 @@ from hvcheck.riscv.rvc import Decoded16, Profile
 
 _RETURNS = frozenset({0x10200073, 0x30200073, 0x70200073, 0x7B200073, 0x00200073})  # sret mret mnret dret uret
 LINK_REGISTERS = (1, 5)  # ra and t0: the ABI's link registers (a jalr x0 through them is a return)
-RETURN_BUDGET = 20_000  # instructions explored to prove that one callee returns (all its callees included)
+MAX_RETURN_STEPS = 20_000  # instructions explored to prove that one callee returns (all its callees included)
 
 
 @dataclass
@@ -312,7 +312,7 @@ class Walker:
         without crossing a call that never returns (tail calls and direct callees are followed,
         indirect callees are assumed to return). Memoised; a least fixpoint, so recursion proves
         nothing by itself."""
-        budget = [RETURN_BUDGET]
+        budget = [MAX_RETURN_STEPS]
         return self._returns_of(entry, budget, set())
 
     def _returns_of(self, entry: int, budget: list[int], active: set[int]) -> Returns:
