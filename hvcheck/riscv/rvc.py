@@ -368,11 +368,11 @@ def _misc_alu(hw: int, p: Profile) -> Decoded16:
     else:
         sub = (hw >> 2) & 7
         unary = {0: "c.zext.b", 1: "c.sext.b", 2: "c.zext.h", 3: "c.sext.h", 4: "c.zext.w", 5: "c.not"}
-        name = unary.get(sub)
-        if name == "c.zext.w" and p.xlen == 32:
-            name = None
-        if name is not None:
-            zcb = Decoded16(hw, VALID, name, name[2:], rd=rd, rs1=rd, ops="d")
+        unary_name = unary.get(sub)
+        if unary_name == "c.zext.w" and p.xlen == 32:
+            unary_name = None
+        if unary_name is not None:
+            zcb = Decoded16(hw, VALID, unary_name, unary_name[2:], rd=rd, rs1=rd, ops="d")
     if zcb is not None:
         if p.zcb:
             return zcb

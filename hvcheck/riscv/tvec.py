@@ -53,13 +53,23 @@ class Value:
 
 
 UNKNOWN = Value(None)
-_NO_SEED: dict[int, Value] = {}  # one shared object: memo keys include the seed's identity
 
 
 class _Regs(Protocol):
-    """Anything that maps a register number to a Value (a dict, or a lazy view)."""
+    """Anything that maps a register number to a Value (a lazy view of the values before an
+    instruction, a caller's arguments, no seed at all)."""
 
     def get(self, reg: int, default: Value = ..., /) -> Value: ...
+
+
+class _NoSeed:
+    """No register is known at the start of the window."""
+
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
+        return default
+
+
+_NO_SEED = _NoSeed()  # one shared object: memo keys include the seed's identity
 
 
 @dataclass
@@ -171,22 +181,14 @@ class Propagator:
         self._windows[(pc, limit)] = out
         return out
 
-    def evaluate(self, pcs: list[int], seed: dict[int, Value] | None = None) -> dict[int, Value]:
-        regs: dict[int, Value] = dict(seed or {})
-        for pc in pcs:
-            insn = self.img.decode(pc)
-            if insn is not None:
-                self.step(pc, insn, regs)
-        return regs
-
-    def get(self, regs: dict[int, Value], r: int | None) -> Value:
+    def get(self, regs: _Regs, r: int | None) -> Value:
         if r is None:
             return UNKNOWN
         if r == 0:
             return Value(0)
         return regs.get(r, UNKNOWN)
 
-    def step(self, pc: int, insn: Decoded16 | Insn, regs: dict[int, Value]) -> None:
+    def step(self, pc: int, insn: Decoded16 | Insn, regs: _StepView) -> None:
         op = insn.op
         rd = insn.rd
         text = self.text(pc, insn)
@@ -359,7 +361,7 @@ class Propagator:
                 return self.value_before(pcs, j, insn.rs1 or 0, seed)
         return None
 
-    def _written(self, insn: Insn, pc: int, regs: dict[int, Value], prior: Value | None, via: str) -> Value:
+    def _written(self, insn: Insn, pc: int, regs: _Regs, prior: Value | None, via: str) -> Value:
         text = f"0x{pc:x} {pretty(insn)}"
         name = insn.name
         if name == "csrrw":
@@ -391,7 +393,7 @@ class _Before:
     def __init__(self, prop: Propagator, pcs: list[int], i: int, seed: _Regs) -> None:
         self.prop, self.pcs, self.i, self.seed = prop, pcs, i, seed
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
         return self.prop.value_before(self.pcs, self.i, reg, self.seed)
 
 
@@ -403,7 +405,7 @@ class _Args:
         self.before = before
         self.link = link
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
         if self.link is not None and reg == self.link[0]:
             return self.link[1]
         if 10 <= reg <= 17:
@@ -419,7 +421,7 @@ class _StepView:
         self.before = before
         self.written: dict[int, Value] = {}
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
         return self.written[reg] if reg in self.written else self.before.get(reg)
 
     def __setitem__(self, reg: int, value: Value) -> None:

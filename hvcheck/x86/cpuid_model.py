@@ -244,7 +244,7 @@ def _self_leaf_list(read) -> list[tuple[int, int]]:
     max_basic = read(0, 0)[0]
     for leaf in range(0, min(max_basic, 0x3F) + 1):
         if leaf == 7:
-            subs = range(0, min(read(7, 0)[0], 8) + 1)
+            subs: range | list[int] = range(0, min(read(7, 0)[0], 8) + 1)
         elif leaf == 0xD:
             eax, _, _, edx = read(0xD, 0)
             _, _, ecx1, edx1 = read(0xD, 1)
@@ -287,7 +287,7 @@ def read_self_cpuid() -> CpuidDump:
                 data = os.pread(fd, 16, sub << 32 | leaf)
                 if len(data) != 16:
                     raise InputError(dev, f"short read for leaf {leaf:#x}")
-                return struct.unpack("<4I", data)  # type: ignore[return-value]
+                return struct.unpack("<4I", data)
 
             dump.cpus[cpu] = {key: read(*key) for key in _self_leaf_list(read)}
         except OSError as exc:

@@ -207,7 +207,7 @@ def _parse_bpftrace(path: str, lines: list[str], probe: str | None) -> Trace:
         if am:
             ev.arg = am.group(1)
         fp = _BPF_FILP.search(line) if "fi" in line or "fl" in line else None
-        if fp:
+        if fp and ev.cls is not None:
             first = filp_class.setdefault(fp.group(1).lower(), ev.cls)
             if ev.issued_on is None and first != ev.cls:
                 ev.issued_on = first  # the same file was seen at another class's handler earlier
