@@ -103,7 +103,9 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     isa_string: str | None = None
     has_symtab = False
     for sec in sections:
-        if sec.flags & SHF_ALLOC and sec.type != 0 and sec.flags & SHF_WRITE:
+        if sec.flags & SHF_ALLOC and sec.type != 0 and sec.flags & SHF_WRITE and sec.name != ".got":
+            # .got is writable only for the dynamic loader: each slot holds a link-time address
+            # (its dynamic relocation, when there is one, is applied by RiscvImage.read)
             writable.append((sec.addr, sec.addr + sec.size))
         if sec.type == SHT_NOBITS:
             continue

@@ -28,6 +28,8 @@ declare_rule("R003", "trap-vector BASE lands on an instruction that is not a sym
 declare_rule("R004", "vectored trap table misaligned or not made of 4-byte jumps", Severity.ERROR, "riscv")
 declare_rule("R006", "temporary trap vector: the target restores the saved vector or skips the faulting "
                      "instruction (intended)", Severity.NOTE, "riscv")
+declare_rule("R007", "trap vector points at a park loop (wfi; j back): traps stop the hart there (intended)",
+             Severity.NOTE, "riscv")
 
 WINDOW = 48  # instructions walked back from a write (first try)
 LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)
@@ -50,6 +52,7 @@ class Value:
     v: int | OldCsr | None
     chain: tuple[str, ...] = ()
     note: str = ""
+    assumes: tuple[str, ...] = ()  # initial values of writable data the value was computed from
 
 
 UNKNOWN = Value(None)
@@ -103,6 +106,10 @@ class Propagator:
         self._seeds: dict[int, list[tuple[_Regs, str]]] = {}
         self._preds: dict[int, int | None] = {}
         self._texts: dict[int, str] = {}
+        # gp holds __global_pointer$ (the linker relaxes `la` to gp-relative only when the image
+        # defines it, and the code relies on it): a value for gp where nothing in the window sets it
+        gp = next((s.addr for s in img.symbols if s.name == "__global_pointer$"), None)
+        self._gp = None if gp is None else Value(gp, (f"gp = 0x{gp:x} <__global_pointer$> (the ABI's global pointer)",))
 
     def text(self, pc: int, insn: Decoded16 | Insn) -> str:
         t = self._texts.get(pc)
@@ -213,10 +220,10 @@ class Propagator:
         elif op.startswith("csrr") and isinstance(insn, Insn) and insn.csr is not None:
             result = Value(OldCsr(insn.csr, pc), (text,)) if insn.csr in TVEC_CSRS else UNKNOWN
         elif op in _IMM_OPS and imm is not None and isinstance(a.v, int):
-            result = Value(self._imm_op(op, a.v, imm), (*a.chain, text))
+            result = Value(self._imm_op(op, a.v, imm), (*a.chain, text), assumes=a.assumes)
         elif op in ("add", "sub", "and", "or", "xor", "addw", "subw") and isinstance(a.v, int) \
                 and isinstance(b.v, int):
-            result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text))
+            result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text), assumes=a.assumes + b.assumes)
         elif op == "add" and isinstance(a.v, int) != isinstance(b.v, int) and insn.rs1 and insn.rs2:
             known, other, reg = (a, b, insn.rs2) if isinstance(a.v, int) else (b, a, insn.rs1)
             if isinstance(known.v, int) and not isinstance(other.v, OldCsr):
@@ -240,8 +247,11 @@ class Propagator:
                     val -= 1 << (size * 8)
                 where = self.img.where(addr)
                 what = "initial value of writable data" if writable else "literal"
+                assumes = a.assumes + ((f"the initial value of writable data at {where} (0x{val & self.mask:x})",)
+                                       if writable else ())
                 result = Value(val & self.mask, (*a.chain, f"{text}   ; {what} at {where} = 0x{val & self.mask:x}"),
-                               note="value read from writable memory (initial value)" if writable else "")
+                               note="value read from writable memory (initial value)" if writable else "",
+                               assumes=assumes)
         regs[rd] = result
 
     def _imm_op(self, op: str, a: int, imm: int) -> int:
@@ -328,6 +338,8 @@ class Propagator:
             visited.append(k2)
         if result is None:
             result = seed.get(reg, UNKNOWN)
+            if result.v is None and reg == 3 and self._gp is not None:
+                result = self._gp
         for k in visited:
             memo[k] = result
         return result
@@ -372,7 +384,8 @@ class Propagator:
                 reg = _reg(insn.rs1)
                 return Value(None, (text,), note=f"{reg} is not a constant on the straight-line path"
                              + (f" ({via})" if via else "") + _why_unknown(self, pc, insn.rs1))
-            return Value(src.v, (*src.chain, text), note=" ".join(x for x in (src.note, via) if x))
+            return Value(src.v, (*src.chain, text), note=" ".join(x for x in (src.note, via) if x),
+                         assumes=src.assumes)
         if name == "csrrwi":
             return Value(insn.rs1 or 0, (text,), note=via)
         src = self.get(regs, insn.rs1) if name in ("csrrs", "csrrc") else Value(insn.rs1 or 0)
@@ -383,8 +396,9 @@ class Propagator:
             return Value(None, (text,), note=f"{name} sets/clears {bits} 0x{src.v:x} of a value not known "
                                               "statically (no earlier write in the same block)")
         if name.startswith("csrrs"):
-            return Value(prior.v | src.v, (*prior.chain, *src.chain, text))
-        return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text))
+            return Value(prior.v | src.v, (*prior.chain, *src.chain, text), assumes=prior.assumes + src.assumes)
+        return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text),
+                     assumes=prior.assumes + src.assumes)
 
 
 class _Before:
@@ -524,6 +538,26 @@ def _base_data(img: RiscvImage, w: TvecWrite, val: Value) -> dict[str, object]:
 
 
 def _check_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
+    """The findings for one value; a verdict against a value computed from the initial value
+    of writable data (which the program may overwrite before the write: Linux's kernel_map)
+    is not given as a fact but as a note that says what it rests on."""
+    roots_before = len(ctx.roots)
+    found = _judge_value(ctx, w, val)
+    if not val.assumes or all(f.sev == Severity.NOTE for f in found):
+        return found
+    del ctx.roots[roots_before:]  # not a known handler: do not walk it
+    img = ctx.img
+    first = next(f for f in found if f.sev != Severity.NOTE)
+    assumes = list(dict.fromkeys(val.assumes))
+    data = dict(first.data, assumes=assumes, unverified=first.rule)
+    return [Finding("R002", f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}: the value is computed "
+                            f"from {'; '.join(assumes)}, which the program may change before this write, so "
+                            f"BASE is not checked. With that initial value: {first.rule} {first.message}",
+                    [_loc(img, w.pc)], data, severity=Severity.NOTE,
+                    fix="nothing if that data is set at run time; otherwise see " + first.rule)]
+
+
+def _judge_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
     img = ctx.img
     head = f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}"
     if not w.reached:
@@ -592,6 +626,13 @@ def _target_finding(ctx: _Ctx, w: TvecWrite, head: str, info: AddressInfo,
         return Finding("R002", f"{head}: BASE is not an instruction start. {desc}{loop}{hint}",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data), fix="compute the vector with `la t0, <handler symbol>`, never by hand")
+    if _park_loop(img, base):
+        data["park_loop"] = True
+        return Finding("R007", f"{head}: the vector points at a park loop ({info.insn_text} ... jump back) at "
+                               f"{img.where(base)}: a trap stops this hart there. A deliberate sink (Linux's "
+                               "head.S parks on .Lsecondary_park while it switches the MMU); no symbol is needed",
+                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                       dict(data))
     temporary = _temporary_vector(ctx, w, base)
     if temporary is not None:
         data["temporary"] = temporary
@@ -622,6 +663,22 @@ def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
 
 
 TEMPORARY_REACH = 16  # instructions between the swap and its target / inside the target's fix-up
+PARK_REACH = 4  # instructions of a park loop (wfi/nop ... j back)
+
+
+def _park_loop(img: RiscvImage, base: int) -> bool:
+    """``1: wfi; j 1b`` (nops allowed): the hart waits there forever, traps included."""
+    pc = base
+    for _ in range(PARK_REACH):
+        insn = img.decode(pc)
+        if insn is None or insn.cls != "valid":
+            return False
+        if insn.op == "jal" and not insn.rd and insn.imm is not None:
+            return base <= pc + insn.imm <= pc
+        if insn.name not in ("wfi", "nop", "c.nop") and not (insn.op == "addi" and not insn.rd):
+            return False
+        pc += insn.length
+    return False
 
 
 def _saved_into(img: RiscvImage, w: TvecWrite) -> int:

@@ -35,6 +35,7 @@ EXPECTED = {
     "after_call_noreturn": [],
     "link_vector": [],
     "link_vector_off": [("R002", "error")],
+    "head_shape": [("R002", "note"), ("R007", "note"), ("R007", "note"), ("R007", "note")],
 }
 
 

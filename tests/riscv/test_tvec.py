@@ -45,3 +45,24 @@ def test_a_link_relative_vector_off_by_four_is_found() -> None:
     report = check_path(str(RV / "link_vector_off.elf"))
     (f,) = fires(report.findings, "R002")
     assert f.data["value"] == 0x80000044 and "inside the 4-byte csrr t1, mcause" in f.message
+
+
+def test_linux_head_shape_park_loops_and_run_time_offsets_are_notes() -> None:
+    report = check_path(str(RV / "head_shape.elf"))
+    parks = fires(report.findings, "R007")
+    assert len(parks) == 3 and all(f.data["base"] == 0x800000B4 for f in parks)
+    clean(report.findings, "R003")
+    (note,) = fires(report.findings, "R002")
+    # stvec = 1f + (kernel_map.virt_addr - _start): kernel_map is written at run time
+    assert note.sev.label == "note" and note.data["unverified"] == "R002"
+    assert "initial value of writable data" in note.message and "not checked" in note.message
+    # `la a1, kernel_map` was relaxed to gp-relative: gp is __global_pointer$
+    assert any("__global_pointer$" in step for step in note.data["chain"])
+    handler = [w for w in report.writes if w.pc == 0x800000AA]
+    assert handler and handler[0].values[0].v == 0x800000F8  # setup_trap_vector: la a0, handle_exception
+
+
+def test_a_vector_that_is_not_a_park_loop_stays_r003() -> None:
+    report = check_path(str(RV / "direct_unnamed_base.elf"))
+    fires(report.findings, "R003")
+    clean(report.findings, "R007")
