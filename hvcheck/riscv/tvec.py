@@ -97,7 +97,7 @@ class Propagator:
         self.mask = (1 << img.xlen) - 1
         self._func_entries = set(code.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
         self._func_entries.add(img.entry)
-        self._windows: dict[tuple[int, int], list[int]] = {}
+        self._chains: dict[int, tuple[int, int]] = {}  # pc -> (start of its straight-line path, length)
         self._jumps = sorted(code.indirect_jumps)
         self._entry_list = sorted(self._func_entries)
         self.via_dispatch: set[int] = set()
@@ -168,25 +168,45 @@ class Propagator:
             k += 1
         return out
 
-    def window(self, pc: int, limit: int = WINDOW) -> list[int]:
-        """Instruction addresses before ``pc`` on the straight-line fall-through path."""
-        if (pc, limit) in self._windows:
-            return self._windows[(pc, limit)]
-        out: list[int] = []
+    def chain(self, pc: int) -> tuple[int, int]:
+        """(first instruction, number of instructions) of the straight-line path that ends just
+        before ``pc``: predecessors back to a function entry, a join point or a loop. Memoised
+        for every address on the way, so the writes along one long path (a switch's cases)
+        share one walk instead of each walking it again."""
+        known = self._chains.get(pc)
+        if known is not None:
+            return known
+        path: list[int] = []
+        seen: set[int] = set()
         cur = pc
-        seen = {pc}
-        while len(out) < limit and cur not in self._func_entries:
-            p = self.predecessor(cur)
+        while True:
+            known = self._chains.get(cur)
+            if known is not None:
+                start, dist = known
+                break
+            if cur in seen:  # a loop: the last instruction before going round again starts it
+                start = path.pop()
+                dist = 0
+                self._chains[start] = (start, 0)
+                break
+            seen.add(cur)
+            p = None if cur in self._func_entries else self.predecessor(cur)
             if p is None:
+                start, dist = cur, 0
+                self._chains[cur] = (cur, 0)
                 break
-            if p in seen:  # a loop: stop before going round it again
-                break
-            seen.add(p)
-            out.append(p)
+            path.append(cur)
             cur = p
-        out.reverse()
-        self._windows[(pc, limit)] = out
-        return out
+        for node in reversed(path):
+            dist += 1
+            self._chains[node] = (start, dist)
+        return self._chains[pc]
+
+    def window_length(self, pc: int, limit: int = WINDOW) -> tuple[int, int | None]:
+        """How many predecessors of ``pc`` the value recovery may use, and the path's first
+        instruction when the whole path fits (None when ``limit`` cut it)."""
+        start, dist = self.chain(pc)
+        return (dist, start) if dist <= limit else (limit, None)
 
     def get(self, regs: _Regs, r: int | None) -> Value:
         if r is None:
@@ -293,14 +313,14 @@ class Propagator:
         write = TvecWrite(pc, insn.csr, pretty(insn))
         for limit in (WINDOW, LONG_WINDOW):
             self._memo = self._memos.setdefault(limit, {})  # results depend on the window limit
-            pcs = self.window(pc, limit)
-            path = [*pcs, pc]
+            length, start = self.window_length(pc, limit)
             write.values = []
-            for seed, via in self._caller_seeds(pcs[0] if pcs else pc):
-                regs = _Before(self, path, len(pcs), seed)
-                prior = self._prior_csr_value(path, insn.csr, seed)
+            seeds = self._caller_seeds(start) if start is not None else [(_NO_SEED, "")]
+            for seed, via in seeds:
+                regs = _Before(self, pc, length, seed)
+                prior = self._prior_csr_value(pc, length, insn, seed)
                 write.values.append(self._written(insn, pc, regs, prior, via))
-            if all(v.v is not None for v in write.values) or len(pcs) < limit:
+            if all(v.v is not None for v in write.values) or length < limit:
                 break
         # dedupe identical values
         seen: dict[object, Value] = {}
@@ -309,33 +329,39 @@ class Propagator:
         write.values = list(seen.values())
         return write
 
-    def value_before(self, pcs: list[int], i: int, reg: int, seed: _Regs) -> Value:
-        """Value of ``reg`` just before ``pcs[i]`` (``pcs`` ends with the write itself): walk back
-        to its last definition and evaluate that instruction from the values before it (a
-        backward slice: only what the write depends on is evaluated). Results are memoised by
-        address, so the many writes along one long path (a switch's cases) share the work."""
+    def value_before(self, pc: int, left: int, reg: int, seed: _Regs) -> Value:
+        """Value of ``reg`` just before ``pc``, where ``left`` predecessors of ``pc`` belong to the
+        window: walk back to its last definition and evaluate that instruction from the values
+        before it (a backward slice: only what the write depends on is evaluated). Results are
+        memoised by address, so the many writes along one long path share the work."""
         if reg == 0:
             return Value(0)
         memo = self._memo
         sid = id(seed)
-        key = (pcs[i], reg, sid)
+        key = (pc, reg, sid)
         if key in memo:
             return memo[key]
         memo[key] = UNKNOWN  # guards against cycles
         result = None
         visited = [key]
-        for j in range(i - 1, -1, -1):
-            insn = self.img.decode(pcs[j])
+        cur = pc
+        decode = self.img.decode
+        for k in range(left):
+            p = self.predecessor(cur)
+            if p is None:
+                break
+            insn = decode(p)
             if insn is not None and _defines(insn, reg):
-                view = _StepView(_Before(self, pcs, j, seed))
-                self.step(pcs[j], insn, view)
+                view = _StepView(_Before(self, p, left - k - 1, seed))
+                self.step(p, insn, view)
                 result = view.written.get(reg, UNKNOWN)
                 break
-            k2 = (pcs[j], reg, sid)
+            k2 = (p, reg, sid)
             if k2 in memo:
                 result = memo[k2]
                 break
             visited.append(k2)
+            cur = p
         if result is None:
             result = seed.get(reg, UNKNOWN)
             if result.v is None and reg == 3 and self._gp is not None:
@@ -354,23 +380,30 @@ class Propagator:
         out: list[tuple[_Regs, str]] = []
         self._seeds[entry] = out
         for call in callers[:MAX_CALLERS]:
-            pcs = self.window(call)
+            length, _ = self.window_length(call)
             insn = self.img.decode(call)
             link = None
             if insn is not None and insn.rd:  # the link register holds the return address
                 link = (insn.rd, Value((call + insn.length) & self.mask, (self.text(call, insn),)))
-            out.append((_Args(_Before(self, [*pcs, call], len(pcs), _NO_SEED), link),
+            out.append((_Args(_Before(self, call, length, _NO_SEED), link),
                         f"via the call at {self.img.where(call)}"))
         return out
 
-    def _prior_csr_value(self, pcs: list[int], csr: int, seed: _Regs) -> Value | None:
-        """The value an earlier csrw to the same CSR in the window wrote (for csrs/csrc)."""
-        for j in range(len(pcs) - 2, -1, -1):  # pcs ends with the write itself
-            insn = self.img.decode(pcs[j])
-            if isinstance(insn, Insn) and insn.csr == csr and insn.name in ("csrrw", "csrrwi"):
+    def _prior_csr_value(self, pc: int, left: int, write: Insn, seed: _Regs) -> Value | None:
+        """The value an earlier csrw to the same CSR in the window wrote (only csrs/csrc need it)."""
+        if write.name in ("csrrw", "csrrwi"):
+            return None
+        cur = pc
+        for k in range(left):
+            p = self.predecessor(cur)
+            if p is None:
+                return None
+            insn = self.img.decode(p)
+            if isinstance(insn, Insn) and insn.csr == write.csr and insn.name in ("csrrw", "csrrwi"):
                 if insn.name == "csrrwi":
                     return Value(insn.rs1 or 0)
-                return self.value_before(pcs, j, insn.rs1 or 0, seed)
+                return self.value_before(p, left - k - 1, insn.rs1 or 0, seed)
+            cur = p
         return None
 
     def _written(self, insn: Insn, pc: int, regs: _Regs, prior: Value | None, via: str) -> Value:
@@ -402,13 +435,14 @@ class Propagator:
 
 
 class _Before:
-    """Registers just before ``pcs[i]``, each computed on demand (see value_before)."""
+    """Registers just before ``pc`` (with ``left`` predecessors in the window), each computed on
+    demand (see value_before)."""
 
-    def __init__(self, prop: Propagator, pcs: list[int], i: int, seed: _Regs) -> None:
-        self.prop, self.pcs, self.i, self.seed = prop, pcs, i, seed
+    def __init__(self, prop: Propagator, pc: int, left: int, seed: _Regs) -> None:
+        self.prop, self.pc, self.left, self.seed = prop, pc, left, seed
 
     def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
-        return self.prop.value_before(self.pcs, self.i, reg, self.seed)
+        return self.prop.value_before(self.pc, self.left, reg, self.seed)
 
 
 class _Args:
@@ -461,10 +495,9 @@ def _reg(r: int | None) -> str:
 
 
 def _why_unknown(prop: Propagator, pc: int, reg: int | None) -> str:
-    pcs = prop.window(pc)
-    if not pcs or len(pcs) >= WINDOW:
+    length, first = prop.window_length(pc)
+    if not length or length >= WINDOW or first is None:
         return ""
-    first = pcs[0]
     if first in prop.code.callers or first in prop._func_entries:
         return f"; it is set by the caller of {prop.img.where(first)}"
     return f"; the path starts at {prop.img.where(first)} (a join point or the start of decoded code)"
