@@ -16,7 +16,7 @@ import struct
 
 from hvcheck.errors import InputError
 from hvcheck.inputs import read_capped
-from hvcheck.riscv.model import CodeRegion, RiscvImage, Segment, Symbol
+from hvcheck.riscv.model import CodeRegion, Relocations, RiscvImage, Segment, Symbol
 from hvcheck.riscv.rvc import Profile
 
 EM_RISCV = 243
@@ -98,7 +98,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     sections = _sections(blob, lay, e_shoff, e_shentsize, e_shnum, e_shstrndx, problems)
     regions: list[CodeRegion] = []
     symbols: list[Symbol] = []
-    relocs: dict[int, int] = {}
+    rela: list[_Section] = []
     writable: list[tuple[int, int]] = []
     isa_string: str | None = None
     has_symtab = False
@@ -113,16 +113,24 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
             problems.append(f"section {sec.name} is truncated: needs bytes [{sec.offset:#x}, "
                             f"{sec.offset + sec.size:#x}) but the file has {len(blob):#x}")
             continue
-        data = blob[sec.offset:sec.offset + sec.size]
         if sec.flags & SHF_EXECINSTR and sec.flags & SHF_ALLOC and sec.type == SHT_PROGBITS and sec.size:
-            regions.append(CodeRegion(sec.addr, data, sec.name))
+            regions.append(CodeRegion(sec.addr, blob[sec.offset:sec.offset + sec.size], sec.name))
         if sec.type == SHT_RISCV_ATTRIBUTES or sec.name == ".riscv.attributes":
-            isa_string = _arch_attribute(data) or isa_string
-        if sec.type in (SHT_SYMTAB, SHT_DYNSYM):
-            has_symtab |= sec.type == SHT_SYMTAB
+            isa_string = _arch_attribute(blob[sec.offset:sec.offset + sec.size]) or isa_string
+        if sec.type == SHT_SYMTAB:
+            has_symtab = True
             symbols += _symbols(blob, lay, sec, sections, problems)
-        if sec.type == SHT_RELA and sec.name.startswith(".rela.dyn"):
-            relocs.update(_relative_relocs(blob, lay, sec, sections, problems))
+    if not has_symtab:  # .symtab holds every .dynsym name: the dynamic table only for stripped files
+        for sec in sections:
+            if sec.type == SHT_DYNSYM and sec.offset + sec.size <= len(blob):
+                symbols += _symbols(blob, lay, sec, sections, problems)
+    for sec in sections:
+        if sec.type == SHT_RELA and sec.name.startswith(".rela.dyn") and sec.offset + sec.size <= len(blob):
+            count = _table(blob, sec, lay.rela.size, "relocations", problems)  # checked now, read on use
+            if count is not None:
+                rela.append(sec)
+                if len(count) > MAX_RELOCS:
+                    problems.append(f"relocations {sec.name}: only the first {MAX_RELOCS} of {len(count)} are read")
     segments = _segments(blob, lay, e_phoff, e_phentsize, e_phnum, problems)
     if not sections:
         for seg in segments:  # no section headers: the executable segments are the code
@@ -148,8 +156,14 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
         has_c = bool(e_flags & 1)
         profile = Profile(xlen, c=has_c)  # the float ABI does not say whether F/D exist: assume them
         source = f"e_flags (no .riscv.attributes): RV{xlen}{'C' if has_c else ''}, F/D assumed"
+    def read_relocs() -> dict[int, int]:  # on first use (a literal load); problems found then are lost
+        out: dict[int, int] = {}
+        for sec in rela:
+            out.update(_relative_relocs(blob, lay, sec, sections, []))
+        return out
+
     return RiscvImage(p, xlen, profile, isa_string, source, e_entry, ET_NAMES.get(e_type, f"ET_{e_type:#x}"),
-                      regions, segments, uniq, relocs, has_symtab, problems,
+                      regions, segments, uniq, Relocations(read_relocs if rela else {}), has_symtab, problems,
                       writable_sections=writable if sections else None)
 
 
@@ -226,24 +240,30 @@ def _symbols(blob: bytes, lay: _Layout, sec: _Section, sections: list[_Section],
     if strtab is None or strtab.offset + strtab.size > len(blob):
         problems.append(f"symbol table {sec.name}: its string table is missing or truncated")
         return []
-    s_at, s_end = strtab.offset, strtab.offset + strtab.size
-    unpack = lay.sym.unpack_from
+    strings = blob[strtab.offset:strtab.offset + strtab.size]
+    find = strings.find
     is64 = lay.bits == 64
     out = []
-    for off in offsets:
+    if offsets.step == lay.sym.size:  # the usual packed table: one C-level unpack of all entries
+        entries = lay.sym.iter_unpack(blob[offsets.start:offsets.start + len(offsets) * offsets.step])
+    else:
+        entries = (lay.sym.unpack_from(blob, off) for off in offsets)
+    kinds = STT_NAMES
+    for e in entries:
         if is64:
-            st_name, info, _other, shndx, value, size = unpack(blob, off)
+            st_name, info, _other, shndx, value, size = e
         else:
-            st_name, value, size, info, _other, shndx = unpack(blob, off)
+            st_name, value, size, info, _other, shndx = e
         if st_name == 0 or shndx == SHN_UNDEF:
             continue
         stt = info & 0xF
         if stt in (3, 4, 6) or (shndx == SHN_ABS and stt != 2):
             continue  # sections, files, TLS offsets and absolute constants are not code names
-        name = _cstring(blob, s_at + st_name, s_end)
+        end = find(b"\0", st_name)
+        name = strings[st_name:end if end >= 0 else len(strings)].decode("utf-8", "replace")
         if not name or name[0] == "$" or name.startswith(".L"):
             continue  # mapping symbols ($x, $d) and assembler locals are not names of code
-        out.append(Symbol(value, name, STT_NAMES.get(stt, f"TYPE{stt}"), size, info >> 4 != 0))
+        out.append(Symbol(value, name, kinds.get(stt) or f"TYPE{stt}", size, info >> 4 != 0))
     return out
 
 
@@ -253,15 +273,13 @@ def _relative_relocs(blob: bytes, lay: _Layout, sec: _Section, sections: list[_S
     out: dict[int, int] = {}
     if offsets is None:
         return out
+    offsets = offsets[:MAX_RELOCS]
     mask = (1 << lay.bits) - 1
     shift, type_mask = (32, 0xFFFFFFFF) if lay.bits == 64 else (8, 0xFF)
     symtab = sections[sec.link] if 0 <= sec.link < len(sections) else None
     unpack = lay.rela.unpack_from
     sym_unpack = lay.sym.unpack_from
-    for n, off in enumerate(offsets):
-        if n >= MAX_RELOCS:
-            problems.append(f"relocations {sec.name}: only the first {MAX_RELOCS} were read")
-            break
+    for off in offsets:
         r_offset, r_info, addend = unpack(blob, off)
         rtype = r_info & type_mask
         if rtype == R_RISCV_RELATIVE:

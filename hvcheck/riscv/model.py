@@ -9,6 +9,7 @@ for it, and the rules read both. Only the decode memo (a pure function of the by
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ class CodeRegion:
         return self.start + len(self.data)
 
 
-@dataclass
+@dataclass(slots=True)
 class Symbol:
     addr: int
     name: str
@@ -51,6 +52,28 @@ class Segment:
     executable: bool = False
 
 
+class Relocations:
+    """Address -> the value a dynamic relocation stores there, read on first use: a shared
+    library carries hundreds of thousands of them and most checks never load a literal."""
+
+    def __init__(self, read: Callable[[], dict[int, int]] | dict[int, int]) -> None:
+        self._read = read if callable(read) else None
+        self._values: dict[int, int] | None = None if callable(read) else read
+
+    def values(self) -> dict[int, int]:
+        if self._values is None:
+            assert self._read is not None
+            self._values = self._read()
+            self._read = None
+        return self._values
+
+    def get(self, addr: int) -> int | None:
+        return self.values().get(addr)
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+
 @dataclass
 class RiscvImage:
     path: str
@@ -63,7 +86,7 @@ class RiscvImage:
     regions: list[CodeRegion]
     segments: list[Segment]
     symbols: list[Symbol]
-    relocs: dict[int, int]  # address -> value a dynamic relocation stores there
+    relocs: Relocations
     has_symtab: bool
     problems: list[str] = field(default_factory=list)  # unreadable parts (become E001)
     writable_sections: list[tuple[int, int]] | None = None  # [start, end) of SHF_WRITE sections
@@ -130,8 +153,9 @@ class RiscvImage:
                 writable = seg.writable
                 if self.writable_sections is not None:  # sections are finer than an RWX segment
                     writable = any(a <= addr < e for a, e in self.writable_sections)
-                if addr in self.relocs and size == self.xlen // 8:
-                    return self.relocs[addr], writable
+                relocated = self.relocs.get(addr) if size == self.xlen // 8 else None
+                if relocated is not None:
+                    return relocated, writable
                 return int.from_bytes(seg.data[off:off + size], "little"), writable
         return None
 

@@ -173,33 +173,36 @@ class Propagator:
         before ``pc``: predecessors back to a function entry, a join point or a loop. Memoised
         for every address on the way, so the writes along one long path (a switch's cases)
         share one walk instead of each walking it again."""
-        known = self._chains.get(pc)
+        chains = self._chains
+        known = chains.get(pc)
         if known is not None:
             return known
-        path: list[int] = []
-        seen: set[int] = set()
+        path: list[int] = []  # pc and its predecessors, back to a known or first instruction
+        index: dict[int, int] = {}
         cur = pc
         while True:
-            known = self._chains.get(cur)
+            known = chains.get(cur)
             if known is not None:
                 start, dist = known
                 break
-            if cur in seen:  # a loop: the last instruction before going round again starts it
-                start = path.pop()
-                dist = 0
-                self._chains[start] = (start, 0)
-                break
-            seen.add(cur)
             p = None if cur in self._func_entries else self.predecessor(cur)
             if p is None:
                 start, dist = cur, 0
-                self._chains[cur] = (cur, 0)
+                chains[cur] = known = (cur, 0)
                 break
+            index[cur] = len(path)
             path.append(cur)
+            if p in index:  # a loop: each walk stops before it revisits an instruction
+                j, k = index[p], len(path) - 1
+                for m in range(j, k + 1):  # on the loop: it starts just after the node itself
+                    chains[path[m]] = (path[m - 1] if m > j else path[k], k - j)
+                for t in range(j - 1, -1, -1):  # leading into it: up to the loop's last node
+                    chains[path[t]] = (path[k], k - t)
+                return chains[pc]
             cur = p
         for node in reversed(path):
             dist += 1
-            self._chains[node] = (start, dist)
+            chains[node] = (start, dist)
         return self._chains[pc]
 
     def window_length(self, pc: int, limit: int = WINDOW) -> tuple[int, int | None]:
@@ -659,6 +662,8 @@ def _target_finding(ctx: _Ctx, w: TvecWrite, head: str, info: AddressInfo,
         return Finding("R002", f"{head}: BASE is not an instruction start. {desc}{loop}{hint}",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data), fix="compute the vector with `la t0, <handler symbol>`, never by hand")
+    if info.exact_symbol is not None or not img.has_symtab:
+        return None  # a named handler; or a stripped image, where every handler looks anonymous
     if _park_loop(img, base):
         data["park_loop"] = True
         return Finding("R007", f"{head}: the vector points at a park loop ({info.insn_text} ... jump back) at "
@@ -675,14 +680,10 @@ def _target_finding(ctx: _Ctx, w: TvecWrite, head: str, info: AddressInfo,
                                "Intended (riscv-pk's PMP probe does this); no symbol is needed",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data))
-    if info.exact_symbol is None:
-        if not img.has_symtab:
-            return None  # without a full symbol table every handler looks anonymous: R003 is not checked
-        return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
-                               f"symbol names it; nearest symbol below: {info.symbol or '(none)'}",
-                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
-                       dict(data), fix="point the vector at the handler's symbol (or label the target)")
-    return None
+    return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
+                           f"symbol names it; nearest symbol below: {info.symbol or '(none)'}",
+                   [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                   dict(data), fix="point the vector at the handler's symbol (or label the target)")
 
 
 def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:

@@ -7,9 +7,11 @@
 #
 # $SRC must hold: opensbi (github.com/riscv-software-src/opensbi), riscv-pk
 # (github.com/riscv-software-src/riscv-pk), u-boot (github.com/u-boot/u-boot), bao
-# (github.com/bao-project/bao-hypervisor). Host packages: gcc-riscv64-linux-gnu, make, bison,
-# flex, bc, libssl-dev, python3-setuptools, swig, device-tree-compiler. Each image is built in a
-# worktree of its own (git worktree add --detach), so the clones are never modified.
+# (github.com/bao-project/bao-hypervisor). Host packages: gcc-riscv64-linux-gnu,
+# libc6-dev-riscv64-cross (riscv-pk's configure links a test program), make, bison, flex, bc,
+# libssl-dev, libgnutls28-dev, uuid-dev, python3-setuptools, swig, device-tree-compiler. Each
+# image is built in a worktree of its own (git worktree add --detach), so the clones are never
+# modified. STEPS (default "opensbi pk uboot bao head") picks the parts to (re)build.
 set -eu
 SRC=${SRC:?set SRC to the directory holding the clones}
 OUT=${OUT:?set OUT to the output directory}
@@ -26,8 +28,11 @@ checkout() {  # repo rev name -> path of a detached worktree
 }
 
 log() { echo "== $*" >&2; }
+STEPS=${STEPS:-opensbi pk uboot bao head}
+want() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-# ---- OpenSBI: three releases x generic, the vendor platform (nuclei/ux600), no-relax, RV32
+# ---- OpenSBI: three releases x generic, the vendor platform (nuclei/ux600), no-relax
+if want opensbi; then
 for ver in v1.4 v1.6 v1.9; do
     d=$(checkout opensbi "$ver" "opensbi-$ver")
     log "opensbi $ver generic"
@@ -44,17 +49,20 @@ log "opensbi v1.9 generic without linker relaxation"
 rm -rf "$d/build"
 make -s -C "$d" CROSS_COMPILE="$CROSS" PLATFORM=generic RELAX_FLAG=-mno-relax -j"$JOBS" >/dev/null
 cp "$d/build/platform/generic/firmware/fw_jump.elf" "$OUT/opensbi-v1.9-generic-norelax-fw_jump.elf"
+fi
 
 # ---- riscv-pk: bbl and pk (newlib-free, --host riscv64-linux-gnu)
+if want pk; then
 d=$(checkout riscv-pk HEAD riscv-pk)
 log "riscv-pk"
 mkdir -p "$d/build"
 (cd "$d/build" && ../configure --host="${CROSS%-}" >/dev/null && make -s -j"$JOBS" >/dev/null)
 cp "$d/build/bbl" "$OUT/riscv-pk-bbl.elf"
 cp "$d/build/pk" "$OUT/riscv-pk-pk.elf"
+fi
 
 # ---- U-Boot: QEMU virt (M-mode and S-mode) and a vendor board (PolarFire SoC Icicle)
-for cfg in qemu-riscv64 qemu-riscv64_smode microchip_mpfs_icicle; do
+want uboot && for cfg in qemu-riscv64 qemu-riscv64_smode microchip_mpfs_icicle; do
     d=$(checkout u-boot v2024.01 "u-boot-$cfg")
     log "u-boot v2024.01 $cfg"
     make -s -C "$d" CROSS_COMPILE="$CROSS" "${cfg}_defconfig" >/dev/null
@@ -63,7 +71,7 @@ for cfg in qemu-riscv64 qemu-riscv64_smode microchip_mpfs_icicle; do
 done
 
 # ---- Bao hypervisor (C, RISC-V H extension) for QEMU virt, with its in-tree test config "null"
-for ver in v1.0.0 v2.0.0; do
+want bao && for ver in v1.0.0 v2.0.0; do
     d=$(checkout bao "$ver" "bao-$ver")
     log "bao $ver qemu-riscv64-virt"
     make -s -C "$d" CROSS_COMPILE="$CROSS" PLATFORM=qemu-riscv64-virt CONFIG=null -j"$JOBS" >/dev/null
@@ -71,8 +79,7 @@ for ver in v1.0.0 v2.0.0; do
 done
 
 # ---- our own Linux head.S-style entry code (tests/fixtures/riscv/head_shape.S, here linked -static -fPIE: la goes through the GOT)
-log "head.S"
-${CROSS}gcc -march=rv64gc -mabi=lp64d -nostdlib -static -Wl,-Ttext=0x80200000 -Wl,--build-id=none \
+want head && log "head.S" && ${CROSS}gcc -march=rv64gc -mabi=lp64d -nostdlib -static -Wl,-Ttext=0x80200000 -Wl,--build-id=none \
     -o "$OUT/head-linux-shape.elf" "$HERE/../../tests/fixtures/riscv/head_shape.S"
 
 ls -l "$OUT"
