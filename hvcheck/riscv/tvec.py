@@ -369,8 +369,8 @@ class Propagator:
             result = seed.get(reg, UNKNOWN)
             if result.v is None and reg == 3 and self._gp is not None:
                 result = self._gp
-        for k in visited:
-            memo[k] = result
+        for seen_key in visited:
+            memo[seen_key] = result
         return result
 
     def _caller_seeds(self, entry: int) -> list[tuple[_Regs, str]]:
