@@ -1,25 +1,39 @@
-"""RISC-V static checker (issue 6).
+"""RISC-V static checker (issues 6 and 20).
 
 - classify all 65536 halfwords from scratch (the 65536-entry class table, cache cleared), with
   capstone disassembling the same 65536 halfwords as the anchor;
-- whole-process `hvcheck riscv` on Debian's OpenSBI fw_jump.elf, and on the largest RISC-V
-  binaries on the machine (libc, libasan from the riscv64 cross packages), each side by side
-  with `riscv64-linux-gnu-objdump -d` on the same file.
+- whole-process `hvcheck riscv --format json` on firmware-size images (Debian's OpenSBI,
+  U-Boot, ld.so) and on libraries up to Debian's largest RISC-V binary (libgo.so.21, 4.65 MB
+  of code) and a >= 10 MB-of-code image linked from the cross runtime archives
+  (benchmarks/riscv_big_image.sh), each side by side with `riscv64-linux-gnu-objdump -d` on
+  the same file in the same run.
+
+Goals (issue 20): no slower than objdump -d on any image with >= 64 KB of code; under 0.3 s on
+firmware-size images (an idle machine: on a loaded one the verdict column says what it measured).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import tempfile
 
-from benchmarks.harness import Row, Section, hvcheck_argv, time_callable, time_command
+from benchmarks.harness import ROOT, Row, Section, hvcheck_argv, time_callable, time_command
 
-OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
-BIG = ["/usr/riscv64-linux-gnu/lib/libc.so.6", "/usr/riscv64-linux-gnu/lib/libasan.so.8.0.0"]
+LIB = "/usr/riscv64-linux-gnu/lib"
+FIRMWARE = [
+    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf",
+    "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf",
+    f"{LIB}/ld-linux-riscv64-lp64d.so.1",
+]
+LIBRARIES = [f"{LIB}/libc.so.6", f"{LIB}/libasan.so.8", f"{LIB}/libgphobos.so.3", f"{LIB}/libgo.so.21"]
+FIRMWARE_GOAL = 0.3
+MIN_CODE = 64 << 10
 
 
 def _text_size(path: str) -> int:
-    from hvcheck.riscv.image import load_image
+    from hvcheck.riscv.elf import load_image
 
     return sum(len(r.data) for r in load_image(path).regions)
 
@@ -41,6 +55,24 @@ def _capstone_all() -> None:
             pass
 
 
+def _image_row(path: str, objdump: str | None, firmware: bool, repeat: int) -> Row:
+    size = _text_size(path)
+    warm = 1 if repeat >= 5 else 0
+    ours = time_command(hvcheck_argv("riscv", path, "--format", "json"), repeat=repeat, warmup=warm)
+    theirs = time_command([objdump, "-d", path], repeat=repeat, warmup=warm) if objdump else None
+    checks = []
+    if firmware:
+        checks.append(ours.median <= FIRMWARE_GOAL)
+    if size >= MIN_CODE and theirs is not None:
+        checks.append(ours.median <= theirs.median)
+    goal = " and ".join(g for g, on in ((f"≤ {FIRMWARE_GOAL} s", firmware),
+                                         ("≤ objdump -d", size >= MIN_CODE)) if on)
+    ratio = f"{ours.median / theirs.median:.2f}× objdump" if theirs else ""
+    return Row(f"hvcheck riscv {os.path.basename(path)} ({os.path.getsize(path) / 2**20:.1f} MiB file, "
+               f"{size / 2**20:.2f} MiB code)", ours, goal, "yes" if all(checks) else "NO",
+               "riscv64-linux-gnu-objdump -d" if theirs else "", theirs, ratio)
+
+
 def run() -> list[Section]:
     sec = Section("RISC-V: 16-bit classifier and `hvcheck riscv` (whole process)")
     classify = time_callable(_classify_all, repeat=7)
@@ -55,24 +87,23 @@ def run() -> list[Section]:
                         "yes" if classify.median <= 0.2 else "NO", "capstone disasm of the same 65536",
                         anchor, note))
     objdump = shutil.which("riscv64-linux-gnu-objdump")
-    targets = [(OPENSBI, "≤ 1 s")]
-    targets += [(p, "faster than objdump -d") for p in BIG]
-    for path, goal in targets:
+    for path in FIRMWARE + LIBRARIES:
         if not os.path.exists(path):
             sec.notes.append(f"{path} not installed: not measured")
             continue
-        size = _text_size(path)
-        ours = time_command(hvcheck_argv("riscv", path, "--format", "json"), repeat=5)
-        theirs = time_command([objdump, "-d", path], repeat=5) if objdump else None
-        if goal.startswith("≤"):
-            verdict = "yes" if ours.median <= 1.0 else "NO"
+        big = os.path.getsize(path) > 32 << 20
+        sec.rows.append(_image_row(path, objdump, path in FIRMWARE, 3 if big else 5))
+    with tempfile.TemporaryDirectory() as tmp:
+        big_image = os.path.join(tmp, "big-riscv.elf")
+        built = subprocess.run(["sh", str(ROOT / "benchmarks" / "riscv_big_image.sh"), big_image],
+                               capture_output=True)
+        if built.returncode == 0 and os.path.exists(big_image):
+            sec.rows.append(_image_row(big_image, objdump, False, 3))
         else:
-            verdict = "yes" if theirs is not None and ours.median < theirs.median else "NO"
-        sec.rows.append(Row(f"hvcheck riscv {os.path.basename(path)} ({os.path.getsize(path) / 2**20:.1f} MiB "
-                            f"file, {size / 2**20:.2f} MiB code)", ours, goal, verdict,
-                            "riscv64-linux-gnu-objdump -d" if theirs else "", theirs))
-    sec.notes.append("No RISC-V binary with >= 5 MiB of code is installed on this machine: libasan.so.8 is "
-                     "the largest file (9.1 MiB, mostly debug info, 0.65 MiB .text); libc.so.6 has 0.79 MiB "
-                     "of .text. objdump -d prints every instruction; hvcheck decodes every reachable one "
-                     "(recursive descent) and checks trap vectors and reserved encodings.")
+            sec.notes.append("the >= 10 MB-of-code image was not built (benchmarks/riscv_big_image.sh needs the "
+                             "riscv64 cross runtime archives): not measured")
+    sec.notes.append("objdump -d prints every instruction; hvcheck decodes every reachable one (recursive "
+                     "descent plus a linear sweep of the rest) and checks trap vectors and reserved encodings. "
+                     "Both sides are whole processes: hvcheck pays ~0.1 s of Python start-up and imports, "
+                     "which is what separates it from objdump on images of 100 KB of code.")
     return [sec]
