@@ -36,6 +36,7 @@ LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached 
 DISPATCH_RANGE = 4096  # how far a jump-table case may lie from its dispatching indirect jump
 MAX_CALLERS = 16
 VECTOR_CAUSES = (0, 1, 3, 5, 7, 9, 11)  # exceptions (0) and U/S/VS/M software, timer, external interrupts
+GUEST_TVEC = 0x205  # vstvec: written by a hypervisor with guest addresses, never this image's handlers
 CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
 
 
@@ -602,7 +603,10 @@ def _judge_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
     data["reached"] = w.reached
     if isinstance(val.v, OldCsr):
         return []  # restores the value read earlier (csrrw save / csrw restore idiom): nothing new
+    guest = w.csr == GUEST_TVEC
     if val.v is None:
+        if guest:
+            return []  # a guest's vector: its BASE is never checked against this image anyway
         data["reason"] = val.note
         return [Finding("R002", f"{head}: value not resolved statically ({val.note}); BASE not checked",
                         [_loc(img, w.pc)], data, severity=Severity.NOTE,
@@ -627,6 +631,8 @@ def _judge_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
                                 f"WARL hardware silently drops or changes the write{extra}",
                         [_loc(img, w.pc)], data,
                         fix="align the handler/table to >= 64 bytes and write `table | 1` or `handler`")]
+    if guest:
+        return []  # vstvec holds a guest address (a hypervisor's reset value or a saved guest vector)
     out: list[Finding] = []
     info = ctx.inspect(base)
     data["target"] = ctx.describe(base)

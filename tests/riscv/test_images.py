@@ -36,6 +36,7 @@ EXPECTED = {
     "link_vector": [],
     "link_vector_off": [("R002", "error")],
     "head_shape": [("R002", "note"), ("R007", "note"), ("R007", "note"), ("R007", "note")],
+    "guest_vstvec": [("R001", "error")],
 }
 
 

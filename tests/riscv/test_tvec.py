@@ -66,3 +66,12 @@ def test_a_vector_that_is_not_a_park_loop_stays_r003() -> None:
     report = check_path(str(RV / "direct_unnamed_base.elf"))
     fires(report.findings, "R003")
     clean(report.findings, "R007")
+
+
+def test_vstvec_holds_guest_addresses_only_mode_is_checked() -> None:
+    report = check_path(str(RV / "guest_vstvec.elf"))
+    (f,) = fires(report.findings, "R001")
+    assert f.data["csr_name"] == "vstvec" and f.data["value"] == 0x80200002
+    clean(report.findings, "R002")  # vstvec <- 0 (reset) is not "BASE outside the image"
+    guest = [w for w in report.writes if w.csr_name == "vstvec"]
+    assert len(guest) == 3 and [v.v for v in guest[0].values] == [0]
