@@ -71,7 +71,8 @@ want uboot && for cfg in qemu-riscv64 qemu-riscv64_smode microchip_mpfs_icicle; 
 done
 
 # ---- Bao hypervisor (C, RISC-V H extension) for QEMU virt, with its in-tree test config "null"
-want bao && for ver in v1.0.0 v2.0.0; do
+# (v2.x builds for the soft-float lp64 ABI, which needs riscv64-unknown-elf: not built here)
+want bao && for ver in v1.0.0; do
     d=$(checkout bao "$ver" "bao-$ver")
     log "bao $ver qemu-riscv64-virt"
     mkdir -p "$d/ci" && [ -f "$d/ci/ci.mk" ] || : > "$d/ci/ci.mk"  # the bao-ci submodule: lint targets only
