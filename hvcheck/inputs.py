@@ -18,5 +18,5 @@ def read_capped(path: str | Path, limit: int, what: str) -> bytes:
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise LimitExceeded(name, f"file exceeds the {limit}-byte limit for {what} (docs/limits.md)")
+        raise LimitExceeded(name, f"file exceeds the {limit}-byte limit for {what} (`hvcheck docs limits`)")
     return data

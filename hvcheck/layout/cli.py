@@ -46,7 +46,7 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
            image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
-    PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
+    PATH is a neutral layout file (YAML/JSON, `hvcheck docs layout-format`), an hvisor board
     directory (platform/<arch>/<board>), or an hvisor checkout with --board NAME or --all.
     """
     from hvcheck.layout.loaders import load_layout

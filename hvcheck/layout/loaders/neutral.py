@@ -333,7 +333,7 @@ def _devicetree_file(path: Path, node: Node) -> DeviceTreeFacts:
 
 class NeutralFormat:
     name = "neutral"
-    description = "a neutral layout file (.yaml/.yml/.json with an 'hvcheck-layout' key, docs/layout-format.md)"
+    description = "a neutral layout file (.yaml/.yml/.json with an 'hvcheck-layout' key: `hvcheck docs layout-format`)"
     options = frozenset({"elf"})
 
     def sniff(self, path: Path) -> int:
