@@ -169,16 +169,13 @@ class AreaCommand(click.Command):
 
 
 def text_width(output: str | None) -> int | None:
-    """Wrap text to the terminal's width; piped or file output keeps one line per fact, unless
-    COLUMNS asks for a width."""
+    """Wrap text to the terminal's width (COLUMNS, else the terminal's size). Piped or file output
+    keeps one line per fact, whatever COLUMNS says: shells and readline export it to children."""
     import shutil
 
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) >= 40:
-        return int(columns)
-    if output is None and sys.stdout.isatty():
-        return max(shutil.get_terminal_size().columns, 40)
-    return None
+    if output is not None or not sys.stdout.isatty():
+        return None
+    return max(shutil.get_terminal_size().columns, 40)
 
 
 def use_color(fmt: str, output: str | None) -> bool:

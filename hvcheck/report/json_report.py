@@ -9,16 +9,25 @@ from hvcheck import __version__
 from hvcheck.findings import Finding, summary
 
 
-def _jsonable(value: Any) -> Any:
-    """Integers become 0x-hex strings (the contract); containers recurse; the rest stays."""
+# Integers under these keys are positions in a file, not addresses or sizes: line numbers are JSON
+# integers everywhere (DESIGN.md §3).
+def _is_plain_int_key(key: str | None) -> bool:
+    return key is not None and (key in ("line", "column") or key.endswith(("_line", "_column")))
+
+
+def _jsonable(value: Any, key: str | None = None) -> Any:
+    """Integers become 0x-hex strings (the contract: addresses, sizes, register values), except line
+    and column numbers, which stay integers; containers recurse; the rest stays."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
+        if _is_plain_int_key(key):
+            return value
         return f"-{-value:#x}" if value < 0 else f"{value:#x}"
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, key) for v in value]
     if isinstance(value, float | str):
         return value
     return str(value)
