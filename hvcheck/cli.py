@@ -6,13 +6,15 @@ tree-sitter, pyelftools or libfdt), so this module imports only click and the st
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -123,25 +125,101 @@ class OutputOptions:
     fail_on: str
 
 
+FORMAT_CHOICES = ("text", "json", "sarif", "github", "compact")
+_RUN_KEY = "hvcheck.run_options"
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Options that only the common tail reads go to the context, not to every command's signature."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault(_RUN_KEY, {})[name] = value
+        return value
+
+    return callback
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--format/--output/--fail-on, accepted by every subcommand after its name (DESIGN.md §3)."""
+    """The options every subcommand accepts after its name (DESIGN.md §3): report format and file,
+    the failing severity, and what CI adoption needs (config, baseline, suppressions, paths, colour)."""
+    hidden_tail = [
+        click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+                     expose_value=False, callback=_store("color"),
+                     help="Colour text output (auto: on a terminal; NO_COLOR / FORCE_COLOR are honoured)."),
+        click.option("--sarif-root", "--root", type=click.Path(file_okay=False, path_type=Path), expose_value=False,
+                     callback=_store("root"), help="Base of relative paths in reports and fingerprints "
+                     "(default: the git top level of the checked path, else the current directory)."),
+        click.option("--show-suppressed", is_flag=True, expose_value=False, callback=_store("show_suppressed"),
+                     help="Also list the findings suppressed inline, by the config or by the baseline."),
+        click.option("--write-baseline", metavar="FILE", expose_value=False, callback=_store("write_baseline"),
+                     help="Record the current findings as accepted in FILE (by stable fingerprint)."),
+        click.option("--baseline", metavar="FILE", expose_value=False, callback=_store("baseline"),
+                     help="Report only findings not accepted in FILE; say how many accepted ones are gone."),
+        click.option("--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
+                     callback=_store("config"), help="Project configuration (default: .hvcheck.toml or "
+                     "pyproject.toml [tool.hvcheck], found by walking up from the checked path)."),
+    ]
+    for option in hidden_tail:
+        func = option(func)
     func = click.option(
         "--fail-on",
         type=click.Choice(["error", "warning", "note"]),
-        default="error",
-        show_default=True,
-        help="Exit 1 when a finding at or above this severity exists.",
+        default=None,
+        help="Exit 1 when a finding at or above this severity exists [default: error, or the config's fail-on].",
     )(func)
-    func = click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE.")(func)
+    func = click.option("--output", "-o", type=click.Path(dir_okay=False), callback=_record("output"),
+                        help="Write the report to FILE.")(func)
     func = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json", "sarif"]),
+        type=click.Choice(FORMAT_CHOICES),
         default="text",
         show_default=True,
-        help="Report format.",
+        is_eager=True,
+        callback=_record("fmt"),
+        help="Report format: text, json, sarif (GitHub code scanning), github (workflow annotations), "
+             "compact (path:line:col: severity rule message).",
     )(func)
     return func
+
+
+def run_options() -> Any:
+    """The common options of the running command (hvcheck.policy.RunOptions)."""
+    from hvcheck.policy import RunOptions
+
+    ctx = click.get_current_context(silent=True)
+    raw = dict(ctx.meta.get(_RUN_KEY, {})) if ctx is not None else {}
+    return RunOptions(config=raw.get("config"), baseline=raw.get("baseline"), write_baseline=raw.get("write_baseline"),
+                      show_suppressed=bool(raw.get("show_suppressed")), root=raw.get("root"),
+                      color=raw.get("color") or "auto")
+
+
+def project_config(inputs: list[str] | None = None) -> Any:
+    """The project configuration for this run (loaded once; hvcheck.config.Config)."""
+    from hvcheck.config import config_for
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and "hvcheck.config" in ctx.meta:
+        return ctx.meta["hvcheck.config"]
+    options = run_options()
+    config = config_for(options.config, Path(inputs[0]) if inputs else None)
+    if ctx is not None:
+        ctx.meta["hvcheck.config"] = config
+    return config
+
+
+def config_default(name: str, given: Any, inputs: list[str] | None = None, default: Any = None) -> Any:
+    """An option's value: given on the command line, else the project config's default, else ``default``."""
+    ctx = click.get_current_context(silent=True)
+    param = name.replace("-", "_")
+    if ctx is not None and given is not None:
+        source = ctx.get_parameter_source(param)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            return given
+    value = project_config(inputs).defaults.get(name)
+    if value is not None:
+        return value
+    return given if given is not None else default
 
 
 class AreaCommand(click.Command):
@@ -178,10 +256,12 @@ def text_width(output: str | None) -> int | None:
     return max(shutil.get_terminal_size().columns, 40)
 
 
-def use_color(fmt: str, output: str | None) -> bool:
-    """NO_COLOR (when non-empty) wins, then FORCE_COLOR, then: colour only on a terminal."""
-    if fmt != "text" or output is not None:
+def use_color(fmt: str, output: str | None, choice: str = "auto") -> bool:
+    """--color always/never win; then NO_COLOR (when non-empty), FORCE_COLOR; then: only on a terminal."""
+    if fmt != "text" or output is not None or choice == "never":
         return False
+    if choice == "always":
+        return True
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
@@ -189,23 +269,52 @@ def use_color(fmt: str, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
+def prepare_run(findings: list[Any], inputs: list[str] | None = None) -> tuple[Any, Any]:
+    """The run's post-processing (config, suppressions, baseline, fingerprints) and what the
+    reporters need to know about it: (hvcheck.policy.Outcome, hvcheck.report.RunInfo)."""
+    from hvcheck.policy import process, summary_line
+    from hvcheck.report import RunInfo
+
+    options = run_options()
+    project_config(inputs)  # loaded here when the command did not need it earlier
+    outcome = process(findings, inputs, options)
+    ctx = click.get_current_context(silent=True)
+    command = ctx.info_name if ctx is not None and ctx.info_name else "hvcheck"
+    info = RunInfo(command=command, root=outcome.root, summary=summary_line(outcome),
+                   show_suppressed=options.show_suppressed, baseline=bool(options.baseline))
+    return outcome, info
+
+
 def finish(
     findings: list[Any],
     *,
     fmt: str,
     output: str | None,
-    fail_on: str,
+    fail_on: str | None,
     title: str | None = None,
     preamble: str | None = None,
     extra: dict[str, Any] | None = None,
+    inputs: list[str] | None = None,
 ) -> int:
-    """Render and write the report; return the contract's exit code (0 or 1) for `main` to exit with."""
+    """Post-process (config, suppressions, baseline), render and write the report; return the
+    contract's exit code (0 or 1) for `main` to exit with. Suppressed findings never fail a run."""
     from hvcheck.report import render
 
-    text = render(findings, fmt, color=use_color(fmt, output), title=title, preamble=preamble, extra=extra,
-                  width=text_width(output) if fmt == "text" else None)
+    outcome, info = prepare_run(findings, inputs)
+    text = render(outcome.findings, fmt, color=use_color(fmt, output, run_options().color), title=title,
+                  preamble=preamble, extra=extra, width=text_width(output) if fmt == "text" else None, run=info)
     write_report(text, output)
-    return exit_code(findings, fail_on)
+    return exit_code(outcome.reported, resolve_fail_on(fail_on, inputs))
+
+
+def resolve_fail_on(given: str | None, inputs: list[str] | None = None) -> str:
+    value = str(config_default("fail-on", given, inputs, "error"))
+    if value not in ("error", "warning", "note"):
+        from hvcheck.errors import InputError
+
+        config = project_config(inputs)
+        raise InputError(str(config.path), f"fail-on = {value!r}: expected error, warning or note")
+    return value
 
 
 def write_report(text: str, output: str | None) -> None:
@@ -220,11 +329,11 @@ def write_report(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def exit_code(findings: list[Any], fail_on: str) -> int:
+def exit_code(findings: list[Any], fail_on: str | None) -> int:
     """1 when a finding is at or above --fail-on, else 0 (DESIGN.md §3)."""
     from hvcheck.findings import Severity
 
-    threshold = Severity.parse(fail_on)
+    threshold = Severity.parse(fail_on or "error")
     return 1 if any(f.sev >= threshold for f in findings) else 0
 
 
@@ -247,43 +356,102 @@ def collect_per_input(
     return findings, checked
 
 
+# What the running command asked for, recorded while its options are parsed, so that an error
+# raised anywhere later still yields the requested machine-readable document.
+_REQUEST: dict[str, Any] = {}
+
+
+def _record(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        _REQUEST[name] = value
+        _REQUEST["command"] = ctx.info_name
+        return value
+
+    return callback
+
+
+def _error_document(message: str) -> None:
+    """With --format json or sarif, a failed run still writes a valid document (to --output when
+    given) carrying the error: a CI upload step then shows the error instead of a missing file."""
+    fmt = _REQUEST.get("fmt")
+    if fmt not in ("json", "sarif"):
+        return
+    from hvcheck.report import RunInfo, render
+
+    try:
+        text = render([], fmt, run=RunInfo(command=str(_REQUEST.get("command") or "hvcheck"), errors=[message]))
+        output = _REQUEST.get("output")
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    except OSError:
+        pass  # the one-line error on stderr still says what happened
+
+
+def _fail(message: str, *, document: bool = True) -> NoReturn:
+    if document:
+        _error_document(message)
+    try:
+        click.echo(f"error: {message}", err=True)
+    except OSError:
+        pass
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line on stderr and exit 2, never a traceback."""
+    _REQUEST.clear()
     try:
         code = cli.main(args=argv, prog_name="hvcheck", standalone_mode=False)
+        sys.stdout.flush()
     except click.exceptions.Exit as done:  # --help, --version
         sys.exit(done.exit_code)
     except click.Abort:
-        click.echo("error: interrupted", err=True)
-        sys.exit(2)
+        _fail("interrupted")
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `hvcheck` / `hvcheck layout`: the help
         click.echo(exc.format_message())
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"error: {_usage_line(exc)}", err=True)
-        sys.exit(2)
+        _fail(_usage_line(exc))
     except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(2)
+        _fail("interrupted")
     except RecursionError:
-        click.echo("error: input nested too deeply to analyse", err=True)
-        sys.exit(2)
+        _fail("input nested too deeply to analyse")
     except MemoryError:
-        click.echo("error: input too large to analyse in memory", err=True)
+        _fail("input too large to analyse in memory")
+    except BrokenPipeError:
+        # The reader went away (`hvcheck ... | head`): nothing more to say, and nowhere to say it.
+        _quiet_stdout()
         sys.exit(2)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT):
+            _quiet_stdout()
+            _fail(f"<stdout>: cannot write the report: {exc.strerror}", document=False)
+        _internal(exc)
     except Exception as exc:  # noqa: BLE001 - the contract forbids tracebacks on any input
-        if os.environ.get("HVCHECK_DEBUG"):
-            raise
-        click.echo(
-            f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in hvcheck, "
-            "rerun with HVCHECK_DEBUG=1 for the traceback",
-            err=True,
-        )
-        sys.exit(2)
+        _internal(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _internal(exc: BaseException) -> NoReturn:
+    if os.environ.get("HVCHECK_DEBUG"):
+        raise exc
+    _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug in hvcheck, rerun with HVCHECK_DEBUG=1 "
+          "for the traceback")
 
 
 def _usage_line(exc: click.ClickException) -> str:

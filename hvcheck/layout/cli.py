@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hvcheck.cli import AreaCommand, common_options, finish
+from hvcheck.cli import AreaCommand, common_options, config_default, finish
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, input_error_finding
 from hvcheck.units import hex_range, parse_int, parse_size
@@ -52,8 +52,9 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
     from hvcheck.layout.loaders import load_layout
     from hvcheck.layout.rules import run_rules
 
-    need = _size(headroom, "--headroom")
-    bounds = _image_size(image_size)
+    inputs = [str(path)]
+    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    bounds = _image_size(config_default("image-size", image_size, inputs))
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
@@ -61,11 +62,11 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
-        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
+        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
                       preamble=_notes_text(notes), extra={"notes": notes})
     system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
     findings = run_rules(system, headroom=need)
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
                   preamble=_notes_text(system.notes), extra={"notes": system.notes})
 
 
@@ -145,4 +146,5 @@ def explain(address: str, layout_path: Path, board: str | None, elf: Path | None
     extra = {"address": addr, "owners": [
         {"owner": o.what, "start": o.start, "end": o.end, "offset": addr - o.start, "zone": o.zone,
          "source": o.source.to_json()} for o in owners]}
-    return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra,
+                  inputs=[str(layout_path)])

@@ -52,7 +52,7 @@ def triage(logs: tuple[str, ...], layout: str | None, board: str | None, elf: st
             first = unreadable[0]
             raise InputError(first.locations[0].path, first.data["what"], first.locations[0].line)
     findings = unreadable + diagnose(results, ctx)
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage",
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage", inputs=list(logs),
                   preamble=preamble(results, ctx), extra=extra(results, ctx))
 
 
