@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "triage": ("hvcheck.triage.cli", "triage", "Read a crash log and name the violated invariant."),
     "rules": ("hvcheck.rules_cli", "rules", "List the rules, or show one rule's documentation."),
     "docs": ("hvcheck.docs_cli", "docs", "Print a shipped documentation page (layout format, limits)."),
-    "demo": ("hvcheck.demo.cli", "demo", "Reproduce and diagnose the seed incidents from bundled examples."),
+    "demo": ("hvcheck.demo.cli", "demo", "Reproduce and diagnose the three real incidents hvcheck was built around."),
 }
 
 
@@ -54,6 +54,17 @@ def _available(module: str) -> bool:
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (mod, _, _) in COMMANDS.items() if _available(mod)]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
@@ -129,14 +140,24 @@ FORMAT_CHOICES = ("text", "json", "sarif", "github", "compact")
 _RUN_KEY = "hvcheck.run_options"
 
 
-def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """Options that only the common tail reads go to the context, not to every command's signature."""
+def _store(name: str, check: Callable[[Any], None] | None = None) -> Callable[[click.Context, click.Parameter, Any],
+                                                                             Any]:
+    """Options that only the common tail reads go to the context, not to every command's signature;
+    ``check`` refuses a bad value while parsing, before any work is done."""
 
     def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if check is not None and value is not None:
+            check(value)
         ctx.meta.setdefault(_RUN_KEY, {})[name] = value
         return value
 
     return callback
+
+
+def _check_baseline(path: str) -> None:
+    from hvcheck.baseline import read_baseline
+
+    read_baseline(path)
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -153,7 +174,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Also list the findings suppressed inline, by the config or by the baseline."),
         click.option("--write-baseline", metavar="FILE", expose_value=False, callback=_store("write_baseline"),
                      help="Record the current findings as accepted in FILE (by stable fingerprint)."),
-        click.option("--baseline", metavar="FILE", expose_value=False, callback=_store("baseline"),
+        click.option("--baseline", metavar="FILE", expose_value=False, callback=_store("baseline", _check_baseline),
                      help="Report only findings not accepted in FILE; say how many accepted ones are gone."),
         click.option("--config", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
                      callback=_store("config"), help="Project configuration (default: .hvcheck.toml or "
@@ -359,6 +380,7 @@ def collect_per_input(
 # What the running command asked for, recorded while its options are parsed, so that an error
 # raised anywhere later still yields the requested machine-readable document.
 _REQUEST: dict[str, Any] = {}
+_ARGV: list[str] = []
 
 
 def _record(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -370,9 +392,23 @@ def _record(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _request_from_argv(argv: list[str]) -> None:
+    """Usage errors happen before option callbacks run: take --format/--output from the raw words."""
+    words = list(argv)
+    for i, word in enumerate(words):
+        for name, key in (("--format", "fmt"), ("--output", "output"), ("-o", "output")):
+            if word == name and i + 1 < len(words):
+                _REQUEST.setdefault(key, words[i + 1])
+            elif word.startswith(name + "="):
+                _REQUEST.setdefault(key, word.split("=", 1)[1])
+    if "command" not in _REQUEST:
+        _REQUEST["command"] = next((w for w in words if not w.startswith("-")), "hvcheck")
+
+
 def _error_document(message: str) -> None:
     """With --format json or sarif, a failed run still writes a valid document (to --output when
     given) carrying the error: a CI upload step then shows the error instead of a missing file."""
+    _request_from_argv(_ARGV)
     fmt = _REQUEST.get("fmt")
     if fmt not in ("json", "sarif"):
         return
@@ -404,6 +440,7 @@ def _fail(message: str, *, document: bool = True) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: bad input is one line on stderr and exit 2, never a traceback."""
     _REQUEST.clear()
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         code = cli.main(args=argv, prog_name="hvcheck", standalone_mode=False)
         sys.stdout.flush()

@@ -135,8 +135,8 @@ def load_config(path: Path) -> Config:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+)", str(exc))
-        raise InputError(name, f"invalid TOML: {str(exc).split(' (at line')[0]}", int(m.group(1)) if m else None) \
-            from None
+        line = int(m.group(1)) if m else (len(text.splitlines()) or 1) if "end of document" in str(exc) else None
+        raise InputError(name, f"invalid TOML: {re.split(r' [(]at ', str(exc))[0]}", line) from None
     if path.name == "pyproject.toml":
         table: Any = doc.get("tool", {}).get("hvcheck")
         head = _line_of(text, "[tool.hvcheck") or 1

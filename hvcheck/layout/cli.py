@@ -64,10 +64,36 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
             raise InputError(str(path), f"nothing could be checked: {first}")
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
                       preamble=_notes_text(notes), extra={"notes": notes})
+    _explain_directory_of_layouts(path)
     system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
     findings = run_rules(system, headroom=need)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
                   preamble=_notes_text(system.notes), extra={"notes": system.notes})
+
+
+def _explain_directory_of_layouts(path: Path) -> None:
+    """A directory no format claims but whose subdirectories are layouts (hvisor's platform/aarch64,
+    a folder of layout files): say what to pass instead."""
+    from hvcheck.layout import loaders
+
+    if not path.is_dir():
+        return
+    try:
+        loaders.recognise(path)
+        return
+    except InputError:
+        pass
+    inside = []
+    for child in sorted(path.iterdir())[:200]:
+        try:
+            loaders.recognise(child)
+            inside.append(child.name)
+        except (InputError, OSError):
+            continue
+    if inside:
+        shown = ", ".join(inside[:12]) + (f", ... ({len(inside)} in all)" if len(inside) > 12 else "")
+        raise InputError(str(path), f"holds {len(inside)} layout(s), not one: give one of them ({shown}), or the "
+                                    "tree above it with --all")
 
 
 def _notes_text(notes: list[str]) -> str | None:
@@ -88,6 +114,9 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
     from hvcheck.layout.rules import run_rules
 
     fmt, targets = loaders.discover(path)
+    if len(targets) == 1 and targets[0].paths[0].resolve() == path.resolve():
+        click.echo(f"note: {path} is a single {fmt.name} system; --all checks every one under a tree such as the "
+                   "checkout root", err=True)
     options = loaders.LoadOptions(image_size=bounds)
     findings: list[Finding] = []
     notes: list[str] = []

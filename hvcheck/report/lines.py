@@ -60,7 +60,11 @@ def render_github(findings: list[Finding], *, run: RunInfo) -> str:
 def render_compact(findings: list[Finding], *, run: RunInfo) -> str:
     """`path:line:col: severity RULE message` (column 1: hvcheck locates lines, not columns)."""
     out = []
-    for f in sorted(findings, key=lambda f: (_rel(_primary(f), run) or "" if _primary(f) else "", f.rule)):
+    def order(f: Finding) -> tuple[str, int, str]:
+        loc = _primary(f)
+        return ((_rel(loc, run) or "") if loc else "", (loc.line or 0) if loc else 0, f.rule)
+
+    for f in sorted(findings, key=order):
         if f.suppressed is not None:
             continue
         loc = _primary(f)

@@ -946,7 +946,9 @@ class HvisorFormat:
     def discover(self, path: Path) -> list[Target]:
         if path.is_file():
             return []
-        return [Target(b.name, (b.path,), path) for b in discover_boards(path)]
+        # A board directory given alone: its repository root is found by walking up.
+        root = None if (path / "board.rs").is_file() else path
+        return [Target(b.name, (b.path,), root) for b in discover_boards(path)]
 
     def load_target(self, target: Target, options: LoadOptions) -> System:
         return load_hvisor_board(target.paths[0], repo_root=target.root,
