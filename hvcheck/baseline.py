@@ -9,7 +9,6 @@ paths made relative). Never the message text, which may be reworded between vers
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -78,6 +77,8 @@ def fingerprint(finding: Finding, root: Path, cache: dict[str, list[str]] | None
     cache = {} if cache is None else cache
     key = [finding.rule, [_location_key(loc, root, cache) for loc in finding.locations],
            _canonical(finding.data, "", root)]
+    import hashlib
+
     blob = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 

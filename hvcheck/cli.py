@@ -26,6 +26,7 @@ from hvcheck.errors import InputError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "layout": ("hvcheck.layout.cli", "layout", "Check a system's memory and resource layout."),
     "explain": ("hvcheck.layout.cli", "explain", "Who owns an address: every region containing it, with provenance."),
+    "changed": ("hvcheck.layout.cli", "changed", "Check every layout the given (changed) files belong to (pre-commit, CI)."),
     "fix": ("hvcheck.fix.cli", "fix", "Propose (and with --write, apply) layout fixes: punch, reserve, relocate."),
     "xcr0": ("hvcheck.x86.cli", "xcr0", "Check an XCR0 value against the XSAVE rules."),
     "cpuid": ("hvcheck.x86.cli", "cpuid", "Check a CPUID dump's XSAVE and feature consistency."),
@@ -270,10 +271,10 @@ class AreaCommand(click.Command):
 def text_width(output: str | None) -> int | None:
     """Wrap text to the terminal's width (COLUMNS, else the terminal's size). Piped or file output
     keeps one line per fact, whatever COLUMNS says: shells and readline export it to children."""
-    import shutil
-
     if output is not None or not sys.stdout.isatty():
         return None
+    import shutil
+
     return max(shutil.get_terminal_size().columns, 40)
 
 

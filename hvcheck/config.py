@@ -25,10 +25,8 @@ Bad configuration is bad input: `error: path:line: what`, exit 2.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +86,8 @@ class Config:
 
 
 def _matches(path: str, pattern: str, root: Path) -> bool:
+    import fnmatch
+
     try:
         rel = os.path.relpath(os.path.abspath(path), root)
     except ValueError:
@@ -129,6 +129,8 @@ def _line_of(text: str, needle: str, start_line: int = 1) -> int | None:
 
 
 def load_config(path: Path) -> Config:
+    import tomllib  # only when a configuration file exists (start-up budget of `hvcheck xcr0`)
+
     name = str(path)
     text = read_text(path, MAX_CONFIG_BYTES, "configuration files", expected="TOML")
     try:

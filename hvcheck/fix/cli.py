@@ -31,8 +31,8 @@ from hvcheck.units import parse_int, parse_size
 @click.option("--prefer", help="relocate: choose the free base nearest to this address.")
 @click.option("--headroom", default="8M", show_default=True,
               help="Free space to keep after the hypervisor (punched with it; required by relocate; M013).")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
-@click.option("--board", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
 @common_options
 def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
         elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,9 +36,9 @@ def _size(text: str, what: str) -> int:
 
 @click.command(cls=AreaCommand, area="layout")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--board", help="With an hvisor checkout: the board to check.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board to check.")
 @click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout: check every board.")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
@@ -148,10 +149,10 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
 
 @click.command()
 @click.argument("address")
-@click.option("--layout", "layout_path", required=True, type=click.Path(path_type=Path),
+@click.option("--layout", "layout_path", metavar="PATH", required=True, type=click.Path(path_type=Path),
               help="Layout file or hvisor board directory.")
-@click.option("--board", help="With an hvisor checkout: the board.")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF.")
 @common_options
 def explain(address: str, layout_path: Path, board: str | None, elf: Path | None, fmt: str, output: str | None,
             fail_on: str) -> int:
@@ -177,3 +178,48 @@ def explain(address: str, layout_path: Path, board: str | None, elf: Path | None
          "source": o.source.to_json()} for o in owners]}
     return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra,
                   inputs=[str(layout_path)])
+
+
+@click.command(cls=AreaCommand, area="layout")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@common_options
+def changed(files: tuple[Path, ...], headroom: str, fmt: str, output: str | None, fail_on: str | None) -> int:
+    """Check every layout that FILES belong to, each once ({rules}): a board.rs, zone JSON, device
+    tree or linker script checks its hvisor board; a layout file checks itself; files no format
+    claims are skipped. For pre-commit (which passes the changed file names) and CI jobs that check
+    only what a change touched (`hvcheck changed $(git diff --name-only origin/main)`)."""
+    from hvcheck.catalogue import rule_range
+    from hvcheck.layout import loaders
+    from hvcheck.layout.rules import run_rules
+
+    inputs = [str(f) for f in files] or None
+    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    systems: dict[Path, Any] = {}
+    skipped = []
+    for f in files:
+        if not f.exists():
+            continue  # a deleted file: nothing to check
+        owner = loaders.system_of(f)
+        if owner is None:
+            skipped.append(str(f))
+            continue
+        systems.setdefault(owner[1].resolve(), owner)
+    findings: list[Finding] = []
+    for fmt_, system_path in systems.values():
+        name = str(system_path)
+        try:
+            system = fmt_.load([system_path], loaders.LoadOptions())
+        except InputError as exc:
+            findings.append(input_error_finding(exc.path, exc.line, f"{name}: {exc.message}",
+                                                f"{rule_range('layout')} for {name}"))
+            continue
+        for f in run_rules(system, headroom=need):
+            f.data.setdefault("board", system.name)
+            findings.append(f)
+    lines = [f"{len(systems)} layout(s) to check from {len(files)} file(s)"]
+    if skipped:
+        lines.append(f"skipped (no layout format claims them): {', '.join(skipped[:20])}"
+                     + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""))
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck changed", preamble="\n".join(lines),
+                  inputs=inputs, extra={"systems": [str(p) for _, p in systems.values()], "skipped": skipped})

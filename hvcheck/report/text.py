@@ -97,13 +97,13 @@ def _counts_line(findings: list[Finding]) -> str:
     return f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"
 
 
-def _board_table(groups: dict[str, list[Finding]]) -> list[str]:
-    """board × errors/warnings/notes, the last thing a `--all` run prints."""
+def _board_table(groups: dict[str, list[Finding]], hidden: dict[str, int]) -> list[str]:
+    """board × errors/warnings/notes (+ suppressed), the last thing a `--all` run prints."""
     width = max([len(b) for b in groups] + [5])
-    rows = ["", f"{'board':<{width}}  errors  warnings  notes"]
+    rows = ["", f"{'board':<{width}}  errors  warnings  notes  suppressed"]
     for board, fs in groups.items():
         c = summary(fs)
-        rows.append(f"{board:<{width}}  {c['error']:>6}  {c['warning']:>8}  {c['note']:>5}")
+        rows.append(f"{board:<{width}}  {c['error']:>6}  {c['warning']:>8}  {c['note']:>5}  {hidden.get(board, 0):>10}")
     return rows
 
 
@@ -138,7 +138,11 @@ def render_text(
         if other:
             out.lines.extend(["", out.style("== inputs ==", _BOLD)])
             _finding_lines(out, other)
-        out.lines.extend(_board_table({b: fs for b, fs in groups.items()}))
+        hidden: dict[str, int] = {}
+        for f in findings:
+            if f.suppressed is not None and "board" in f.data:
+                hidden[str(f.data["board"])] = hidden.get(str(f.data["board"]), 0) + 1
+        out.lines.extend(_board_table(groups, hidden))
     else:
         _finding_lines(out, reported)
     if run.show_suppressed:

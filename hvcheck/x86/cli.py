@@ -37,7 +37,7 @@ def parse_u64(text: str, what: str) -> int:
 @click.argument("value")
 @click.option("--supported", metavar="MASK",
               help="CPUID.(EAX=0DH,ECX=0):EDX:EAX of the CPU (enables X002).")
-@click.option("--cpuid", "cpuid_dump", metavar="DUMP",
+@click.option("--cpuid", "cpuid_dump", metavar="DUMP", type=click.Path(dir_okay=False),
               help="Take the supported mask from a CPUID dump (`cpuid -r` output, JSON leaf list, or `self`).")
 @common_options
 def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, output: str | None,

@@ -943,6 +943,12 @@ class HvisorFormat:
         return load_hvisor_board(target, elf=options.elf, root_dts=options.root_dts,
                                  image_size=options.image_size or DEFAULT_IMAGE_SIZE)
 
+    def system_of(self, path: Path) -> Path:
+        """A file inside a board belongs to its board directory."""
+        if path.is_file() and not is_hvisor_tree(path):
+            return board_of_file(path) or path
+        return path
+
     def discover(self, path: Path) -> list[Target]:
         if path.is_file():
             return []
