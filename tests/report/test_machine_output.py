@@ -22,6 +22,7 @@ SEED = str(EX / "layout" / "seed001-stomp.yaml")
 INVOCATIONS: dict[str, list[str]] = {
     "layout": ["layout", SEED],
     "explain": ["explain", "0x40900010", "--layout", SEED],
+    "changed": ["changed", SEED, str(ROOT / "README.md")],
     "fix": ["fix", SEED, "--strategy", "punch"],
     "xcr0": ["xcr0", "0x202e7"],
     "cpuid": ["cpuid", str(EX / "x86" / "guest-cpuid-202e7.txt")],
