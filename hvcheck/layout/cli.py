@@ -214,9 +214,9 @@ def changed(files: tuple[Path, ...], headroom: str, fmt: str, output: str | None
             findings.append(input_error_finding(exc.path, exc.line, f"{name}: {exc.message}",
                                                 f"{rule_range('layout')} for {name}"))
             continue
-        for f in run_rules(system, headroom=need):
-            f.data.setdefault("board", system.name)
-            findings.append(f)
+        for finding in run_rules(system, headroom=need):
+            finding.data.setdefault("board", system.name)
+            findings.append(finding)
     lines = [f"{len(systems)} layout(s) to check from {len(files)} file(s)"]
     if skipped:
         lines.append(f"skipped (no layout format claims them): {', '.join(skipped[:20])}"

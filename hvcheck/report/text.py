@@ -138,11 +138,11 @@ def render_text(
         if other:
             out.lines.extend(["", out.style("== inputs ==", _BOLD)])
             _finding_lines(out, other)
-        hidden: dict[str, int] = {}
+        per_board: dict[str, int] = {}
         for f in findings:
             if f.suppressed is not None and "board" in f.data:
-                hidden[str(f.data["board"])] = hidden.get(str(f.data["board"]), 0) + 1
-        out.lines.extend(_board_table(groups, hidden))
+                per_board[str(f.data["board"])] = per_board.get(str(f.data["board"]), 0) + 1
+        out.lines.extend(_board_table(groups, per_board))
     else:
         _finding_lines(out, reported)
     if run.show_suppressed:
