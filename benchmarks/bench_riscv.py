@@ -91,8 +91,7 @@ def run() -> list[Section]:
         if not os.path.exists(path):
             sec.notes.append(f"{path} not installed: not measured")
             continue
-        big = os.path.getsize(path) > 32 << 20
-        sec.rows.append(_image_row(path, objdump, path in FIRMWARE, 3 if big else 5))
+        sec.rows.append(_image_row(path, objdump, path in FIRMWARE, 5 if path in FIRMWARE else 3))
     with tempfile.TemporaryDirectory() as tmp:
         big_image = os.path.join(tmp, "big-riscv.elf")
         built = subprocess.run(["sh", str(ROOT / "benchmarks" / "riscv_big_image.sh"), big_image],
