@@ -134,10 +134,10 @@ def capability_findings(probe: Probe) -> list[Finding]:
         info = table.get(a.ioctl)
         if info is None or info.classes is None:
             continue
+        seen.add((a.ioctl, a.fd))  # the first answer per ioctl and class is judged
         finding = _judge(probe, a, info.classes)
         if finding is None:
             continue
-        seen.add((a.ioctl, a.fd))
         family = a.ioctl.replace("KVM_HAS_", "KVM_GET_")
         key = (finding.rule, a.fd, family, (a.ok, a.errno))
         first = merged.get(key)

@@ -121,6 +121,7 @@ class Probe:
     recorded_by: str = ""
     table: str = ""                 # the header the request numbers came from
     source: str | None = None       # the saved file, when replayed
+    _cap_index: tuple[int, dict[tuple[str, str], Answer]] | None = field(default=None, repr=False, compare=False)
 
     # -- lookups -------------------------------------------------------------------------
     def find(self, ioctl: str, fd: str | None = None, **arg: Any) -> list[Answer]:
@@ -133,7 +134,13 @@ class Probe:
 
     def cap(self, name: str, fd: str = "dev") -> Answer | None:
         """The KVM_CHECK_EXTENSION answer for capability ``name`` on ``fd`` (dev or vm)."""
-        return self.first("KVM_CHECK_EXTENSION", fd, cap=name)
+        if self._cap_index is None or self._cap_index[0] != len(self.answers):
+            index: dict[tuple[str, str], Answer] = {}
+            for a in self.answers:
+                if a.ioctl == "KVM_CHECK_EXTENSION" and isinstance(a.arg.get("cap"), str):
+                    index.setdefault((a.fd, a.arg["cap"]), a)
+            self._cap_index = (len(self.answers), index)
+        return self._cap_index[1].get((fd, name))
 
     def where(self, answer: Answer | None = None, run: XsetbvRun | None = None) -> Location:
         """Provenance of one answer: the saved file and line, or the live device, with the call."""

@@ -107,7 +107,7 @@ def json_facts(probe: Probe) -> dict[str, Any]:
         pred = run_prediction(probe, r)
         runs.append({"xcr0": r.value, "vcpu": r.verdict(), "at": r.at, "rip": r.rip, "xcr0_after": r.xcr0_after,
                      "predicted": pred.xsetbv, "guest_cpuid": r.cpuid, "guest_xcr0_mask": pred.guest_mask,
-                     "rule_isolated": pred.isolated(), "exits": r.exits, "detail": r.detail})
+                     "rule_isolated": pred.isolated() if pred.violations else None, "exits": r.exits, "detail": r.detail})
     return {"device": probe.device, "kernel": probe.kernel, "machine": probe.machine, "modules": probe.modules,
             "under_hypervisor": probe.under_hypervisor, "replayed_from": probe.source,
             "answers": len(probe.answers),

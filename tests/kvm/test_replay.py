@@ -349,6 +349,10 @@ def test_x015_run_that_did_not_finish() -> None:
     assert "did not finish: KVM_EXIT_INTERNAL_ERROR" in f.message and "PVM" in f.message
 
 
+def test_x015_clean_when_every_check_ran() -> None:
+    clean(check_probe(host()), "X015")
+
+
 def test_x015_not_x86() -> None:
     p = host()
     p.machine = "aarch64"
