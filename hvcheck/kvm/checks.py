@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 from hvcheck.findings import Finding, Severity, declare_rule
 from hvcheck.kvm.record import CLASS_LABEL, Answer, CpuidEntry, Probe, XsetbvRun, entries_of
-from hvcheck.x86 import ioctl_trace, xsave
+from hvcheck.x86 import xsave
 from hvcheck.x86.cpuid_model import CpuidDump, cpuid_findings
 
-# X010 is declared beside the trace analysis that first emitted it; these checks emit it too.
-assert ioctl_trace.ERRNO["EINVAL"] == errno.EINVAL
+# X010 is also emitted by the trace analysis (hvcheck.x86.ioctl_trace), which declares it with these
+# exact words; the registry refuses a declaration that differs, so the two cannot drift apart.
+declare_rule("X010", "a KVM ioctl reached a file-descriptor class that does not implement it", Severity.ERROR, "x86")
 
 declare_rule("X011", "a real vCPU's verdict on an XCR0 value disagrees with the X001/X002 prediction",
              Severity.ERROR, "x86")
@@ -58,6 +59,19 @@ CAP_GATES = {
     ("KVM_GET_SUPPORTED_HV_CPUID", "vcpu"), ("KVM_GET_SREGS2", "vcpu"), ("KVM_GET_NESTED_STATE", "vcpu"),
     ("KVM_GET_STATS_FD", "vm"), ("KVM_GET_STATS_FD", "vcpu"),
 }
+
+
+# Capabilities that advertise an ioctl on a class the x86 fd-class table says it never reaches
+# (KVM_CAP_VM_ATTRIBUTES is s390/arm64 upstream): when such a capability says yes, the class must
+# answer, and an answer there is vouched for.
+CAP_ELSEWHERE: dict[tuple[str, str], str] = {
+    ("KVM_HAS_DEVICE_ATTR", "vm"): "KVM_CAP_VM_ATTRIBUTES",
+    ("KVM_GET_DEVICE_ATTR", "vm"): "KVM_CAP_VM_ATTRIBUTES",
+}
+# Ioctls of the generic kvm_main.c handlers, judged on every architecture; the rest of the table
+# is x86's (on arm64 the attribute ioctls do live on the VM fd).
+GENERIC_IOCTLS = frozenset({"KVM_CHECK_EXTENSION", "KVM_GET_STATS_FD", "KVM_GET_API_VERSION", "KVM_CREATE_VM",
+                            "KVM_GET_VCPU_MMAP_SIZE", "KVM_CREATE_VCPU"})
 
 
 @dataclass(frozen=True)
@@ -122,9 +136,11 @@ def cap_value(probe: Probe, cap: str, cls: str) -> Answer | None:
 def capability_findings(probe: Probe) -> list[Finding]:
     """X010 (and documented-limit X015) for every answer; HAS/GET of one attribute family on one fd
     that fail the same way are one finding naming both."""
+    from hvcheck.kvm.abi import is_x86
     from hvcheck.x86.kvm_ioctls import by_name
 
     table = by_name()
+    x86 = is_x86(probe.machine)
     out: list[Finding] = []
     merged: dict[tuple[str, str, str, object], Finding] = {}
     seen: set[tuple[str, str]] = set()
@@ -132,7 +148,7 @@ def capability_findings(probe: Probe) -> list[Finding]:
         if a.ioctl == "KVM_RUN" or (a.ioctl, a.fd) == ("KVM_CHECK_EXTENSION", "dev") or (a.ioctl, a.fd) in seen:
             continue
         info = table.get(a.ioctl)
-        if info is None or info.classes is None:
+        if info is None or info.classes is None or not (x86 or a.ioctl in GENERIC_IOCTLS):
             continue
         seen.add((a.ioctl, a.fd))  # the first answer per ioctl and class is judged
         finding = _judge(probe, a, info.classes)
@@ -179,6 +195,16 @@ def _judge(probe: Probe, a: Answer, classes: object) -> Finding | None:
                 if classes.since(c)]
     data = {"ioctl": a.ioctl, "fd_class": a.fd, "ret": a.ret, "errno": a.errno, "kernel": probe.kernel}
     if since is None:
+        elsewhere = CAP_ELSEWHERE.get((a.ioctl, a.fd))
+        vouch = cap_value(probe, elsewhere, a.fd) if elsewhere else None
+        if vouch is not None and vouch.ok and (vouch.ret or 0) > 0:
+            if a.ok or a.errno not in DISPATCH_ERRNOS:
+                return None  # the capability vouches for it (a kernel newer than the table)
+            return Finding(
+                "X010", f"{a.ioctl} on {label} failed with -{errno.errorcode.get(a.errno or 0, a.errno)} although "
+                        f"KVM_CHECK_EXTENSION({elsewhere}) = {vouch.ret} advertises it there",
+                locations=[where, probe.where(vouch)], data={**data, "capability": elsewhere},
+                fix="make the capability and the handler agree")
         if a.ok:
             return Finding(
                 "X010", f"{a.ioctl} answered ({a.ret}) on {label}, a class upstream x86 KVM never implements "

@@ -184,6 +184,7 @@ def probe_host(device: str = "/dev/kvm", values: list[int] | None = None,
         fds.append(vm.ret)
         _capabilities(rec, vm.ret, "vm")
         if not x86:
+            rec.call(vm.ret, "vm", "KVM_GET_STATS_FD", 0, {}, _close_fd)
             return probe
         _vm_x86(rec, vm.ret, fds)
         memory = guest.memory_image(0)

@@ -161,3 +161,21 @@ def test_permission_denied_names_the_group() -> None:
     group = grp.getgrgid(st.st_gid).gr_name
     assert f"{device}: permission denied" in proc.stderr and f"group '{group}'" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_non_x86_host_gets_the_generic_checks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's other-architecture path, run for real: _IO requests encode alike on x86 and
+    arm64, so this host answers them as an arm64 host would be asked."""
+    import hvcheck.kvm.probe as probe_mod
+
+    device = require_kvm()
+    kernel, _, modules, under = probe_mod.host_facts()
+    monkeypatch.setattr(probe_mod, "host_facts", lambda: (kernel, "aarch64", modules, under))
+    probe = probe_mod.probe_host(device, [0x7])
+    assert {a.ioctl for a in probe.answers} == {"KVM_GET_API_VERSION", "KVM_CHECK_EXTENSION",
+                                               "KVM_GET_VCPU_MMAP_SIZE", "KVM_CREATE_VM", "KVM_GET_STATS_FD"}
+    assert probe.runs == []
+    findings = check_probe(probe)
+    clean(findings, "X010")
+    notes = [f.message for f in fires(findings, "X015")]
+    assert any("aarch64 is not x86: only the generic capability checks ran" in n for n in notes)

@@ -172,6 +172,26 @@ def test_documented_nested_limit_is_a_note_not_x010() -> None:
     assert "KVM_GET_NESTED_STATE" in f.message
 
 
+def test_x010_vm_attributes_capability_vouches_for_the_vm_fd() -> None:
+    p = host()
+    set_cap(p, "KVM_CAP_VM_ATTRIBUTES", 1)
+    (f,) = fires(check_probe(p), "X010")  # advertised, but the VM fd refuses it (-ENOTTY)
+    assert "KVM_CHECK_EXTENSION(KVM_CAP_VM_ATTRIBUTES) = 1 advertises it there" in f.message
+    succeed(answer(p, "KVM_GET_DEVICE_ATTR", "vm"))
+    succeed(answer(p, "KVM_HAS_DEVICE_ATTR", "vm"))
+    clean(check_probe(p), "X010")  # answered, and vouched for by its capability
+
+
+def test_other_architectures_judge_only_the_generic_ioctls() -> None:
+    p = host()
+    p.machine = "aarch64"
+    succeed(answer(p, "KVM_GET_DEVICE_ATTR", "vm"))  # arm64 implements VM attributes
+    clean(check_probe(p), "X010")
+    fail(answer(p, "KVM_GET_STATS_FD", "vm"), errno.ENOTTY)  # generic: KVM_CAP_BINARY_STATS_FD = 1
+    (f,) = fires(check_probe(p), "X010")
+    assert "KVM_GET_STATS_FD on the VM fd failed with -ENOTTY" in f.message
+
+
 def test_check_extension_on_the_vm_fd() -> None:
     p = host()
     for a in p.find("KVM_CHECK_EXTENSION", "vm"):
