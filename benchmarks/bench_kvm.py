@@ -73,4 +73,7 @@ def run() -> list[Section]:
                            "micro-guest runs through KVM's instruction emulator")
     whole.rows.append(Row("hvcheck kvm --from seed000-uos-5.10-probe.json (replay)", replay, "", "",
                           "python3 -c pass", baseline))
+    load = os.getloadavg()
+    whole.notes.append(f"load average when measured: {load[0]:.1f} (1 min), {load[2]:.1f} (15 min) on "
+                       f"{os.cpu_count()} CPUs — compare with the `python3 -c pass` anchor of the same run")
     return [whole]
