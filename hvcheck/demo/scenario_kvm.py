@@ -20,7 +20,7 @@ from hvcheck.findings import Finding
 
 SEED = "000"
 ORDER = 20  # after the CPUID/XCR0/trace diagnosis of scenario_x86
-TITLE = "the seed-000 host's KVM answers, and the guest's XSETBV proven in a real vCPU"
+TITLE = "the broken host's KVM answers replayed, and the guest's XSETBV proven in a real vCPU"
 PROBE = EXAMPLES / "kvm" / "seed000-uos-5.10-probe.json"
 GUEST = EXAMPLES / "x86" / "guest-cpuid-202e7.txt"
 DEVICE = "/dev/kvm"

@@ -223,7 +223,7 @@ def _judge(probe: Probe, a: Answer, classes: object) -> Finding | None:
                 "X010", f"{a.ioctl} answered ({a.ret}) on {label} although KVM_CHECK_EXTENSION({cap}) = 0"
                         + (f"; upstream has it there only since Linux {since}, and this is {probe.kernel}"
                            if older else "")
-                        + ": a backport added the case without its capability, or to the wrong handler (seed 000: "
+                        + ": a backport added the case without its capability, or to the wrong handler (the AMX XSETBV incident: "
                           "the /dev/kvm attribute of dd6e63122018 landed in kvm_arch_vcpu_ioctl)",
                 locations=[where, probe.where(capa)], data={**data, "capability": cap, "since": since},
                 fix="compare the handler's case list with upstream (hvcheck backport)")
@@ -245,7 +245,7 @@ def _judge(probe: Probe, a: Answer, classes: object) -> Finding | None:
     return Finding(
         "X010", f"{a.ioctl} on {label} failed with -{errno.errorcode.get(a.errno or 0, a.errno)} although "
                 f"KVM_CHECK_EXTENSION({cap}) = {capa.ret}: the {CLASS_LABEL[a.fd]} handler advertises the capability but has no "
-                f"case for the ioctl (x86 answers -{UNKNOWN_ERRNO[a.fd]} for requests it does not know) — seed 000: "
+                f"case for the ioctl (x86 answers -{UNKNOWN_ERRNO[a.fd]} for requests it does not know) — the AMX XSETBV incident: "
                 "QEMU's KVM_GET_DEVICE_ATTR(KVM_X86_XCOMP_GUEST_SUPP) failed this way and the guest got 0x202e7",
         locations=[where, probe.where(capa)], data={**data, "capability": cap, "capability_value": capa.ret},
         fix="add the case to the handler the capability describes (compare with upstream: hvcheck backport)")

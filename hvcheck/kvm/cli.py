@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @click.option("--xsetbv", "values", multiple=True, metavar="VALUE",
               help="Run XSETBV with this XCR0 value (0x..., EDX:EAX) in a real vCPU; repeatable. "
                    "Default: the host's own supported mask.")
-@click.option("--cpuid", "cpuid_path", metavar="DUMP",
+@click.option("--cpuid", "cpuid_path", metavar="DUMP", type=click.Path(dir_okay=False),
               help="Give the micro-guest this CPUID (`cpuid -r` output or JSON leaf list) instead of "
                    "KVM_GET_SUPPORTED_CPUID.")
 @click.option("--save", "save_path", metavar="FILE", help="Also write every recorded answer to FILE (JSON).")
