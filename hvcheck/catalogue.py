@@ -20,6 +20,7 @@ RULE_MODULES: tuple[str, ...] = (
     "hvcheck.x86.xsave",
     "hvcheck.x86.cpuid_rules",
     "hvcheck.x86.trace_rules",
+    "hvcheck.kvm.checks",
     "hvcheck.riscv.tvec",
     "hvcheck.riscv.check",
     "hvcheck.riscv.conformance",
