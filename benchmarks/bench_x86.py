@@ -1,7 +1,8 @@
 """x86 commands (issue 5).
 
-- whole-process wall time of `hvcheck xcr0 0x202e7` (text, which renders with rich, and JSON,
-  which does not) vs `python3 -c pass` in the same run; goal <= 100 ms;
+- whole-process wall and CPU time of `hvcheck xcr0 0x202e7` (text, through the one standard-library
+  renderer hvcheck/report/text.py, and JSON) vs `python3 -c pass` in the same run; goals <= 100 ms
+  and (issue 12) <= 3x `python3 -c pass`; hvcheck is byte-compiled first, as an installed wheel is;
 - `hvcheck ioctl 0x4018aee2`, `hvcheck cpuid <seed-000 guest dump>`, `hvcheck ioctl --trace`;
 - the XCR0 rule engine over all 2^20 values of bits 0-19, in-process;
 - `hvcheck ioctl --trace` on generated 200k-line bpftrace and strace logs (issue 19: linear
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import resource
 import subprocess
@@ -29,7 +31,7 @@ print(time.perf_counter() - t0)
 """
 
 
-def _sweep(repeat: int = 5) -> tuple[Timing, int]:
+def _sweep(repeat: int = 3) -> tuple[Timing, int]:
     samples, bad = [], 0
     for _ in range(repeat):
         out = subprocess.run([PYTHON, "-c", _SWEEP], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -107,31 +109,39 @@ def _trace_section() -> Section:
     return sec
 
 
+GOAL = "≤ 100 ms; ≤ 3× python3 -c pass"
+
+
+def _verdict(t: Timing, anchor: Timing) -> str:
+    return (f"100 ms: {'yes' if t.median <= 0.100 else 'NO'}; "
+            f"3×: {'yes' if t.median <= 3 * anchor.median else 'NO'}")
+
+
 def run() -> list[Section]:
+    compileall.compile_dir(str(ROOT / "hvcheck"), quiet=1)
     startup = Section("x86: whole-process wall time")
     baseline = time_command([PYTHON, "-c", "pass"], repeat=9)
-    goal = 0.100
     for label, args in (
         ("hvcheck xcr0 0x202e7 (text)", ("xcr0", "0x202e7")),
         ("hvcheck xcr0 0x202e7 --format json", ("xcr0", "0x202e7", "--format", "json")),
     ):
         t = time_command(hvcheck_argv(*args), repeat=9)
-        startup.rows.append(Row(label, t, "≤ 100 ms", "yes" if t.median <= goal else "NO", "python3 -c pass",
-                                baseline))
-    for label, args in (
+        startup.rows.append(Row(label, t, GOAL, _verdict(t, baseline), "python3 -c pass", baseline))
+    others: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("hvcheck ioctl 0x4018aee2", ("ioctl", "0x4018aee2")),
         ("hvcheck cpuid guest-cpuid-202e7.txt", ("cpuid", str(EXAMPLES / "guest-cpuid-202e7.txt"))),
         ("hvcheck ioctl --trace strace-qemu-dev-kvm.txt", ("ioctl", "--trace", str(EXAMPLES / "strace-qemu-dev-kvm.txt"))),
-    ):
-        t = time_command(hvcheck_argv(*args), repeat=7)
+    )
+    for label, more in others:
+        t = time_command(hvcheck_argv(*more), repeat=7)
         startup.rows.append(Row(label, t, "", "", "python3 -c pass", baseline))
-    startup.notes.append("piped text output is rendered without rich (hvcheck/x86/plain.py); a terminal gets rich")
+    startup.notes.append("text output comes from the one renderer, hvcheck/report/text.py (standard library only)")
     cpu = Section("x86: CPU time (user + system) of the whole process")
     base_cpu = _cpu_time([PYTHON, "-c", "pass"])
     for label, args in (("hvcheck xcr0 0x202e7 (text)", ("xcr0", "0x202e7")),
                         ("hvcheck ioctl 0x4018aee2", ("ioctl", "0x4018aee2"))):
         t = _cpu_time(hvcheck_argv(*args))
-        cpu.rows.append(Row(label, t, "≤ 100 ms", "yes" if t.median <= goal else "NO", "python3 -c pass", base_cpu))
+        cpu.rows.append(Row(label, t, GOAL, _verdict(t, base_cpu), "python3 -c pass", base_cpu))
     cpu.notes.append("on an idle machine wall time ≈ CPU time; under load the wall-time table above is inflated")
 
     engine = Section("x86: XCR0 rules over every value of bits 0-19 (in-process)")
