@@ -88,4 +88,7 @@ def test_read_capped_names_the_limit_and_never_reads_past_it(tmp_path) -> None:
     assert "100-byte limit for things" in str(info.value)
     with pytest.raises(InputError) as info2:
         read_capped(tmp_path, 100, "things")
-    assert info2.value.message.startswith("cannot read")
+    assert info2.value.message == "is a directory, not a file"
+    with pytest.raises(InputError) as info3:
+        read_capped(tmp_path / "absent", 100, "things")
+    assert info3.value.message.startswith("cannot read")
