@@ -289,7 +289,8 @@ class Tally:
         print(f"FAIL {text}", flush=True)
 
 
-def run_case(bench: Bench, kinds: set[str], tally: Tally, work: Path, limit: int | None = None) -> None:
+def run_case(bench: Bench, kinds: set[str], tally: Tally, work: Path, limit: int | None = None,
+             error_points: int | None = None) -> None:
     argv = ["fix", str(bench.target), *bench.case.args, "--write"]
     rec = work / "record.trace"
     traced(bench, argv, rec)
@@ -313,9 +314,10 @@ def run_case(bench: Bench, kinds: set[str], tally: Tally, work: Path, limit: int
     for kind, (errno_name, syscalls) in ERRORS.items():
         if kind not in kinds:
             continue
-        for point in points:
-            if point.call not in syscalls or (point.call == "openat" and "O_CREAT" not in point.what):
-                continue
+        chosen = [p for p in points if p.call in syscalls and (p.call != "openat" or "O_CREAT" in p.what)]
+        if error_points is not None and len(chosen) > error_points:
+            chosen = chosen[:: -(-len(chosen) // error_points)]
+        for point in chosen:
             trace = work / "inject.trace"
             proc = traced(bench, argv, trace, f"{point.call}:error={errno_name}:when={point.nth}")
             tally.runs[kind] += 1
@@ -416,8 +418,11 @@ def cases_from(args: argparse.Namespace) -> Iterator[Case]:
     if args.hvisor:
         cases += hvisor_cases(Path(args.hvisor))
     for case in cases:
-        if not args.case or case.name in args.case:
-            yield case
+        if args.case and case.name not in args.case:
+            continue
+        if args.match and not any(m in case.name for m in args.match):
+            continue
+        yield case
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--case", action="append", help="only these cases (repeatable)")
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {', '.join(KINDS)}")
     ap.add_argument("--points", type=int, help="at most about this many injection points per case (CI)")
+    ap.add_argument("--error-points", type=int, help="at most about this many points per error kind and case")
+    ap.add_argument("--match", action="append", help="only cases whose name contains this (repeatable)")
     ap.add_argument("--json", type=Path, help="write the tally here")
     args = ap.parse_args(argv)
     if shutil.which("strace") is None:
@@ -444,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             used.append(f"{case.name} ({len(bench.edits)} files)")
             before = sum(tally.runs.values())
-            run_case(bench, kinds, tally, work, args.points)
+            run_case(bench, kinds, tally, work, args.points, args.error_points)
             print(f"{case.name:<36} {len(bench.edits)} file(s)  {sum(tally.runs.values()) - before:>4} injections",
                   flush=True)
             shutil.rmtree(bench.copy, ignore_errors=True)
