@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvcheck.backport.patchfile import FilePatch, Hunk
-from hvcheck.errors import InputError
+from hvcheck.errors import InputError, LimitExceeded
+from hvcheck.inputs import read_capped
 
 MAX_FILE_BYTES = 16 << 20
 GIT_TIMEOUT = 60
@@ -38,13 +39,14 @@ class DirTree(Tree):
             target.relative_to(self.root.resolve())
         except ValueError:
             return None  # a patch path like ../../etc/passwd must not escape the tree
+        if not target.is_file():
+            return None  # absent (or not a file): the hunk's image cannot be derived from this tree
         try:
-            with open(target, "rb") as fh:
-                raw = fh.read(MAX_FILE_BYTES + 1)
-        except OSError:
+            raw = read_capped(target, MAX_FILE_BYTES, "source files read from a tree")
+        except LimitExceeded:
+            raise
+        except InputError:
             return None
-        if len(raw) > MAX_FILE_BYTES:
-            raise InputError(str(target), f"source file larger than {MAX_FILE_BYTES >> 20} MiB")
         return raw.decode("utf-8", errors="replace")
 
 

@@ -42,6 +42,10 @@ class ScanResult:
         return reader
 
 
+MAX_DIGITS = 1000
+_ABSURD_NUMBER = re.compile(rb"[0-9A-Fa-f]{%d,}" % MAX_DIGITS)
+
+
 def make_readers() -> list[Reader]:
     return [HvisorReader(), X86OopsReader(), Arm64OopsReader(), OpenSbiReader(), KvmErrorReader(), QemuTraceReader()]
 
@@ -71,6 +75,13 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
         """Hand one line to its readers; True when a reader may have opened a record."""
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
+        if len(raw) > MAX_DIGITS:
+            # No register or address has 1000 digits; cutting the line before such a run keeps
+            # int() within Python's digit limit (a ValueError deep in a reader) and costs nothing
+            # on normal lines.
+            absurd = _ABSURD_NUMBER.search(raw)
+            if absurd:
+                raw = raw[:absurd.start()]
         if rv_fast in raw and qemu.feed_raw(raw, name, lineno):
             return False
         targets = [r for a in set(anchors.findall(raw)) for r in owners[a]]

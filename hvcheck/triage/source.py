@@ -22,6 +22,11 @@ MAX_LINE = 64 * 1024          # longer lines are cut (the rest is skipped, line 
 CHUNK = 1 << 20               # bytes read at a time
 SNIFF_BYTES = 4096            # how much of the start decides "this is not a text log"
 GZIP_MAGIC = b"\x1f\x8b"
+# A gzip log that inflates more than MAX_GZIP_RATIO times its compressed size (once more than
+# MAX_GZIP_UNCHECKED bytes came out) is refused as a decompression bomb: real console logs
+# compress 5-50x; a bomb ~1000x. A real log that repetitive can still be read uncompressed.
+MAX_GZIP_RATIO = 200
+MAX_GZIP_UNCHECKED = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +128,11 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
     base = _open(path)
     try:
         stream: BinaryIO = base
-        if _peek(base, 2) == GZIP_MAGIC:
+        gzipped = _peek(base, 2) == GZIP_MAGIC
+        if gzipped:
             stream = gzip.GzipFile(fileobj=base, mode="rb")  # type: ignore[assignment]
         done = 0
+        inflated = 0
         try:
             why = looks_binary(_peek(stream, SNIFF_BYTES))
             if why:
@@ -137,6 +144,9 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
             skipping = False
             while True:
                 data = stream.read(block)
+                if gzipped:
+                    inflated += len(data)
+                    _check_gzip_ratio(name, base, inflated, done + 1)
                 if cr_only:
                     data = data.replace(b"\r", b"\n")
                 if not data:
@@ -161,6 +171,19 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
     finally:
         if base is not sys.stdin.buffer:
             base.close()
+
+
+def _check_gzip_ratio(name: str, compressed: BinaryIO, inflated: int, line: int) -> None:
+    if inflated <= MAX_GZIP_UNCHECKED:
+        return
+    try:
+        read = compressed.tell()
+    except (OSError, ValueError):
+        return      # a pipe: no position to compare with
+    if inflated > MAX_GZIP_RATIO * max(read, 1):
+        raise InputError(name, f"gzip data inflates more than {MAX_GZIP_RATIO}x ({inflated} bytes from the first "
+                               f"{read}): a decompression bomb? A real log this repetitive can be given "
+                               "uncompressed (zcat LOG | hvcheck triage -)", line=line)
 
 
 def iter_raw_lines(path: str) -> Iterator[bytes]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.inputs import read_head
 from hvcheck.layout.loaders import LoadOptions, Target
 from hvcheck.layout.loaders.located import Node, read_located
 from hvcheck.layout.model import (
@@ -345,10 +346,8 @@ class NeutralFormat:
     def sniff(self, path: Path) -> int:
         if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml", ".json"):
             return 0
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(4096)
-        except OSError:
+        head = read_head(path, 4096)
+        if head is None:
             return 10  # let load() report why it cannot be read
         # The format key near the top makes it certain; a bare suffix is a weak claim that other
         # formats (an hvisor zone JSON inside a board) outrank.
