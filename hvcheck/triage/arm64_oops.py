@@ -193,9 +193,9 @@ class Arm64OopsReader(Reader):
                     cur.arch, cur.reader = "riscv64", "linux-riscv"
                     if cur.kind.startswith("arm64"):
                         cur.kind = "riscv-linux-oops"
-                v = to_int(value) if re.fullmatch(r"[0-9a-f]{8,16}", value) else None
-                if v is not None:
-                    cur.addresses["pc"] = Address(v, "PC", reg)
+                pc = to_int(value) if re.fullmatch(r"[0-9a-f]{8,16}", value) else None
+                if pc is not None:
+                    cur.addresses["pc"] = Address(pc, "PC", reg)
                 else:
                     cur.facts["function"] = value.split("+", 1)[0]
                 cur.cite(ev(line))
@@ -222,8 +222,7 @@ class Arm64OopsReader(Reader):
                 cur.facts.setdefault("fsc_name", fsc_name(fsc))
         if cur.arch == "aarch64" and is_external_abort(cur.facts):
             cur.facts["external_abort"] = True
-        key = (cur.kind, cur.facts.get("function"), cur.addresses.get("fault"))
-        self.emit(cur, key=key)
+        self.emit(cur, key=(cur.kind, cur.facts.get("function"), cur.addresses.get("fault")))
 
     def finish(self) -> None:
         if self._cur is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule
-from hvcheck.triage.context import Context, _optional
+from hvcheck.triage.context import Context
 from hvcheck.triage.facts import Address, Fault
 from hvcheck.triage.qemu_trace import STORM_RUN
 from hvcheck.triage.riscv_causes import ILLEGAL_INSTRUCTION
@@ -28,13 +28,13 @@ declare_rule("T005", "recognised fault: extracted facts and address owners", Sev
 
 ESTABLISHED, PROBABLE, UNKNOWN = "established", "probable", "unknown"
 PHYSICAL = ("GPA", "HPA")
-XCR0_BITS = {0: "x87", 1: "SSE", 2: "AVX", 3: "BNDREGS", 4: "BNDCSR", 5: "opmask", 6: "ZMM_Hi256",
-             7: "Hi16_ZMM", 8: "PT", 9: "PKRU", 10: "PASID", 11: "CET_U", 12: "CET_S", 13: "HDC", 14: "UINTR",
-             15: "LBR", 16: "HWP", 17: "XTILECFG", 18: "XTILEDATA", 19: "APX"}
 
 
 def xcr0_bit_names(value: int) -> list[str]:
-    return [XCR0_BITS.get(b, f"bit{b}") for b in range(64) if value >> b & 1]
+    """The x86 area's names of the XCR0 bits set in ``value`` (one table for the whole tool)."""
+    from hvcheck.x86.xsave import bit_names
+
+    return [] if value == 0 else bit_names(value).split("|")
 
 
 def diagnose(results: list[ScanResult], ctx: Context) -> list[Finding]:
@@ -236,6 +236,7 @@ def t002(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
     dt = zone.devicetree
     in_dt_ram = dt is not None and any(s.start <= gpa < s.end for s in dt.memory)
     reserved = dt is not None and any(r.start <= gpa < r.end and r.no_map for r in dt.reserved)
+    assert ctx.system is not None
     board_ram = any(b.start <= gpa < b.end for b in ctx.system.board.memory)
     if in_dt_ram and not reserved:
         confidence = ESTABLISHED
@@ -283,23 +284,16 @@ def t003(fault: Fault, ctx: Context) -> tuple[Finding, list[Finding]]:
         parts.append(f"ECX = {ecx:#x}: only XCR0 (ECX=0) exists, so XSETBV #GPs on the index alone")
     elif fault.facts.get("cs") not in (None, 0x10):
         parts.append("CS is not the kernel's 0010: XSETBV at CPL>0 #GPs regardless of the value")
-    api = _optional("hvcheck.x86.xsave", "xcr0_findings")
-    if api is None:
-        parts.append("which XCR0 rule it breaks: unknown, this build has no x86 XSAVE rules (hvcheck.x86.xsave)")
-        if confidence == ESTABLISHED and ecx == 0:
-            confidence = PROBABLE
-    else:
-        supported = None
-        mask_of = getattr(ctx.cpuid_dump, "xcr0_mask", None)
-        if callable(mask_of):
-            supported = mask_of()
-        related.extend(api[0](xcr0, supported if isinstance(supported, int) else None, source))
-        if related:
-            parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))
-        elif ecx == 0:
-            confidence = PROBABLE
-            parts.append("the x86 rules find nothing wrong with this value: an unsupported bit (needs --cpuid) "
-                         "or a hypervisor that rejects it")
+    from hvcheck.x86.xsave import xcr0_findings
+
+    supported = ctx.cpuid_dump.xcr0_mask() if ctx.cpuid_dump is not None else None
+    related.extend(xcr0_findings(xcr0, supported, source))
+    if related:
+        parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))
+    elif ecx == 0:
+        confidence = PROBABLE
+        parts.append("the x86 rules find nothing wrong with this value: an unsupported bit (needs --cpuid) "
+                     "or a hypervisor that rejects it")
     if ctx.cpuid_findings is not None:
         x3 = [f for f in ctx.cpuid_findings if f.rule in ("X002", "X003", "X004", "X005")]
         related.extend(x3)
@@ -338,9 +332,10 @@ def t004(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Finding]]:
                          "does not report instruction bits) — the pattern of a vector landing in padding or "
                          "mid-instruction")
         else:
-            classify = _optional("hvcheck.riscv.rvc", "classify16")
-            if classify is not None and bits & 3 != 3:
-                parts.append(f"instruction bits {bits:#06x}: {classify[0](bits & 0xFFFF)}")
+            if bits & 3 != 3:
+                from hvcheck.riscv.rvc import classify16
+
+                parts.append(f"instruction bits {bits:#06x}: {classify16(bits & 0xFFFF)}")
             else:
                 parts.append(f"instruction bits {bits:#x}")
     if ctx.riscv_image is not None and pc is not None:

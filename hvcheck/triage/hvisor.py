@@ -196,8 +196,9 @@ class HvisorReader(Reader):
             if addr is not None:
                 fault.addresses["fault"] = Address(addr, "GPA", "stage-2 fault address (MMIOAccess.address)")
             for k in ("size", "value"):
-                if values[k]:
-                    v = to_int(values[k].group(1))
+                found = values[k]
+                if found:
+                    v = to_int(found.group(1))
                     if v is not None:
                         fault.facts[k] = v
             if values["is_write"]:

@@ -51,8 +51,10 @@ class OpenSbiReader(Reader):
             fault.cite(ev(line))
             self._open[hart] = fault
             return
-        fault = self._open.get(hart)
-        if fault is None:   # dump whose first line was lost (truncated log)
+        existing = self._open.get(hart)
+        if existing is not None:
+            fault = existing
+        else:   # dump whose first line was lost (truncated log)
             fault = Fault("opensbi-trap-error", self.name, "riscv64", "OpenSBI trap dump (message line missing)",
                           line.path, cpu=hart, truncated=True)
             self._open[hart] = fault
@@ -74,12 +76,12 @@ class OpenSbiReader(Reader):
             fault.facts.update(decode_mstatus(regs["mstatus"]))
         if "mepc" in regs:
             fault.addresses["pc"] = Address(regs["mepc"], "PC", "mepc")
-        code = fault.facts.get("cause")
-        if "mtval" in regs and code is not None and code != 2:
+        cause = fault.facts.get("cause")
+        if "mtval" in regs and cause is not None and cause != 2:
             fault.addresses["fault"] = Address(regs["mtval"], "VA", "mtval (faulting address)")
-        if code == 2 and "mtval" in regs:
+        if cause == 2 and "mtval" in regs:
             fault.facts["instruction_bits"] = regs["mtval"]
-        if code in GUEST_PAGE_FAULTS and regs.get("mtval2"):
+        if cause in GUEST_PAGE_FAULTS and regs.get("mtval2"):
             gpa = (regs["mtval2"] << 2) | (regs.get("mtval", 0) & 3)
             fault.addresses["fault_gpa"] = Address(gpa, "GPA", "mtval2 << 2 | mtval & 3")
         key = (fault.facts.get("cause"), regs.get("mepc"), regs.get("mtval"))

@@ -133,7 +133,7 @@ class QemuTraceReader(Reader):
             vec, pc = int(m.group(2), 16), int(m.group(8), 16)
             cr2 = int(m.group(9), 16) if m.group(9) else None
             is_irq = vec >= 32 or m.group(4) == "1"
-            key = ("x86", "irq", vec) if is_irq else ("x86", "exc", vec, pc, cr2)
+            key: tuple[object, ...] = ("x86", "irq", vec) if is_irq else ("x86", "exc", vec, pc, cr2)
             name = X86_VECTORS.get(vec, f"vector {vec:#x}")
             if vec in (8, 10, 11, 12, 13, 14, 17):
                 name += f" error code {m.group(3)}"

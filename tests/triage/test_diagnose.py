@@ -10,7 +10,7 @@ from triage_helpers import DEMO, FIX, write
 from hvcheck.demo.scenario_triage import seed001_system
 from hvcheck.findings import Location
 from hvcheck.layout.model import Board, DeviceTreeFacts, Region, RegionKind, Span, System, Zone
-from hvcheck.triage.context import Context, _optional, load_context, use_system
+from hvcheck.triage.context import Context, load_context, use_system
 from hvcheck.triage.diagnose import diagnose
 from hvcheck.triage.scan import scan
 
@@ -23,10 +23,6 @@ def _ctx(system: object | None = None) -> Context:
     return ctx
 
 
-def _layout_rules() -> bool:
-    return _optional("hvcheck.layout.rules", "run_rules") is not None
-
-
 def _rules(findings) -> list[str]:
     return [f.rule for f in findings]
 
@@ -35,9 +31,8 @@ def test_t001_established_with_layout_and_cites_lines() -> None:
     findings = diagnose([scan(str(DEMO / "seed001-hvisor-console.log"))], _ctx(seed001_system()))
     t001 = [f for f in findings if f.rule == "T001"]
     assert len(t001) == 1
-    if _layout_rules():
-        assert sorted(_rules(findings)) == ["M001", "M002", "T001"]
-        assert t001[0].data["related_rules"] == ["M001", "M002"]
+    assert sorted(_rules(findings)) == ["M001", "M002", "T001"]
+    assert t001[0].data["related_rules"] == ["M001", "M002"]
     f = t001[0]
     assert f.data["confidence"] == "established"
     assert f.data["fault_address"] == 0x41A3F040
@@ -82,9 +77,8 @@ def test_t002_established_when_dt_memory_larger_than_mapping(tmp_path) -> None:
     path = write(tmp_path, log)
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x60000000))))
     assert _rules(findings)[0] == "T002" and findings[0].data["confidence"] == "established"
-    if _layout_rules():
-        assert _rules(findings) == ["T002", "M003"]       # the layout rule that explains it, cited
-        assert findings[0].data["related_rules"] == ["M003"]
+    assert _rules(findings) == ["T002", "M003"]       # the layout rule that explains it, cited
+    assert findings[0].data["related_rules"] == ["M003"]
     # the same fault with a device tree that does not claim the address: facts only
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x58000000))))
     assert _rules(findings) == ["T005"]
@@ -150,7 +144,7 @@ def test_owners_resolved_in_t005(tmp_path) -> None:
     path = write(tmp_path, "EL2 Exception: Data Abort, ELR_EL2: 0x40412a3c, ESR_EL2: 0x96000006, FAR_EL2: 0x40c3f000\n")
     findings = diagnose([scan(path)], _ctx(seed001_system()))
     # FAR_EL2 is inside hvisor's pool: that is T001 (the address is hvisor's own memory)
-    assert _rules(findings) == (["T001", "M001", "M002"] if _layout_rules() else ["T001"])
+    assert _rules(findings) == ["T001", "M001", "M002"]
 
 
 def test_every_diagnosis_states_a_confidence_and_lines() -> None:
