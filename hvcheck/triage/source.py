@@ -9,7 +9,9 @@ consoles and archives add: CR/LF endings, ANSI colour, control bytes, and per-li
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -99,12 +101,31 @@ def display_name(path: str) -> str:
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin
+        if stdin is None or getattr(stdin, "buffer", None) is None:   # started with fd 0 closed
+            raise InputError("-", "standard input is closed: pipe a log into hvcheck or give a file")
+        return stdin.buffer
+    refuse_blocking_special_file(path)
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by iter_chunks
     except OSError as exc:
         raise InputError(path, f"cannot read log: {exc.strerror or exc}") from None
     return fh
+
+
+def refuse_blocking_special_file(path: str) -> None:
+    """A named pipe with no writer blocks open() forever and a character device (/dev/zero, a tty)
+    never ends: logs are regular files (or '-', which may be anything the shell connects)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return      # open() reports it, with the same wording as for any unreadable log
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISDIR, "a directory"))
+    for test, what in kinds:
+        if test(mode):
+            hint = "give a log file" if what == "a directory" else "pipe it into `hvcheck triage -` instead"
+            raise InputError(path, f"is {what}, not a log file: {hint}")
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:

@@ -73,3 +73,45 @@ def test_over_long_line_is_cut_and_numbering_kept(tmp_path) -> None:
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         list(iter_lines(str(tmp_path / "nope.log")))
+
+
+def _run_cli(*args: str, close_stdin: bool = False):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hvcheck", "triage", *args], capture_output=True, text=True,
+                          timeout=60, stdin=None if close_stdin else subprocess.DEVNULL,
+                          preexec_fn=(lambda: os.close(0)) if close_stdin else None)
+
+
+def test_closed_stdin_is_one_line_error_not_internal() -> None:
+    proc = _run_cli("-", close_stdin=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: -: standard input is closed") and proc.stderr.count("\n") == 1
+
+
+def test_empty_stdin_is_an_empty_log() -> None:
+    proc = _run_cli("-", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert '"lines": "0x0"' in proc.stdout
+
+
+def test_named_pipe_without_writer_is_refused_not_a_hang(tmp_path) -> None:
+    import os
+
+    fifo = tmp_path / "console.fifo"
+    os.mkfifo(fifo)
+    proc = _run_cli(str(fifo))      # would block in open() forever if it were opened
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {fifo}: is a named pipe, not a log file: pipe it into `hvcheck triage -` instead\n"
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_character_devices_are_refused(device) -> None:
+    import os
+
+    if not os.path.exists(device):
+        pytest.fail(f"{device} missing on this system")
+    with pytest.raises(InputError, match="is a character device"):
+        list(iter_lines(device))
