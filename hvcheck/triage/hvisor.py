@@ -19,10 +19,12 @@ from hvcheck.triage.source import LogLine
 MAX_RECORD_LINES = 48
 
 _RECORD = re.compile(r"^\[(ERROR|WARN|INFO|DEBUG|TRACE)\s*(\d+)?\s*\]\s*\(([\w:]+):(\d+)\)\s?(.*)$")
+# 2023 builds (src/logging.rs before 2024-04): "[WARN  14] hvisor::memory::mmio:74] Cell 0 unhandled ..."
+_RECORD_2023 = re.compile(r"^\[(ERROR|WARN|INFO|DEBUG|TRACE)\s*(\d+)\]\s*(hvisor(?:::\w+)*):(\d+)\]\s?(.*)$")
 # print_timestamp builds: the dmesg-style "[ssss.uuuuuu] " was already stripped by clean().
 _RECORD_TS = re.compile(r"^(ERROR|WARN|INFO|DEBUG|TRACE)\s+CPU\s?(\d+)\s+hvisor:\s+\(([\w:]+):(\d+)\)\s?(.*)$")
 
-_UNHANDLED = re.compile(r"Zone\s+(\d+)\s+unhandled mmio fault")
+_UNHANDLED = re.compile(r"(?:Zone|Cell)\s+(\d+)\s+unhandled mmio fault")
 _FIELD = {name: re.compile(rf"\b{name}:\s*([0-9a-fA-Fx_]+|true|false)") for name in
           ("address", "size", "is_write", "value")}
 _HANDLE_ERR = re.compile(r"mmio_handle_access:\s*(.*)")
@@ -47,13 +49,12 @@ _RV_INSN = re.compile(r"trap instruction:\s*(.*)")
 _RV_UNHANDLED_TRAP = re.compile(r"unhandled trap (0x[0-9a-fA-F]+),\s*sepc:\s*(0x[0-9a-fA-F]+)")
 _LA_EXC = re.compile(r"unhandled exception:\s*([A-Z]+)(?:\(([^)]*)\))?:\s*(.*)")
 _LA_FIELD = re.compile(r"(ecode|esubcode|era|is|badi|badv)=(0x[0-9a-fA-F]+)")
-_JAILHOUSE = re.compile(r"Unhandled data (read|write) at (0x[0-9a-fA-F]+)\((\d)\)")
 # A record that mentions none of these cannot start or continue a fault (checked before the
 # message regexes, which are many).
 _INTERESTING = re.compile(r"[{(]\s*$|fault|rror|panic|xception|rap|htval|stval|within|mmio|MMIO|nhandled|ailed|"
                           r"nsupported|has some")
 _KEY_LINE = re.compile(r"\baddress:|\bis_write:|\bfile:|\bline:\s*\d|error|panic|fault|0x[0-9a-fA-F]{5,}")
-_BAO = re.compile(r"no emulation handler for abort\((0x[0-9a-fA-F]+) at (0x[0-9a-fA-F]+)\)")
+_ARCH_PATH = re.compile(r"\b(?:src/arch/|::)(aarch64|riscv64|loongarch64|x86_64)(?:/|::)")
 
 # Panic messages whose class is known (log-formats.md §1.2).
 PANIC_CLASSES: list[tuple[str, str]] = [
@@ -110,7 +111,7 @@ class HvisorReader(Reader):
     # are println! lines and the
     # one-line messages of Jailhouse and Bao.
     anchors = (b"hvisor:", b"EL2 Exception", b"Unhandled EL2", b"Unsupported Exception", b"Failed to fetch",
-               b"Trap Cause", b"Unhandled data", b"BAO ERROR")
+               b"Trap Cause", b"] hvisor")
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,11 +121,12 @@ class HvisorReader(Reader):
         self._last_mmio: dict[int | None, Fault] = {}
         self._rv_trap: Fault | None = None
         self._in_hv_mem: tuple[Fault, int] | None = None   # (fault, lines left to scan for addresses)
+        self._segment_start = 0            # index in self.faults of this boot's first fault
 
     # -- framing -------------------------------------------------------------------------------
     def feed(self, line: LogLine) -> None:
         text = line.text
-        m = _RECORD.match(text) or _RECORD_TS.match(text)
+        m = _RECORD.match(text) or _RECORD_TS.match(text) or _RECORD_2023.match(text)
         if self._in_hv_mem is not None and not (m and "within hvisor" in text.lower()):
             self._more_hv_mem(line)
         if m:
@@ -166,7 +168,26 @@ class HvisorReader(Reader):
         if self._open is not None:
             self._close(truncated=True)
         self.active = False
+        self._settle_arch()
 
+    def boundary(self) -> None:
+        """A new boot: records, the MMIO fault a panic would join, and the architecture start afresh."""
+        self.finish()
+        self._last_mmio = {}
+        self._rv_trap = None
+        self._in_hv_mem = None
+        self.arch_hint = None
+        self._segment_start = len(self.faults)
+
+    def _settle_arch(self) -> None:
+        """One hvisor build per boot: evidence of its architecture anywhere in the boot (a target path
+        ``hvisor::arch::aarch64::trap``, a panic in ``src/arch/riscv64/``, an ESR_EL2) labels every fault of
+        that boot that had none of its own."""
+        if self.arch_hint is None:
+            return
+        for fault in self.faults[self._segment_start:]:
+            if fault.arch == "unknown":
+                fault.arch = self.arch_hint
     def _close(self, truncated: bool) -> None:
         rec, self._open = self._open, None
         self.active = self._in_hv_mem is not None
@@ -174,9 +195,9 @@ class HvisorReader(Reader):
             self._handle(rec, truncated)
 
     def _note_arch(self, target: str) -> None:
-        for arch in ("aarch64", "riscv64", "loongarch64", "x86_64"):
-            if f"::{arch}::" in target:
-                self.arch_hint = arch
+        m = _ARCH_PATH.search(target)
+        if m:
+            self.arch_hint = m.group(1)
 
     @property
     def arch(self) -> str:
@@ -251,6 +272,7 @@ class HvisorReader(Reader):
         facts: dict[str, object] = {"panic_message": message}
         if loc:
             facts["panic_location"] = f"{loc.group(1)}:{loc.group(2)}"
+            self._note_arch(loc.group(1))
         if klass:
             facts["panic_class"] = klass
         linked = self._last_mmio.get(rec.cpu) or self._last_mmio.get(None)
@@ -358,21 +380,6 @@ class HvisorReader(Reader):
             self._cite_all(fault, evidence)
             self.emit(fault, key=("la", text))
             return
-        m = _JAILHOUSE.search(text)
-        if m:
-            fault = Fault("unhandled-mmio", "jailhouse", "aarch64", f"Jailhouse: unhandled data {m.group(1)}",
-                          line.path, facts={"is_write": m.group(1) == "write", "size": int(m.group(3))})
-            fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "unhandled access IPA")
-            self._cite_all(fault, evidence)
-            self.emit(fault, key=("jh", m.group(2), m.group(1)))
-            return
-        m = _BAO.search(text)
-        if m:
-            fault = Fault("unhandled-mmio", "bao", "aarch64", "Bao: no emulation handler for abort", line.path)
-            fault.addresses["fault"] = Address(int(m.group(1), 16), "GPA", "abort IPA")
-            fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "guest PC")
-            self._cite_all(fault, evidence)
-            self.emit(fault, key=("bao", m.group(1)))
 
     @staticmethod
     def _cite_all(fault: Fault, evidence: list[Evidence]) -> None:

@@ -16,7 +16,7 @@ from hvcheck.triage.riscv_causes import GUEST_PAGE_FAULTS, cause_name, decode_ms
 from hvcheck.triage.source import LogLine
 
 _LINE = re.compile(r"sbi_trap_error:\s*hart(\d+):\s*(?:trap(\d+):\s*)?(.*)")
-_PAIR = re.compile(r"\b([a-z][a-z0-9]*)\s*=\s*0x([0-9a-fA-F]+)")
+_PAIR = re.compile(r"\b([a-z][a-z0-9]*)\s*=\s*(?:0x)?([0-9a-fA-F]{1,16})\b")
 _MSG = re.compile(r"^(.*?)\s*\(error (-?\d+)\)\s*$")
 SBI_ERRORS = {-1: "SBI_ERR_FAILED", -2: "SBI_ERR_NOT_SUPPORTED", -3: "SBI_ERR_INVALID_PARAM",
               -4: "SBI_ERR_DENIED", -5: "SBI_ERR_INVALID_ADDRESS", -6: "SBI_ERR_ALREADY_AVAILABLE",
@@ -58,6 +58,8 @@ class OpenSbiReader(Reader):
             fault = Fault("opensbi-trap-error", self.name, "riscv64", "OpenSBI trap dump (message line missing)",
                           line.path, cpu=hart, truncated=True)
             self._open[hart] = fault
+        if depth is not None:
+            fault.facts.setdefault("trap_depth", int(depth))
         for key, value in pairs:
             fault.registers.setdefault(key, int(value, 16))
         if any(k in ("mcause", "mepc", "mtval", "mtval2", "mtinst", "mstatus") for k, _ in pairs):
@@ -76,6 +78,8 @@ class OpenSbiReader(Reader):
             fault.facts.update(decode_mstatus(regs["mstatus"]))
         if "mepc" in regs:
             fault.addresses["pc"] = Address(regs["mepc"], "PC", "mepc")
+        if "mtval" in regs:
+            fault.facts["tval"] = regs["mtval"]
         cause = fault.facts.get("cause")
         if "mtval" in regs and cause is not None and cause != 2:
             fault.addresses["fault"] = Address(regs["mtval"], "VA", "mtval (faulting address)")
@@ -84,7 +88,7 @@ class OpenSbiReader(Reader):
         if cause in GUEST_PAGE_FAULTS and regs.get("mtval2"):
             gpa = (regs["mtval2"] << 2) | (regs.get("mtval", 0) & 3)
             fault.addresses["fault_gpa"] = Address(gpa, "GPA", "mtval2 << 2 | mtval & 3")
-        key = (fault.facts.get("cause"), regs.get("mepc"), regs.get("mtval"))
+        key = (fault.cpu, fault.facts.get("cause"), regs.get("mepc"), regs.get("mtval"))
         self.emit(fault, key=key)
 
     def finish(self) -> None:

@@ -187,7 +187,10 @@ class QemuTraceReader(Reader):
         is_irq = name in ("IRQ", "FIQ", "Virtual IRQ", "Virtual FIQ")
         elr = rec.get("ELR")
         key = ("arm", "irq", name) if is_irq else ("arm", "exc", name, elr, rec.get("ESR"))
-        pat = self._pattern(key, line, arch="aarch64", kind="interrupt" if is_irq else "exception",
+        # "Taking exception" is QEMU's Arm wording for AArch32 and AArch64 alike: a 64-bit ELR/FAR proves
+        # AArch64, anything else leaves the width unknown.
+        wide = any(isinstance(v, int) and v >> 32 for v in (rec.get("ELR"), rec.get("FAR")))
+        pat = self._pattern(key, line, arch="aarch64" if wide else "unknown", kind="interrupt" if is_irq else "exception",
                             cause=name, name=name, pc=None if is_irq else elr, tval=rec.get("FAR"))
         if pat is not None:
             if "ESR" in rec:
@@ -197,6 +200,12 @@ class QemuTraceReader(Reader):
 
     def finish(self) -> None:
         self._arm_close()
+        # A guest error line names no architecture; the trace's CPU exceptions do (when they agree).
+        arches = {p.arch for p in self.patterns.values() if p.kind != "guest-error"}
+        trace_arch = next(iter(arches)) if len(arches) == 1 else "unknown"
+        for p in self.patterns.values():
+            if p.kind == "guest-error":
+                p.arch = trace_arch
         ranked = sorted(self.patterns.values(), key=lambda p: -p.count)
         reported = 0
         for pat in ranked:
@@ -214,6 +223,10 @@ class QemuTraceReader(Reader):
         where = f" at pc {pat.pc:#x}" if pat.pc is not None else ""
         fault = Fault("qemu-trap-storm" if storm else f"qemu-{pat.kind}", self.name, pat.arch,
                       f"QEMU {what}: {pat.name}{where} x{pat.count}", pat.first.path, count=pat.count)
+        if pat.arch == "x86_64" and isinstance(pat.cause, int):
+            fault.facts["vector"] = pat.cause
+        if pat.tval is not None:
+            fault.facts["tval"] = pat.tval
         fault.facts.update(cause=pat.cause, cause_name=pat.name, occurrences=pat.count,
                            longest_back_to_back_run=pat.max_run, first_line=pat.first.line,
                            last_line=pat.last_line, cpus=sorted(pat.cpus))

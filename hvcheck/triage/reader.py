@@ -59,6 +59,10 @@ class Reader:
     def finish(self) -> None:
         """End of log: close any open record (marked truncated)."""
 
+    def boundary(self) -> None:
+        """A new boot or crash starts (hvcheck.triage.segment): close open records and forget every
+        association a later line could make with an earlier one (last fault, pending cell name, ...)."""
+
     def emit(self, fault: Fault, key: Any = None) -> Fault:
         """Keep a fault; one identical to an earlier one (same key) only bumps its count."""
         if key is not None:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hvcheck.triage.arm64_oops import Arm64OopsReader
+from hvcheck.triage.bao import BaoReader
 from hvcheck.triage.facts import Fault, ScanStats
 from hvcheck.triage.hvisor import HvisorReader
+from hvcheck.triage.jailhouse import JailhouseReader
 from hvcheck.triage.kvm import KvmErrorReader
+from hvcheck.triage.linux_oops import LinuxOopsReader
 from hvcheck.triage.opensbi import OpenSbiReader
 from hvcheck.triage.qemu_trace import QemuTraceReader
 from hvcheck.triage.reader import Reader
+from hvcheck.triage.segment import BANNER_ANCHORS, Segmenter
 from hvcheck.triage.source import CHUNK, MAX_LINE, LogLine, clean, display_name, iter_chunks, strip_ansi
-from hvcheck.triage.x86_oops import X86OopsReader
 
 
 @dataclass
@@ -43,11 +45,13 @@ class ScanResult:
 
 
 def make_readers() -> list[Reader]:
-    return [HvisorReader(), X86OopsReader(), Arm64OopsReader(), OpenSbiReader(), KvmErrorReader(), QemuTraceReader()]
+    """Every reader; the QEMU trace reader last (the scanner's fast path relies on it)."""
+    return [HvisorReader(), JailhouseReader(), BaoReader(), LinuxOopsReader(), OpenSbiReader(), KvmErrorReader(),
+            QemuTraceReader()]
 
 
 def _anchor_regex(readers: list[Reader]) -> tuple[re.Pattern[bytes], dict[bytes, list[Reader]]]:
-    owners: dict[bytes, list[Reader]] = {}
+    owners: dict[bytes, list[Reader]] = {a: [] for a in BANNER_ANCHORS}
     for reader in readers:
         for anchor in reader.anchors:
             owners.setdefault(anchor, []).append(reader)
@@ -64,6 +68,7 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
     qemu = readers[-1]
     assert isinstance(qemu, QemuTraceReader)
     anchors, owners = _anchor_regex(readers)
+    segmenter = Segmenter()
     rv_fast = b"_cpu_do_interrupt"
     number = 0                      # line number of the first line of the current chunk, minus 1
 
@@ -73,11 +78,16 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
             raw = raw[:MAX_LINE]
         if rv_fast in raw and qemu.feed_raw(raw, name, lineno):
             return False
-        targets = [r for a in set(anchors.findall(raw)) for r in owners[a]]
-        if not targets and not any(r.active for r in readers):
+        found = set(anchors.findall(raw))
+        targets = [r for a in found for r in owners[a]]
+        if not targets and not any(r.active for r in readers) and not any(a in owners and not owners[a]
+                                                                         for a in found):
             return False
         decoded = raw.decode("utf-8", "replace")
         line = LogLine(name, lineno, clean(decoded), strip_ansi(decoded.rstrip("\r")))
+        if segmenter.before(line.raw, line.text, lineno):
+            for reader in readers:
+                reader.boundary()
         for reader in readers:
             if reader.active or reader in targets:
                 reader.feed(line)
@@ -113,6 +123,7 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
     for reader in readers:
         reader.finish()
     stats = ScanStats(name, lines=number)
+    stats.boundaries = list(segmenter.boundaries)
     hv = readers[0]
     assert isinstance(hv, HvisorReader)
     stats.hvisor_records = hv.records

@@ -55,6 +55,44 @@ _PREFIXES = re.compile(
 )
 
 
+# Mail archives store pasted logs quoted-printable: "=3D" for "=", "=C2=A0" for a no-break space and a
+# trailing "=" for a line the mailer wrapped (a soft break). Detected from the start of the file.
+_QP_BYTE = re.compile(rb"=([0-9A-F]{2})")
+_QP_MARKERS = (b"=3D", b"=20\n", b"=C2=A0", b"=E2=80")
+# A paste from vim with line numbers and literal "^M" carriage returns: " 21 ^MACRN:\>reboot^M".
+_VIM_NUMBER = re.compile(r"^\s*\d{1,6} (?=\^M)")
+
+
+def looks_quoted_printable(head: bytes) -> bool:
+    if b"content-transfer-encoding: quoted-printable" in head.lower():
+        return True
+    markers = sum(head.count(m) for m in _QP_MARKERS)
+    return markers >= 2 and markers + head.count(b"=\n") >= 3
+
+
+def qp_decode(block: bytes) -> bytes:
+    """Decode quoted-printable text that ends on a line boundary. A soft-broken line is joined with its
+    continuation at its first line's number, and one empty line is kept for each line joined into it,
+    so every later line keeps its physical line number."""
+    if b"=\n" in block:
+        out: list[bytes] = []
+        pending: list[bytes] = []
+        for line in block.split(b"\n"):
+            if line.endswith(b"=") and not line.endswith(b"=="):
+                pending.append(line[:-1])
+                continue
+            if pending:
+                out.append(b"".join(pending) + line)
+                out.extend(b"" for _ in pending)
+                pending = []
+            else:
+                out.append(line)
+        if pending:
+            out.append(b"".join(pending))
+        block = b"\n".join(out)
+    return _QP_BYTE.sub(lambda m: bytes((int(m.group(1), 16),)), block) if b"=" in block else block
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
 
@@ -73,6 +111,10 @@ def clean(text: str) -> str:
     text = text.rstrip("\r\n")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    if "\u00a0" in text:
+        text = text.replace("\u00a0", " ")
+    if "^M" in text:
+        text = _VIM_NUMBER.sub("", text).replace("^M", "")
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     return strip_prefixes(text.replace("\r", ""))
@@ -154,15 +196,18 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
             head = _peek(stream, SNIFF_BYTES)
             # Some serial captures end lines with a bare CR: read those as line ends.
             cr_only = b"\r" in head and b"\n" not in head
+            quoted_printable = looks_quoted_printable(head.replace(b"\r\n", b"\n"))
             carry = b""
             skipping = False
             while True:
                 data = stream.read(block)
                 if cr_only:
                     data = data.replace(b"\r", b"\n")
+                elif quoted_printable and b"\r" in data:
+                    data = data.replace(b"\r\n", b"\n")
                 if not data:
                     if carry:
-                        yield carry
+                        yield qp_decode(carry) if quoted_printable else carry
                     return
                 done += data.count(b"\n")
                 if skipping:
@@ -172,11 +217,15 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
                     data, skipping = data[nl:], False      # keep the newline: it ends the cut line
                 data = carry + data if carry else data
                 cut = data.rfind(b"\n") + 1
+                if quoted_printable:
+                    # a soft-broken line continues in the next block: hold it back whole
+                    while cut >= 2 and data[cut - 2:cut] == b"=\n" and len(data) - cut < MAX_LINE:
+                        cut = data.rfind(b"\n", 0, cut - 1) + 1
                 carry = data[cut:]
                 if len(carry) > MAX_LINE:
                     carry, skipping = carry[:MAX_LINE], True
                 if cut:
-                    yield data[:cut]
+                    yield qp_decode(data[:cut]) if quoted_printable else data[:cut]
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise InputError(name, f"cannot decompress/read log: {exc}", line=done + 1) from None
     finally:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from triage_helpers import DEMO, only, scan_fixture, write
 
-from hvcheck.triage.arm64_oops import decode_esr
 from hvcheck.triage.scan import scan
+from hvcheck.triage.syndrome import decode_esr
 
 
 def test_decode_esr_dabt_fields() -> None:
@@ -78,18 +78,20 @@ def test_opensbi_cheri_annotations_ignored(tmp_path) -> None:
 def test_kvm_suberror3_ept_misconfig() -> None:
     fault = only(scan_fixture("kvm-suberror3-ept-misconfig.log"))
     assert fault.facts["suberror"] == 3
-    assert fault.facts["vectoring"] == "hardware exception vector 0xe with error code"
-    assert fault.facts["exit_reason"] == "49 (EPT_MISCONFIG)"
+    assert fault.facts["vectoring"] == "hardware exception vector 0xe (#PF) with error code"
+    assert fault.facts["exit_reason"] == 49 and fault.facts["exit_reason_name"] == "EPT_MISCONFIG"
     assert fault.addresses["fault"].value == 0xFEE00340
-    assert fault.facts["cpu_mode"] == "long mode" and fault.registers["CPL"] == 0
+    assert fault.facts["cpu_mode"] == "64-bit" and fault.registers["CPL"] == 0
 
 
 def test_kvm_emulation_failure_and_old_format() -> None:
     fault = only(scan_fixture("kvm-emulation-failure-realmode.log"))
     assert fault.facts["emulation_failure"] and fault.facts["instruction"] == "xsetbv"
-    assert fault.facts["cpu_mode"] == "real mode"
+    assert fault.facts["cpu_mode"] == "real" and fault.facts["cpu_mode_basis"] == "CR0.PE=0"
     old = only(scan_fixture("kvm-old-qemu-kvm.log"))
-    assert old.registers["RIP"] == 0xFE05B and "non-RAM" in old.facts["rip_region"]
+    # no segment lines in this dump: the fetch address (CS.base + EIP) cannot be computed, so no region
+    assert old.registers["RIP"] == 0xFE05B and "CS base not in the dump" in old.facts["linear_pc_unknown"]
+    assert old.facts["cpu_mode"] == "real" and "region" not in old.facts
 
 
 def test_qemu_riscv_storm_collapsed() -> None:

@@ -65,7 +65,11 @@ def test_user_space_gp_one_liner(tmp_path) -> None:
 
 def test_cascade_counts_first_record(tmp_path) -> None:
     text = (DEMO / "seed000-guest-console.log").read_text()
-    result = scan(write(tmp_path, text + text.replace("[#1]", "[#2]")))
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, x in enumerate(lines) if "[#1]" in x)
+    end = next(i for i, x in enumerate(lines) if "end trace" in x)
+    cascade = "".join(lines[start:end + 1]).replace("[#1]", "[#2]")     # same boot, no banner in between
+    result = scan(write(tmp_path, text + cascade))
     assert [f.facts["oops_number"] for f in result.faults] == [1]
     assert result.faults[0].count == 2
 
