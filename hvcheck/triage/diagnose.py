@@ -14,6 +14,7 @@ from typing import Any
 from hvcheck.findings import Finding, Location, Severity, declare_rule
 from hvcheck.triage.context import Context
 from hvcheck.triage.facts import Address, Fault
+from hvcheck.triage.ownership import t006
 from hvcheck.triage.qemu_trace import STORM_RUN
 from hvcheck.triage.riscv_causes import ILLEGAL_INSTRUCTION
 from hvcheck.triage.scan import ScanResult
@@ -118,10 +119,37 @@ def diagnose_fault(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Fin
             return t001(fault, addr, ctx)
         if fault.kind == "hvisor-fault-in-hv-memory" and ctx.hv is None:
             return t001(fault, addr, ctx)
+        hyp = _hyp_virtual_in_hv(fault, addr, ctx)
+        if hyp is not None:
+            return t001(fault, hyp, ctx)
         t2 = t002(fault, addr, ctx)
         if t2 is not None:
             return t2
+        if ctx.system is not None:
+            t6 = t006(fault, addr, ctx.system, _base(fault, UNKNOWN, ctx), _fault_where(fault))
+            if t6 is not None:
+                return t6, []
     return t005(fault, ctx), []
+
+
+HYP_FAULTS = ("jailhouse-hyp-fault", "hvisor-el2-abort")
+
+
+def _hyp_virtual_in_hv(fault: Fault, addr: Address, ctx: Context) -> Address | None:
+    """A fault of the hypervisor itself at a hypervisor-virtual address: Jailhouse runs at a fixed virtual
+    base printed at start ("Code location: 0xf0000040"); an address within that window of the size of the
+    hypervisor's memory is in its own memory, at the same offset from its physical start."""
+    code_location = fault.facts.get("hv_code_location")
+    if fault.kind not in HYP_FAULTS or ctx.hv is None or not isinstance(code_location, int):
+        return None
+    base = code_location & ~0xFFF
+    size = ctx.hv.end - ctx.hv.start
+    if not base <= addr.value < base + size:
+        return None
+    physical = ctx.hv.start + (addr.value - base)
+    return Address(physical, "HPA", f"{addr.what} {addr.value:#x} = hypervisor virtual, physical {physical:#x} "
+                                    f"(estimated: virtual base {base:#x} from 'Code location' rounded down to a "
+                                    "page, at the hypervisor's physical start)")
 
 
 def _physical_fault_address(fault: Fault) -> Address | None:
@@ -191,6 +219,10 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
                        "configuration may differ from this one, or a stray pointer reached hvisor's memory")
         else:
             explain = "layout rules not run (" + "; ".join(_missing(ctx, "layout", "layout rules")) + ")"
+    if fault.kind in HYP_FAULTS:
+        explain = ("the hypervisor faulted on its own memory (page tables, heap or per-CPU data): memory a guest "
+                   "could write (see M001/M002), or a hypervisor bug") + (
+                       "; " + "; ".join(f"{f.rule}: {f.message}" for f in related[:2]) if related else "")
     zone = _zone_of(ctx, fault)
     mapped = zone is not None and any(r.gstart <= addr.value < r.gend for r in zone.regions if r.kind.is_mapped)
     if mapped and fault.kind == "hvisor-unhandled-mmio":
@@ -217,12 +249,11 @@ def _zone_of(ctx: Context, fault: Fault) -> Any:
     system = ctx.system
     if system is None:
         return None
-    if fault.zone_id is not None:
-        for zone in system.zones:
-            if zone.zone_id == fault.zone_id:
-                return zone
-        if fault.zone_id == 0:
-            return system.root
+    from hvcheck.triage.ownership import faulting_zone
+
+    zone = faulting_zone(system, fault)
+    if zone is not None:
+        return zone
     return system.root if fault.reader == "hvisor" else None
 
 
@@ -406,12 +437,19 @@ def t005(fault: Fault, ctx: Context) -> Finding:
 def _hint(fault: Fault) -> str | None:
     """What the fault class usually means, said as such (never as the root cause)."""
     f = fault.facts
-    if fault.kind in ("hvisor-unhandled-mmio", "unhandled-mmio", "hvisor-iabt"):
+    if fault.kind in ("hvisor-unhandled-mmio", "bao-unhandled-mmio", "jailhouse-unhandled-mmio", "hvisor-iabt"):
         return ("the guest touched an address neither mapped at stage 2 nor emulated: a zone-config hole or a "
                 "stray guest pointer (pass --layout to resolve it)")
+    if f.get("injected_by_hypervisor"):
+        return ("synchronous external abort in a guest (" + str(f.get("guest_evidence", "guest")) + "): under a "
+                "partitioning hypervisor this is usually the hypervisor injecting an abort for an IPA its stage-2 "
+                "map lacks")
+    if f.get("serror"):
+        return ("asynchronous SError: the system reported an error for an earlier access (a device that is "
+                "powered off or unclocked, a bus error, uncorrected ECC); the pc is where it was noticed, not "
+                "where the access was made. Nothing in the log shows a hypervisor injecting it")
     if f.get("external_abort"):
-        return ("synchronous external abort on a guest access: under a partitioning hypervisor this is usually "
-                "the hypervisor injecting an abort for an IPA its stage-2 map lacks")
+        return "synchronous external abort: the bus or device refused the access (not a translation fault)"
     if f.get("instruction") == "wrmsr":
         return (f"WRMSR to {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected: the (virtual) CPU does "
                 "not implement or accept this MSR/value")
@@ -419,8 +457,15 @@ def _hint(fault: Fault) -> str | None:
         return f"RDMSR of {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected by the (virtual) CPU"
     if fault.kind == "qemu-trap-storm":
         return "the same synchronous trap repeats back-to-back: the handler never makes progress"
-    if fault.kind == "hvisor-el2-abort":
-        return "an exception inside hvisor itself: an hvisor bug, or its memory was corrupted"
+    if fault.kind in HYP_FAULTS:
+        return ("an exception inside the hypervisor itself: a hypervisor bug, or its memory was corrupted (pass "
+                "--layout with the system config to check the address against the hypervisor's memory, T001)")
+    if f.get("xen_pv_guest"):
+        return f"the faulting kernel is a {f.get('xen_pv')}: its page tables and MMIO are mediated by Xen"
+    if f.get("pc_owner"):
+        return str(f["pc_owner"])
+    if f.get("at_kernel_entry"):
+        return str(f.get("interpretation"))
     if f.get("rip_region"):
         return str(f["rip_region"])
     if f.get("mprv") and f.get("mpp") == "M":
@@ -428,17 +473,47 @@ def _hint(fault: Fault) -> str | None:
     return None
 
 
+# What each format's crash records look like, for a log in which none was found.
+RECORD_FORMS = {
+    "hvisor": "'[ERROR n] (hvisor::...)' fault records, 'panic occurred: PanicInfo {...}', 'EL2 Exception'. A "
+              "build without LOG= prints nothing, not even its panic (src/logging.rs)",
+    "Linux kernel": "an oops or panic ('BUG: unable to handle', 'general protection fault', 'Unable to handle "
+                    "kernel ...', 'Internal error: Oops', 'Kernel panic - not syncing')",
+    "OpenSBI": "'sbi_trap_error: hartN: ...' dumps",
+    "RustSBI": "'[rustsbi-panic] hart N panicked at ...'",
+    "U-Boot": "nothing of U-Boot's own (its 'data abort' dumps are not read); the OS it started is",
+    "xen": "'(XEN) ----[ Xen-... ]----' register dumps, '(XEN) Panic on CPU n:'",
+    "Xen": "'(XEN) ----[ Xen-... ]----' register dumps, '(XEN) Panic on CPU n:'",
+    "Jailhouse": "'Unhandled data read/write at ...', 'FATAL: ...', 'Parking CPU n (Cell: ...)'",
+    "Bao": "'BAO ERROR: ...' lines",
+    "ACRN": "'Assertion failed in file ...', 'Unhandled exception: n (...)'",
+    "seL4": "'Caught cap fault ...' / 'vm fault on ...', 'MON|ERROR', 'LDR|ERROR'",
+}
+ALL_FORMATS = ("hvisor, Jailhouse, Bao, Xen, ACRN and seL4/Microkit consoles; Linux oopses and panics (x86, ARM, "
+               "arm64, RISC-V); OpenSBI and RustSBI dumps; QEMU 'KVM internal error' dumps and -d int traces; "
+               "EDK2 exception dumps")
+
+
 def nothing_found(result: ScanResult, ctx: Context) -> Finding:
+    """An honest "unknown": what the log looks like (by its banners and lines), what a crash record of that
+    format would look like, and no advice for a format the log is not in."""
     stats = result.stats
-    if stats.hvisor_records == 0:
-        why = ("no hvisor log lines at all: a build without LOG= prints nothing, not even its panic "
-               "(src/logging.rs), so this is 'unknown', not 'no fault'")
+    seen = dict(stats.formats_seen)
+    if stats.hvisor_records:
+        seen["hvisor"] = seen.get("hvisor", 0) + stats.hvisor_records
+    parts = []
+    if seen:
+        parts.append("it looks like " + ", ".join(f"{name} ({count} line(s))" for name, count in seen.items()))
+        needs = [f"{name}: {RECORD_FORMS[name]}" for name in seen if name in RECORD_FORMS]
+        if needs:
+            parts.append("no crash record of that format is in it; hvcheck reads " + "; ".join(needs))
     else:
-        why = f"{stats.hvisor_records} hvisor records, none of them a fault"
+        parts.append(f"no banner or line of a format hvcheck reads ({ALL_FORMATS})")
     top = result.qemu.top_patterns(3)
     if top:
-        why += "; most frequent QEMU trace patterns: " + ", ".join(f"{p.name} x{p.count}" for p in top)
-    message = f"[unknown] no fault record recognised in {stats.path} ({stats.lines} lines read); {why}"
+        parts.append("most frequent QEMU trace patterns: " + ", ".join(f"{p.name} x{p.count}" for p in top))
+    message = (f"[unknown] no fault record recognised in {stats.path} ({stats.lines} lines read): this is "
+               f"'unknown', not 'no fault'; " + "; ".join(parts))
     return Finding("T005", message, locations=[Location(stats.path, None)],
                    data={"confidence": UNKNOWN, "lines": stats.lines, "hvisor_records": stats.hvisor_records,
-                         "trace_records": stats.trace_records})
+                         "trace_records": stats.trace_records, "formats_seen": seen})

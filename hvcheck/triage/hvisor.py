@@ -110,13 +110,13 @@ class HvisorReader(Reader):
     # Every hvisor record names its target "hvisor:..." (colour codes may sit before it); the rest
     # are println! lines and the
     # one-line messages of Jailhouse and Bao.
+    interruptible = False
     anchors = (b"hvisor:", b"EL2 Exception", b"Unhandled EL2", b"Unsupported Exception", b"Failed to fetch",
                b"Trap Cause", b"] hvisor")
 
     def __init__(self) -> None:
         super().__init__()
         self.records = 0
-        self.arch_hint: str | None = None
         self._open: _Open | None = None
         self._last_mmio: dict[int | None, Fault] = {}
         self._rv_trap: Fault | None = None
@@ -132,7 +132,6 @@ class HvisorReader(Reader):
         if m:
             self.records += 1
             level, cpu, target, message = m.group(1), to_dec(m.group(2)), m.group(3), m.group(5)
-            self._note_arch(target)
             if self._in_hv_mem is None and not _INTERESTING.search(message) and (
                     self._open is None or cpu != self._open.cpu):
                 return      # the bulk of a console: INFO/DEBUG chatter, counted and skipped
@@ -168,7 +167,6 @@ class HvisorReader(Reader):
         if self._open is not None:
             self._close(truncated=True)
         self.active = False
-        self._settle_arch()
 
     def boundary(self) -> None:
         """A new boot: records, the MMIO fault a panic would join, and the architecture start afresh."""
@@ -176,32 +174,22 @@ class HvisorReader(Reader):
         self._last_mmio = {}
         self._rv_trap = None
         self._in_hv_mem = None
-        self.arch_hint = None
         self._segment_start = len(self.faults)
 
-    def _settle_arch(self) -> None:
-        """One hvisor build per boot: evidence of its architecture anywhere in the boot (a target path
-        ``hvisor::arch::aarch64::trap``, a panic in ``src/arch/riscv64/``, an ESR_EL2) labels every fault of
-        that boot that had none of its own."""
-        if self.arch_hint is None:
-            return
-        for fault in self.faults[self._segment_start:]:
-            if fault.arch == "unknown":
-                fault.arch = self.arch_hint
     def _close(self, truncated: bool) -> None:
         rec, self._open = self._open, None
         self.active = self._in_hv_mem is not None
         if rec is not None:
             self._handle(rec, truncated)
 
-    def _note_arch(self, target: str) -> None:
-        m = _ARCH_PATH.search(target)
-        if m:
-            self.arch_hint = m.group(1)
-
-    @property
-    def arch(self) -> str:
-        return self.arch_hint or "unknown"
+    @staticmethod
+    def _arch_of(*paths: object) -> str:
+        """The architecture a record's own target module or panic location names, else unknown."""
+        for path in paths:
+            m = _ARCH_PATH.search(str(path)) if path else None
+            if m:
+                return m.group(1)
+        return "unknown"
 
     # -- messages ------------------------------------------------------------------------------
     def _handle(self, rec: _Open, truncated: bool = False) -> None:
@@ -210,7 +198,7 @@ class HvisorReader(Reader):
         evidence = [ev(rec.lines[0])] + [ev(x) for x in rec.lines[1:] if _KEY_LINE.search(x.text)]
         m = _UNHANDLED.search(text)
         if m:
-            fault = Fault("hvisor-unhandled-mmio", self.name, self.arch, "unhandled MMIO fault",
+            fault = Fault("hvisor-unhandled-mmio", self.name, self._arch_of(rec.target), "unhandled MMIO fault",
                           rec.lines[0].path, cpu=rec.cpu, zone_id=int(m.group(1)), truncated=truncated)
             values = {k: rx.search(text) for k, rx in _FIELD.items()}
             addr = to_int(values["address"].group(1)) if values["address"] else None
@@ -233,30 +221,36 @@ class HvisorReader(Reader):
             fault = self.emit(fault, key)
             self._last_mmio[rec.cpu] = fault
             return
+        arch = self._arch_of(rec.target)
         m = _HANDLE_ERR.search(text)
         if m and "panic occurred" not in text:
-            self._attach(rec.cpu, "mmio_handle_access_error", m.group(1).strip(), evidence)
+            self._attach(rec.cpu, "mmio_handle_access_error", m.group(1).strip(), evidence, arch)
             return
         m = _HANDLER_RET.search(text)
         if m:
-            self._attach(rec.cpu, "mmio_handler_error", m.group(1).strip(), evidence,
+            self._attach(rec.cpu, "mmio_handler_error", m.group(1).strip(), evidence, arch,
                          note="the handler received an offset into its region, not a GPA")
             return
         m = _ZONE_ERR.search(text)
         if m and "panic occurred" not in text:
-            self._attach(rec.cpu, "zone_error", f"zone {m.group(1)} has some error", evidence)
+            self._attach(rec.cpu, "zone_error", f"zone {m.group(1)} has some error", evidence, arch)
             return
         m = _PANIC.search(text)
         if m:
             self._panic(rec, text, evidence, truncated)
             return
-        self._bare_text(rec.lines[-1], text, evidence, rec.cpu)
+        self._bare_text(rec.lines[-1], text, evidence, rec.cpu, arch)
 
-    def _attach(self, cpu: int | None, key: str, value: str, evidence: list[Evidence], note: str = "") -> None:
+    def _attach(self, cpu: int | None, key: str, value: str, evidence: list[Evidence], arch: str,
+                note: str = "") -> None:
+        """A line that continues an earlier fault of the same CPU (the trap handler's error, zone_error): the
+        architecture its target module names is the fault's too."""
         fault = self._last_mmio.get(cpu) or (self._last_mmio.get(None) if cpu is not None else None)
         if fault is None:
-            fault = self.emit(Fault("hvisor-error", self.name, self.arch, value, evidence[0].path, cpu=cpu),
+            fault = self.emit(Fault("hvisor-error", self.name, arch, value, evidence[0].path, cpu=cpu),
                               key=("err", value))
+        if fault.arch == "unknown":
+            fault.arch = arch
         fault.facts.setdefault(key, value)
         if note:
             fault.facts.setdefault(f"{key}_note", note)
@@ -272,21 +266,25 @@ class HvisorReader(Reader):
         facts: dict[str, object] = {"panic_message": message}
         if loc:
             facts["panic_location"] = f"{loc.group(1)}:{loc.group(2)}"
-            self._note_arch(loc.group(1))
+        arch = self._arch_of(rec.target, facts.get("panic_location"))
         if klass:
             facts["panic_class"] = klass
         linked = self._last_mmio.get(rec.cpu) or self._last_mmio.get(None)
         if linked is not None and ("root zone has some error" in message or "mmio_handle_access" in message):
             linked.facts.update(facts)
             linked.facts["panicked"] = True
+            if linked.arch == "unknown":
+                linked.arch = arch
             for e in evidence:
                 linked.cite(e)
             return
-        fault = Fault("hvisor-panic", self.name, self.arch, f"hvisor panic: {message[:120]}", rec.lines[0].path,
+        fault = Fault("hvisor-panic", self.name, arch, f"hvisor panic: {message[:120]}", rec.lines[0].path,
                       cpu=rec.cpu, facts=facts, truncated=truncated)
         self._panic_addresses(fault, message)
         if self._rv_trap is not None and "Unhandled sync exception" in message:
             self._rv_trap.facts.update(facts)
+            if self._rv_trap.arch == "unknown":
+                self._rv_trap.arch = arch
             for e in evidence:
                 self._rv_trap.cite(e)
             return
@@ -312,7 +310,6 @@ class HvisorReader(Reader):
             self._loongarch(fault, la)
 
     def _loongarch(self, fault: Fault, m: re.Match[str]) -> None:
-        self.arch_hint = self.arch_hint or "loongarch64"
         fault.arch = "loongarch64"
         fault.kind = "hvisor-loongarch-exception"
         fault.facts["exception"] = m.group(1)
@@ -330,9 +327,10 @@ class HvisorReader(Reader):
     def _bare(self, line: LogLine, text: str) -> None:
         self._bare_text(line, text, [ev(line)])
 
-    def _bare_text(self, line: LogLine, text: str, evidence: list[Evidence], cpu: int | None = None) -> None:
+    def _bare_text(self, line: LogLine, text: str, evidence: list[Evidence], cpu: int | None = None,
+                   arch: str = "unknown") -> None:
         if _IN_HV_MEM.search(text):
-            fault = Fault("hvisor-fault-in-hv-memory", self.name, self.arch,
+            fault = Fault("hvisor-fault-in-hv-memory", self.name, arch,
                           "hvisor's own diagnostic: fault address within hvisor's physical memory", line.path)
             for e in evidence:
                 fault.cite(e)
@@ -345,7 +343,6 @@ class HvisorReader(Reader):
             return
         m = _EL2_ABORT.search(text)
         if m:
-            self.arch_hint = "aarch64"
             fault = Fault("hvisor-el2-abort", self.name, "aarch64", f"exception inside hvisor (EL2 {m.group(1)})",
                           line.path)
             fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "ELR_EL2 (hvisor PC)")
@@ -389,7 +386,6 @@ class HvisorReader(Reader):
     def _riscv(self, line: LogLine, text: str, evidence: list[Evidence]) -> bool:
         m = _RV_SYNC.search(text)
         if m:
-            self.arch_hint = self.arch_hint or "riscv64"
             fault = Fault("hvisor-riscv-sync-exception", self.name, "riscv64", "guest sync exception hvisor did not handle",
                           line.path, cpu=int(m.group(1)))
             fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "sepc (guest PC)")
@@ -485,7 +481,11 @@ class HvisorReader(Reader):
     def _more_hv_mem(self, line: LogLine) -> None:
         assert self._in_hv_mem is not None
         fault, left = self._in_hv_mem
-        if _HEXNUM.search(line.text):
+        own = _RECORD.match(line.text) or _RECORD_TS.match(line.text) or _RECORD_2023.match(line.text)
+        continued = not own and line.text[:1].isspace()     # an indented continuation of the message
+        if not continued and (not own or to_dec(own.group(2)) != fault.cpu) or "panic occurred" in line.text:
+            left = 0        # another program's or another CPU's line, or the panic: the diagnostic has ended
+        elif _HEXNUM.search(line.text):
             self._collect_hv_mem(fault, line.text)
             fault.cite(ev(line))
         left -= 1

@@ -26,6 +26,7 @@ from hvcheck.triage.source import LogLine
 from hvcheck.triage.x86_insn import decode_at, parse_code
 
 MAX_BLOCK_LINES = 60
+HEADER_BURST = 6       # lines after the previous header within which a repeated header is the same failure
 
 SUBERRORS = {1: "KVM_INTERNAL_ERROR_EMULATION (KVM's emulator could not emulate the instruction)",
              2: "KVM_INTERNAL_ERROR_SIMUL_EX (exception while delivering an exception)",
@@ -65,6 +66,7 @@ _OLD_SEG = re.compile(r"^(cs|ss|ds|es|fs|gs|tr|ldt) ([0-9a-f]{4}) \(([0-9a-f]{8,
 _OLD_REG = re.compile(r"\b(rax|rbx|rcx|rdx|rsi|rdi|rsp|rbp|rip|r\d{1,2}|rflags|cr[02348]|efer)\s+([0-9a-f]{1,16})\b")
 _OLD_DANGLING = re.compile(r"\b(rax|rbx|rcx|rdx|rsi|rdi|rsp|rbp|rip|r\d{1,2}|rflags|cr[02348]|efer)\s*$")
 _CODE = re.compile(r"^Code=(.*)")
+_OTHER_TRACE = re.compile(r"^\s*\d{1,20}: v=[0-9a-f]{2} e=|check_exception|riscv_cpu_do_interrupt|Taking exception")
 
 
 def describe_event(info: int) -> str | None:
@@ -102,6 +104,8 @@ class KvmErrorReader(Reader):
         self._left = 0
         self._dangling = ""
         self._segs: dict[str, tuple[int, int, int, str | None]] = {}
+        self._header_line = 0
+        self._foreign = False       # a line that is no part of a dump came since the last header
 
     def boundary(self) -> None:
         self._close()
@@ -125,45 +129,55 @@ class KvmErrorReader(Reader):
                               line.path, facts={"hardware_error": int(m.group(1), 16)})
             fault.cite(ev(line))
             self._cur, self._left, self._segs = fault, MAX_BLOCK_LINES, {}
+            self._header_line, self._foreign = line.number, False
             self.active = True
             return
         cur = self._cur
         if cur is None:
             return
+        if _OTHER_TRACE.search(text):
+            self._close()       # a QEMU -d int trace prints the same register dump: not this record's
+            return
         self._left -= 1
-        self._body(cur, line, text)
+        if not self._body(cur, line, text) and text.strip():
+            self._foreign = True
         if self._cur is not None and self._left <= 0:
             self._close()
 
     def _merge_header(self, m: re.Match[str], line: LogLine) -> bool:
         """A header repeated before the dump is complete (a vCPU failing again, several vCPUs printing at
-        once, or QEMU printing twice): the same failure, counted, not a new record."""
+        once, or QEMU printing twice): the same failure, counted, not a new record. Repeats come in a burst:
+        before the register dump, or within a few lines of the first header."""
         cur = self._cur
-        if cur is None or "code" in cur.facts or m.re is not _START or cur.facts.get("suberror") != int(m.group(1)):
+        if cur is None or m.re is not _START or cur.facts.get("suberror") != int(m.group(1)):
             return False
+        if self._foreign or (cur.registers and line.number - self._header_line > HEADER_BURST):
+            return False
+        self._header_line = line.number
         cur.count += 1
         cur.cite(ev(line))
         self._left = MAX_BLOCK_LINES
         return True
 
-    def _body(self, cur: Fault, line: LogLine, text: str) -> None:
+    def _body(self, cur: Fault, line: LogLine, text: str) -> bool:
+        """Read one line of the dump; False when the line is no part of it."""
         if "emulation failure" in text:
             cur.facts["emulation_failure"] = True
             cur.cite(ev(line))
-            return
+            return True
         m = _EXTRA.search(text)
         if m:
             extra: list[int] = cur.facts.setdefault("extra", [])
             if int(m.group(1)) == len(extra) and len(extra) < 16:
                 extra.append(int(m.group(2), 16))
             cur.cite(ev(line))
-            return
+            return True
         m = _SEG.search(text)
         if m:
             self._segs[m.group(1)] = (int(m.group(2), 16), int(m.group(3), 16), int(m.group(5), 16), m.group(6))
             if m.group(1) == "CS":
                 cur.cite(ev(line))
-            return
+            return True
         m = _OLD_SEG.search(text)
         if m:
             flags = (int(m.group(5) or 0) << 22) | (int(m.group(6) or 0) << 21)
@@ -171,7 +185,7 @@ class KvmErrorReader(Reader):
                                               "CS64" if m.group(6) == "1" else None)
             if m.group(1) == "cs":
                 cur.cite(ev(line))
-            return
+            return True
         if self._dangling:
             text = self._dangling + " " + text.strip()
             self._dangling = ""
@@ -185,6 +199,9 @@ class KvmErrorReader(Reader):
                 self._dangling = text[d.start():]
         if any(n.upper() in ("RIP", "EIP", "CR0", "RAX", "EAX", "EFER") for n, _ in regs or old):
             cur.cite(ev(line))
+        if old and any(n == "efer" for n, _ in old):
+            self._close()       # the last line of an old qemu-kvm dump (it prints no Code=)
+            return True
         m = _CODE.search(text)
         if m:
             code = parse_code(m.group(1))
@@ -194,6 +211,8 @@ class KvmErrorReader(Reader):
                 cur.facts["instruction"] = insn.mnemonic
             cur.cite(ev(line))
             self._close()
+            return True
+        return bool(regs or old or self._dangling)
 
     def _close(self) -> None:
         cur, self._cur = self._cur, None

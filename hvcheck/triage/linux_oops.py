@@ -24,7 +24,7 @@ from hvcheck.triage.syndrome import decode_arm32_fsr, decode_esr, fsc_name, is_e
 from hvcheck.triage.x86_insn import MSR_NAMES, decode_at, parse_code
 
 MAX_BLOCK_LINES = 120
-PANIC_ATTACH_LINES = 400     # a panic this close after a record (same segment) is that record's panic
+PANIC_AFTER_END = 20        # a panic this close after a record's "---[ end trace" is that record's panic
 HEX = r"[0-9a-fA-F]"
 
 # -- headers -------------------------------------------------------------------------------------
@@ -49,6 +49,13 @@ _USER_GP = re.compile(r"traps: (\S+)\[(\d+)\] general protection fault ip:([0-9a
 _USER_SIG = re.compile(r"(\S+)\[(\d+)\]: unhandled signal (\d+) code (0x[0-9a-f]+) at (0x[0-9a-f]+)(?: in (\S+))?")
 _WARN = re.compile(r"WARNING: CPU: (\d+) PID: (\d+) at (\S+) (\S+)")
 _END = re.compile(r"---\[ end (?:trace|Kernel panic)")
+# Lines of another program on the same console are never part of a kernel's crash report: lines that are
+# often interleaved with it (hypervisor logs, M-mode firmware, QEMU traces) are skipped, another program's
+# crash report ends it.
+_INTERLEAVED = re.compile(r"^(?:\(XEN\)|sbi_trap_error|\[(?:ERROR|WARN|INFO|DEBUG|TRACE)\s*\d*\]|"
+                          r"riscv_cpu_do_interrupt|Taking exception|\.\.\.(?:from|to|with) )")
+_FOREIGN_CRASH = re.compile(r"^(?:(?:MON|LDR)\|ERROR|BAO ERROR|\[rustsbi-panic\]|!!!! |KVM internal error|Unhandled data|"
+                            r"FATAL: |Parking CPU|Caught cap fault|[A-Z]{2,3}\s*=[0-9a-f]{8})")
 
 # -- body lines ----------------------------------------------------------------------------------
 _CPU = re.compile(r"^CPU: (\d+)(?: UID: \d+)? PID: (\d+) Comm: (\S+)(?:\s+(Not tainted|Tainted:[A-Z ]*)\s*(\d\S*))?")
@@ -78,6 +85,9 @@ _PTE = re.compile(r"^\[([0-9a-f]+)\] pgd=.*?\bpte=([0-9a-f]+)")
 _ARM32_PGD = re.compile(r"^(?:pgd = [0-9a-f]{8}|\[[0-9a-f]{8}\] \*pgd=)")
 _RV_STATUS = re.compile(r"\bs?status:\s*([0-9a-f]+)\s+s?badaddr:\s*([0-9a-f]+)\s+s?cause:\s*([0-9a-f]+)")
 
+_ARM64_X = re.compile(r"x\d{1,2}")
+_X86_GPR_PAIR = re.compile(r"\b[RE](?:[A-D]X|[SD]I|[SB]P|IP|\d{1,2}):\s*[0-9a-f]{8,16}\b")
+FAMILY = {"aarch64": "arm64", "arm": "arm", "riscv64": "riscv", "riscv32": "riscv", "x86_64": "x86"}
 X86_GPRS = frozenset({"RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "R08", "R09", "R10", "R11", "R12",
                       "R13", "R14", "R15", "RIP"})
 ARM32_REGS = frozenset({"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "fp", "ip"})
@@ -93,12 +103,6 @@ PF_BITS = [(0, "P (protection violation, page present)"), (1, "W (write)"), (2, 
            (5, "PK (protection key)"), (15, "SGX")]
 XEN_PV_CS = {0xE030: "Xen PV guest kernel (FLAT_KERNEL_CS64)", 0xE033: "Xen PV guest user space (FLAT_USER_CS64)",
              0xE019: "Xen PV guest kernel (32-bit)", 0xE02B: "Xen PV guest user space (32-bit)"}
-RISCV_CSRS = {0x000: "ustatus", 0x100: "sstatus", 0x104: "sie", 0x105: "stvec", 0x140: "sscratch", 0x141: "sepc",
-              0x142: "scause", 0x143: "stval", 0x144: "sip", 0x180: "satp", 0x300: "mstatus", 0x301: "misa",
-              0x302: "medeleg", 0x303: "mideleg", 0x304: "mie", 0x305: "mtvec", 0x340: "mscratch", 0x341: "mepc",
-              0x342: "mcause", 0x343: "mtval", 0x344: "mip", 0x3A0: "pmpcfg0", 0x3B0: "pmpaddr0", 0xF14: "mhartid",
-              0x600: "hstatus", 0x680: "hgatp", 0x205: "vstvec", 0xC00: "cycle", 0xC01: "time", 0xC02: "instret"}
-
 
 def decode_pf_error(code: int) -> list[str]:
     bits = [name for bit, name in PF_BITS if code >> bit & 1]
@@ -108,11 +112,13 @@ def decode_pf_error(code: int) -> list[str]:
 
 
 def riscv_csr_access(insn: int) -> str | None:
-    """The CSR a 32-bit SYSTEM instruction (csrr*/csrw*) names, or None."""
-    if insn & 0x7F != 0x73 or (insn >> 12) & 7 in (0, 4):
+    """The CSR a 32-bit csrr*/csrw* instruction names (the RISC-V area's decoder), or None."""
+    from hvcheck.riscv.decode import CSR_NAMES, decode32
+
+    decoded = decode32(insn & 0xFFFFFFFF)
+    if decoded.csr is None:
         return None
-    csr = insn >> 20 & 0xFFF
-    return RISCV_CSRS.get(csr, f"csr {csr:#x}")
+    return CSR_NAMES.get(decoded.csr, f"csr {decoded.csr:#x}")
 
 
 @dataclass
@@ -128,24 +134,31 @@ class _Rec:
     header_value: int | None = None       # "Internal error: Oops: <value>": ESR on arm64, FSR on ARM
     printed: dict[str, int] = field(default_factory=dict)
     pairs: dict[str, int] = field(default_factory=dict)
+    panic_of: Fault | None = None          # a panic that may turn out to be this earlier record's
 
 
 class LinuxOopsReader(Reader):
     name = "linux"
-    anchors = (b"[#", b"BUG: ", b"Kernel panic", b"general protection", b"WARNING: CPU", b"Unable to handle",
-               b"Internal error", b"Unhandled fault", b"SError", b"Oops", b"unhandled signal", b"Bad mode in",
-               b"kernel BUG")
+    # Every x86 oops header holds "[#N]"; a user-space #GP line "] general protection"; a user fault dump
+    # "]: unhandled signal"; "kernel BUG at" and "Xen BUG at" both hold "BUG at".
+    anchors = (b"[#", b"BUG: ", b"BUG at", b"Kernel panic", b"] general protection", b"WARNING: CPU",
+               b"Unable to handle", b"Internal error", b"Unhandled fault", b"SError", b"Oops", b"]: unhandled signal",
+               b"Bad mode in")
 
     def __init__(self) -> None:
         super().__init__()
         self._rec: _Rec | None = None
         self._last: Fault | None = None        # the last record of this segment (a later panic may belong to it)
+        self._ended: int | None = None           # line where the last record ended (its end marker or last line)
+        self._numbered = False                   # an oops with a number was seen in this segment
         self._segment = 0
 
     # -- framing -------------------------------------------------------------------------------
     def boundary(self) -> None:
         self._close()
         self._last = None
+        self._ended = None
+        self._numbered = False
         self._segment += 1
 
     def finish(self) -> None:
@@ -156,10 +169,12 @@ class LinuxOopsReader(Reader):
 
     def feed(self, line: LogLine) -> None:
         text = line.text.strip()
+        if _INTERLEAVED.search(text):
+            return
         if self._header(line, text):
             return
         m = _PANIC.search(text)
-        if m:
+        if m and not _END.search(text):       # "---[ end Kernel panic - not syncing: ... ]---" ends it
             self._panic(line, m.group(1).strip())
             return
         if self._rec is None:
@@ -170,13 +185,35 @@ class LinuxOopsReader(Reader):
                 fault.cite(ev(line))
                 self.emit(fault, key=("warn", m.group(3), self._segment))
             return
+        if _FOREIGN_CRASH.search(text) or self._other_arch_registers(self._rec, text):
+            self._close()
+            return
         self._body(line, text)
         if _END.search(text):
-            self._close()
+            self._close(line.number)
         elif self._rec is not None:
             self._rec.left -= 1
             if self._rec.left <= 0:
                 self._close()
+
+    @staticmethod
+    def _other_arch_registers(r: _Rec, text: str) -> bool:
+        """A register-dump line that cannot belong to the open record: of another architecture than the one
+        its evidence names, or after a panic (panic() prints no registers). The record was cut off and
+        another crash's registers follow (a paste of several excerpts)."""
+        if ":" not in text or not (r.votes or r.fault.kind == "panic"):
+            return False
+        names = [n for n, _, _ in _PAIR.findall(text)]
+        line_family = ("riscv" if sum(n in RISCV_REGS for n in names) >= 2 else
+                       "arm64" if sum(bool(_ARM64_X.fullmatch(n)) for n in names) >= 2 else
+                       "arm" if sum(n in ARM32_REGS for n in names) >= 2 else
+                       "x86" if len(_X86_GPR_PAIR.findall(text)) >= 2 else None)
+        if line_family is None:
+            return False
+        if r.fault.kind == "panic":
+            return True
+        families = {FAMILY.get(a, a) for a in r.votes.votes}
+        return len(families) == 1 and line_family not in families
 
     def _start(self, line: LogLine, kind: str, summary: str) -> _Rec:
         self._close()
@@ -300,7 +337,8 @@ class LinuxOopsReader(Reader):
             r.fault.addresses["pc"] = Address(int(m.group(3), 16), "PC", "user ip")
             self._close()
             return True
-        m = _USER_SIG.search(text)
+        # `(\S+)\[` backtracks quadratically over a long run of non-spaces: test the literal first.
+        m = _USER_SIG.search(text) if "unhandled signal" in text else None
         if m:
             r = self._start(line, "user-fault", text)
             r.fault.facts.update(comm=m.group(1), pid=int(m.group(2)), signal=int(m.group(3)),
@@ -310,16 +348,14 @@ class LinuxOopsReader(Reader):
         return False
 
     def _panic(self, line: LogLine, reason: str) -> None:
-        target = self._rec.fault if self._rec is not None else self._last
-        if target is not None and (self._rec is not None or line.number - target.first_line < PANIC_ATTACH_LINES):
-            target.facts.setdefault("panic", reason)
-            target.cite(ev(line))
-            if self._rec is None:
-                return
-            if "SError" in reason:
-                target.facts["serror"] = True
-            return
+        # Linux prints "Kernel panic - not syncing" after an oops (after its "---[ end trace"), and then no
+        # stack of its own (panic() skips dump_stack once an oops tainted the kernel). So a panic is read as
+        # a report of its own; if it turns out to have no CPU/Comm/stack/registers of its own and follows a
+        # record within a few lines, it is that record's panic (decided when it closes).
+        self._close()
+        previous = self._last if self._ended is not None and line.number - self._ended <= PANIC_AFTER_END else None
         r = self._start(line, "panic", f"Kernel panic - not syncing: {reason}")
+        r.panic_of = previous
         r.fault.facts["panic"] = reason
         if "SError" in reason:
             r.fault.facts["serror"] = True
@@ -541,12 +577,20 @@ class LinuxOopsReader(Reader):
                     f.cite(ev(line))
 
     # -- closing: decide the architecture, then decode -------------------------------------------
-    def _close(self) -> None:
+    def _close(self, line_number: int | None = None) -> None:
         r, self._rec = self._rec, None
         self.active = False
         if r is None:
             return
         f = r.fault
+        self._ended = line_number if line_number is not None else f.evidence[-1].line if f.evidence else None
+        if r.panic_of is not None and f.cpu is None and not f.registers and "call_trace" not in f.facts:
+            r.panic_of.facts.setdefault("panic", f.facts.get("panic"))
+            if f.facts.get("serror"):
+                r.panic_of.facts["serror"] = True
+            for e in f.evidence:
+                r.panic_of.cite(e)
+            return
         arch, why = r.votes.decide()
         f.arch = arch
         if why:
@@ -563,7 +607,16 @@ class LinuxOopsReader(Reader):
         elif arch in ("riscv64", "riscv32"):
             self._derive_riscv(f)
         f.kind = f"{family}-{f.kind}" if family else f"linux-{f.kind}"
-        key = (f.kind, f.facts.get("function"), f.addresses.get("fault"), f.addresses.get("pc"), self._segment)
+        # Oopses are numbered per boot: a second "[#1]" means the kernel was restarted in between.
+        if f.facts.get("oops_number") == 1:
+            if self._numbered:
+                self._segment += 1
+            self._numbered = True
+        key: tuple[object, ...] = (f.kind, f.facts.get("function"), f.addresses.get("fault"), f.addresses.get("pc"),
+                                   self._segment)
+        if not f.addresses and "function" not in f.facts:
+            # nothing locates it: a panic on another CPU, task or reason is another report, not a repeat
+            key += (f.facts.get("panic"), f.cpu, f.facts.get("comm"))
         self._last = self.emit(f, key=key)
 
     @staticmethod

@@ -25,6 +25,7 @@ SBI_ERRORS = {-1: "SBI_ERR_FAILED", -2: "SBI_ERR_NOT_SUPPORTED", -3: "SBI_ERR_IN
 
 class OpenSbiReader(Reader):
     name = "opensbi"
+    interruptible = False
     anchors = (b"_trap_error",)
 
     def __init__(self) -> None:
@@ -52,6 +53,11 @@ class OpenSbiReader(Reader):
             self._open[hart] = fault
             return
         existing = self._open.get(hart)
+        if existing is not None and (("mcause" in existing.registers and any(k == "mcause" for k, _ in pairs))
+                                     or existing.facts.get("trap_depth", depth and int(depth)) != (depth and int(depth))):
+            # a second mcause, or another nesting depth, for this hart: a new dump whose first line is missing
+            self._close(hart)
+            existing = None
         if existing is not None:
             fault = existing
         else:   # dump whose first line was lost (truncated log)

@@ -65,6 +65,7 @@ class Pattern:
 
 class QemuTraceReader(Reader):
     name = "qemu-trace"
+    interruptible = False
     anchors = (b"_cpu_do_interrupt", b"IP=", b"Taking exception", b"Invalid read", b"Invalid write", b"(size ")
 
     def __init__(self) -> None:
@@ -75,6 +76,7 @@ class QemuTraceReader(Reader):
         self._run_key: tuple[object, ...] | None = None
         self._run = 0
         self._arm: dict[str, object] | None = None
+        self._last_arch = "unknown"
 
     # Fast path for the one format that reaches millions of lines: no decode, no cleaning, and
     # the pattern key made of the raw matched bytes (numbers are parsed once per new pattern).
@@ -104,6 +106,8 @@ class QemuTraceReader(Reader):
 
     def _count(self, pat: Pattern, key: tuple[object, ...], number: int, cpu: int | None, synchronous: bool) -> None:
         self.records += 1
+        if pat.kind != "guest-error" and pat.arch != "unknown":
+            self._last_arch = pat.arch      # the trace's CPU, for the guest-error lines that follow
         pat.count += 1
         pat.last_line = number
         if cpu is not None and len(pat.cpus) < 64:
@@ -161,7 +165,7 @@ class QemuTraceReader(Reader):
         if m:
             addr = int(m.group(2), 16)
             key = ("err", m.group(1), addr)
-            pat = self._pattern(key, line, arch="any", kind="guest-error", cause=f"invalid {m.group(1)}",
+            pat = self._pattern(key, line, arch=self._last_arch, kind="guest-error", cause=f"invalid {m.group(1)}",
                                 name=f"invalid {m.group(1)} (no device or RAM at the address)", pc=None, tval=addr)
             if pat is not None:
                 self._count(pat, key, line.number, None, synchronous=False)
@@ -171,7 +175,7 @@ class QemuTraceReader(Reader):
         if m:
             off = int(m.group(4), 16)
             key = ("unimp", m.group(1), m.group(2), off)
-            pat = self._pattern(key, line, arch="any", kind="guest-error", cause=f"unimplemented {m.group(2)}",
+            pat = self._pattern(key, line, arch=self._last_arch, kind="guest-error", cause=f"unimplemented {m.group(2)}",
                                 name=f"{m.group(1)}: unimplemented device {m.group(2)}", pc=None, tval=off)
             if pat is not None:
                 self._count(pat, key, line.number, None, synchronous=False)
@@ -200,11 +204,12 @@ class QemuTraceReader(Reader):
 
     def finish(self) -> None:
         self._arm_close()
-        # A guest error line names no architecture; the trace's CPU exceptions do (when they agree).
+        # A guest error line names no architecture: it takes the CPU of the trace lines before it, or, when
+        # it came first, of the whole trace if that has only one.
         arches = {p.arch for p in self.patterns.values() if p.kind != "guest-error"}
         trace_arch = next(iter(arches)) if len(arches) == 1 else "unknown"
         for p in self.patterns.values():
-            if p.kind == "guest-error":
+            if p.kind == "guest-error" and p.arch == "unknown":
                 p.arch = trace_arch
         ranked = sorted(self.patterns.values(), key=lambda p: -p.count)
         reported = 0

@@ -46,11 +46,15 @@ class Reader:
 
     name = "reader"
     anchors: tuple[bytes, ...] = ()
+    # A record of this reader ends when another reader's crash report starts (False for formats whose
+    # records interleave with other output by design: hvisor's logger, per-hart firmware dumps, traces).
+    interruptible = True
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
         self.active = False
         self.dropped = 0
+        self.lines_seen = 0           # lines of this format read (for an honest "unknown")
         self._by_key: dict[Any, Fault] = {}
 
     def feed(self, line: LogLine) -> None:  # pragma: no cover - overridden
@@ -58,6 +62,10 @@ class Reader:
 
     def finish(self) -> None:
         """End of log: close any open record (marked truncated)."""
+
+    def interrupt(self) -> None:
+        """Another program's crash report starts: close the open record (facts must not cross into it)."""
+        self.finish() if self.active else None
 
     def boundary(self) -> None:
         """A new boot or crash starts (hvcheck.triage.segment): close open records and forget every

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hvcheck.triage.acrn import AcrnReader
 from hvcheck.triage.bao import BaoReader
+from hvcheck.triage.edk2 import Edk2Reader
 from hvcheck.triage.facts import Fault, ScanStats
 from hvcheck.triage.hvisor import HvisorReader
 from hvcheck.triage.jailhouse import JailhouseReader
@@ -20,8 +22,11 @@ from hvcheck.triage.linux_oops import LinuxOopsReader
 from hvcheck.triage.opensbi import OpenSbiReader
 from hvcheck.triage.qemu_trace import QemuTraceReader
 from hvcheck.triage.reader import Reader
+from hvcheck.triage.rustsbi import RustSbiReader
 from hvcheck.triage.segment import BANNER_ANCHORS, Segmenter
+from hvcheck.triage.sel4 import Sel4Reader
 from hvcheck.triage.source import CHUNK, MAX_LINE, LogLine, clean, display_name, iter_chunks, strip_ansi
+from hvcheck.triage.xen import XenReader
 
 
 @dataclass
@@ -46,8 +51,8 @@ class ScanResult:
 
 def make_readers() -> list[Reader]:
     """Every reader; the QEMU trace reader last (the scanner's fast path relies on it)."""
-    return [HvisorReader(), JailhouseReader(), BaoReader(), LinuxOopsReader(), OpenSbiReader(), KvmErrorReader(),
-            QemuTraceReader()]
+    return [HvisorReader(), JailhouseReader(), BaoReader(), XenReader(), AcrnReader(), Sel4Reader(),
+            LinuxOopsReader(), OpenSbiReader(), RustSbiReader(), Edk2Reader(), KvmErrorReader(), QemuTraceReader()]
 
 
 def _anchor_regex(readers: list[Reader]) -> tuple[re.Pattern[bytes], dict[bytes, list[Reader]]]:
@@ -55,7 +60,9 @@ def _anchor_regex(readers: list[Reader]) -> tuple[re.Pattern[bytes], dict[bytes,
     for reader in readers:
         for anchor in reader.anchors:
             owners.setdefault(anchor, []).append(reader)
-    # Longest first, so an anchor that contains another still names its own readers.
+    # Longest first, so an anchor that contains another still names its own readers. The regex engine
+    # skips positions whose byte cannot start an anchor, so anchors start with rare bytes (upper case,
+    # punctuation): a lower-case first letter would make it try the alternatives at most positions.
     pattern = b"|".join(re.escape(a) for a in sorted(owners, key=len, reverse=True))
     return re.compile(pattern), owners
 
@@ -88,9 +95,15 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
         if segmenter.before(line.raw, line.text, lineno):
             for reader in readers:
                 reader.boundary()
+        was_active = [r.active for r in readers]
         for reader in readers:
             if reader.active or reader in targets:
                 reader.feed(line)
+        # A record that opened on this line is another program's crash: end the others' open records.
+        if any(r.active and not before for r, before in zip(readers, was_active, strict=True)):
+            for reader, before in zip(readers, was_active, strict=True):
+                if before and reader.active and reader.interruptible:
+                    reader.interrupt()
         return True
 
     for chunk in iter_chunks(path, block):
@@ -124,6 +137,10 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
         reader.finish()
     stats = ScanStats(name, lines=number)
     stats.boundaries = list(segmenter.boundaries)
+    stats.formats_seen = dict(segmenter.seen)
+    for reader in readers:
+        if reader.lines_seen:
+            stats.formats_seen[reader.name] = stats.formats_seen.get(reader.name, 0) + reader.lines_seen
     hv = readers[0]
     assert isinstance(hv, HvisorReader)
     stats.hvisor_records = hv.records

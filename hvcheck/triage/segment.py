@@ -22,12 +22,17 @@ import re
 
 BANNER_ANCHORS = (b"Linux version ", b"Booting Linux on", b"OpenSBI v", b"U-Boot 20", b"Xen version", b"Xen-4",
                   b"Initializing Jailhouse", b"Bao Hypervisor", b"ACRN Hypervisor", b"RustSBI version",
-                  b"ELF-loader started", b"loader for seL4", b"start HVISOR")
+                  b"ELF-loader started", b"LDR|INFO", b"HVISOR")
 _BANNER = re.compile(
     r"Linux version \d|Booting Linux on physical CPU|OpenSBI v\d|^U-Boot 20\d\d|\(XEN\) Xen version \d"
     r"|Initializing Jailhouse hypervisor|^Bao Hypervisor|^ACRN Hypervisor|RustSBI version \d|ELF-loader started"
     r"|loader for seL4 starting|Hello, start HVISOR")
-_STAMP = re.compile(r"^\s*(?:<\d{1,2}>)?\[\s*(\d{1,10})\.(\d{1,9})\]")
+FAMILIES = (("Linux", "Linux kernel"), ("OpenSBI", "OpenSBI"), ("U-Boot", "U-Boot"), ("XEN", "Xen"),
+            ("Jailhouse", "Jailhouse"), ("Bao", "Bao"), ("ACRN", "ACRN"), ("RustSBI", "RustSBI"),
+            ("ELF-loader", "seL4"), ("seL4", "seL4"), ("HVISOR", "hvisor"))
+# dmesg time, also behind a syslog/journald prefix ("Jun 09 11:11:21 host kernel: [   12.345678]")
+_STAMP = re.compile(r"^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [\w.@/-]+(?:\[\d+\])?: )?\s*(?:<\d{1,2}>)?"
+                    r"\[\s*(\d{1,10})\.(\d{1,9})\]")
 BACKWARDS = 1.0        # seconds a timestamp may go back before it counts as a new boot
 
 
@@ -36,6 +41,7 @@ class Segmenter:
         self.segment = 0
         self._last_stamp: float | None = None
         self.boundaries: list[tuple[int, str]] = []     # (line, why) for the report
+        self.seen: dict[str, int] = {}                   # banners by family: what the log looks like
 
     def before(self, raw: str, cleaned: str, lineno: int) -> str | None:
         """Why a new segment starts at this line (before it is read), or None."""
@@ -43,6 +49,8 @@ class Segmenter:
         m = _BANNER.search(cleaned)
         if m:
             why = f"banner '{m.group(0)}'"
+            family = next((name for needle, name in FAMILIES if needle in m.group(0)), m.group(0))
+            self.seen[family] = self.seen.get(family, 0) + 1
         stamp = _STAMP.match(raw)
         if stamp:
             value = int(stamp.group(1)) + int(stamp.group(2)) / 10 ** len(stamp.group(2))

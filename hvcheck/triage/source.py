@@ -56,8 +56,12 @@ _PREFIXES = re.compile(
 
 
 # Mail archives store pasted logs quoted-printable: "=3D" for "=", "=C2=A0" for a no-break space and a
-# trailing "=" for a line the mailer wrapped (a soft break). Detected from the start of the file.
-_QP_BYTE = re.compile(rb"=([0-9A-F]{2})")
+# trailing "=" for a line the mailer wrapped (a soft break). Detected from the start of the file, or from
+# the first block that shows it (a mail pasted after plain text); from there on decoded.
+# Only what mailers actually encode is decoded: "=3D" (the "=" itself), tabs and spaces before a line end, and
+# UTF-8 sequences (=C2=A0, =E2=80=99). "pgd=10000000bffff003" in a plain log next to a pasted mail stays.
+_QP_BYTE = re.compile(rb"=3D|=(?:20|09)(?==?\n|$)|(?:=[C-F][0-9A-F])(?:=[89AB][0-9A-F]){1,3}")
+QP_WRAP_MIN = 60
 _QP_MARKERS = (b"=3D", b"=20\n", b"=C2=A0", b"=E2=80")
 # A paste from vim with line numbers and literal "^M" carriage returns: " 21 ^MACRN:\>reboot^M".
 _VIM_NUMBER = re.compile(r"^\s*\d{1,6} (?=\^M)")
@@ -78,7 +82,8 @@ def qp_decode(block: bytes) -> bytes:
         out: list[bytes] = []
         pending: list[bytes] = []
         for line in block.split(b"\n"):
-            if line.endswith(b"=") and not line.endswith(b"=="):
+            # mailers wrap at 76 columns: a short line ending in "=" is text, not a soft break
+            if line.endswith(b"=") and not line.endswith(b"==") and len(line) >= QP_WRAP_MIN:
                 pending.append(line[:-1])
                 continue
             if pending:
@@ -90,7 +95,11 @@ def qp_decode(block: bytes) -> bytes:
         if pending:
             out.append(b"".join(pending))
         block = b"\n".join(out)
-    return _QP_BYTE.sub(lambda m: bytes((int(m.group(1), 16),)), block) if b"=" in block else block
+    return _QP_BYTE.sub(_qp_bytes, block) if b"=" in block else block
+
+
+def _qp_bytes(m: re.Match[bytes]) -> bytes:
+    return bytes(int(m.group(0)[i + 1:i + 3], 16) for i in range(0, len(m.group(0)), 3))
 
 
 def strip_ansi(text: str) -> str:
@@ -216,10 +225,15 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
                         continue
                     data, skipping = data[nl:], False      # keep the newline: it ends the cut line
                 data = carry + data if carry else data
+                if not quoted_printable and looks_quoted_printable(data):
+                    # a mail pasted after plain text (or a concatenation of logs): decode from here on
+                    quoted_printable = True
+                    data = data.replace(b"\r\n", b"\n")
                 cut = data.rfind(b"\n") + 1
                 if quoted_printable:
                     # a soft-broken line continues in the next block: hold it back whole
-                    while cut >= 2 and data[cut - 2:cut] == b"=\n" and len(data) - cut < MAX_LINE:
+                    while (cut >= 2 and data[cut - 2:cut] == b"=\n" and len(data) - cut < MAX_LINE
+                           and cut - 1 - (data.rfind(b"\n", 0, cut - 1) + 1) >= QP_WRAP_MIN):
                         cut = data.rfind(b"\n", 0, cut - 1) + 1
                 carry = data[cut:]
                 if len(carry) > MAX_LINE:
