@@ -34,6 +34,7 @@ class HvRange:
     how: str                       # "ELF symbols", "layout", "layout (estimated)"
     parts: list[tuple[str, int, int]] = field(default_factory=list)
     end_min: int | None = None     # estimated extents: the end with the smallest assumed image
+    name: str = "the hypervisor"   # as the layout names it ("hvisor", "jailhouse")
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _load_elf_alone(ctx: Context, elf: str) -> None:
             "to physical addresses the way the layout rules do")
         return
     ctx.hv = HvRange(start, end, [extent.start.loc, extent.end.loc],
-                     f"ELF symbols {extent.start.name}/{extent.end.name}")
+                     f"ELF symbols {extent.start.name}/{extent.end.name}", name="hvisor")
     if extent.core_end is not None:
         ctx.hv.parts = [("image", start, extent.core_end.value), ("per-CPU areas and memory pool",
                                                                   extent.core_end.value, end)]
@@ -109,7 +110,7 @@ def use_system(ctx: Context, system: System, headroom: int = 8 << 20) -> None:
         how = "layout (estimated end, M014)" if hv.estimate is not None else "layout"
         ctx.hv = HvRange(hv.start, hv.end, [hv.source, hv.end_source], how,
                          [(p.name, p.start, p.end) for p in hv.parts],
-                         hv.estimate.end_min if hv.estimate is not None else None)
+                         hv.estimate.end_min if hv.estimate is not None else None, hv.name or "the hypervisor")
     ctx.layout_findings = list(run_rules(system, headroom=headroom))
 
 

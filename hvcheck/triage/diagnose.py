@@ -204,19 +204,20 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
         estimated = "estimated" in hv.how and not (hv.end_min is not None and addr.value < hv.end_min)
         confidence = PROBABLE if estimated else ESTABLISHED
         part = _hv_part(ctx, addr.value)
-        where = (f"inside hvisor's {part}" if part else f"inside hvisor's range {hex_range(hv.start, hv.end)}") + \
+        owner = hv.name if hv.name.startswith("the ") else f"{hv.name}'s"
+        where = (f"inside {owner} {part}" if part else f"inside {owner} range {hex_range(hv.start, hv.end)}") + \
             f" (from {hv.how})"
         if estimated and hv.end_min is not None:
             where += (f"; the extent is estimated and the address lies beyond its smallest possible end "
                       f"{hv.end_min:#x}, so this holds only for a large image: pass --elf to decide")
         related = _related(ctx, {"M001", "M002"})
         if related:
-            explain = ("the layout lets a zone's kernel reach hvisor's memory: " +
+            explain = (f"the layout lets a zone's kernel reach {owner} memory: " +
                        "; ".join(f"{f.rule}: {f.message}" for f in related[:3]))
         elif ctx.layout_findings is not None:
             confidence = PROBABLE
-            explain = ("the layout given does not map hvisor's range into a zone (no M001/M002): the running "
-                       "configuration may differ from this one, or a stray pointer reached hvisor's memory")
+            explain = ("the layout given does not map the hypervisor's range into a zone (no M001/M002): the "
+                       "running configuration may differ from this one, or a stray pointer reached its memory")
         else:
             explain = "layout rules not run (" + "; ".join(_missing(ctx, "layout", "layout rules")) + ")"
     if fault.kind in HYP_FAULTS:
@@ -239,9 +240,11 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
     if missing:
         data["missing_inputs"] = missing
     locations = fault.locations() + (hv.locations if hv is not None else [])
+    locations = list(dict.fromkeys(locations))      # start and end often come from the same line
     return Finding("T001", message, locations=locations, data=data,
-                   fix="keep the zone's kernel off [skernel, __hv_end): remove it from the zone's RAM regions "
-                       "and reserve it (no-map) in the zone device tree — see `hvcheck layout` / `hvcheck fix`"), related
+                   fix="keep the zone's kernel off the hypervisor's memory ([skernel, __hv_end) for hvisor): remove "
+                       "it from the zone's RAM regions and reserve it (no-map) in the zone device tree — see "
+                       "`hvcheck layout` / `hvcheck fix`"), related
 
 
 # -- T002 ----------------------------------------------------------------------------------------

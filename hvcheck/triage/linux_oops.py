@@ -30,8 +30,11 @@ HEX = r"[0-9a-fA-F]"
 # -- headers -------------------------------------------------------------------------------------
 _X86_GP = re.compile(r"(?:Oops: )?general protection fault(?:, (?:maybe|probably) for (?:non-canonical )?address "
                      r"(0x[0-9a-f]+))?: ([0-9a-f]{4}) \[#(\d+)\]")
-_X86_PF = re.compile(r"BUG: unable to handle (?:page fault for address:|kernel paging request at"
-                     r"|kernel NULL pointer dereference at)\s*(?:0x)?([0-9a-f]+)")
+# x86 mm/fault.c: "BUG: unable to handle page fault for address: X" (5.2+), "BUG: kernel NULL pointer
+# dereference, address: X" (5.2+), "BUG: unable to handle kernel paging request at X" (before)
+_X86_PF = re.compile(r"BUG: (?:unable to handle (?:page fault for address:|kernel paging request at"
+                     r"|kernel NULL pointer dereference at)|kernel NULL pointer dereference, address:)"
+                     r"\s*(?:0x)?([0-9a-f]+)")
 _X86_UD = re.compile(r"(?:Oops: )?invalid opcode: ([0-9a-f]{4}) \[(?:#(\d+))?")
 _X86_OTHER = re.compile(r"^(?:Oops: )?(double fault|stack segment|divide error|alignment check|int3|general protection)"
                         r":?\s*([0-9a-f]{4}) \[#(\d+)\]")

@@ -21,6 +21,7 @@ from hvcheck.triage.arch import UNKNOWN, ArchVotes
 from hvcheck.triage.facts import Address, Fault
 from hvcheck.triage.reader import Reader, ev
 from hvcheck.triage.source import LogLine
+from hvcheck.triage.syndrome import decode_esr
 
 MAX_BLOCK_LINES = 150
 XEN_X86_TEXT = (0xFFFF82D000000000, 0xFFFF82E000000000)
@@ -36,6 +37,7 @@ _TRACE = re.compile(r"^Xen call trace:")
 _FRAME = re.compile(r"^\[<([0-9a-f]{8,16})>\] (?:[RS] )?([\w.#]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
 _PANIC = re.compile(r"^Panic on CPU (\d{1,5}):")
 _REASON = re.compile(r"^(Xen BUG at \S+|FATAL PAGE FAULT|FATAL TRAP: .+|Assertion '.*' failed at \S+|"
+                     r"(?:CPU\d{1,5}: )?Unexpected Trap: .+|"
                      r"Xen call trace|DOUBLE FAULT.*|.*\bfailed\b.*)$")
 _ERROR_CODE = re.compile(r"\[error_code=([0-9a-f]{4})\]")
 _LINEAR = re.compile(r"Faulting linear address: ([0-9a-f]{8,16})")
@@ -183,6 +185,12 @@ class XenReader(Reader):
         f.arch = arch
         if why:
             f.facts["arch_evidence"] = why
+        esr = f.registers.get("esr_el2")
+        if esr is not None:
+            # Arm: the syndrome of the trap Xen took itself (show_registers prints ESR_EL2 and FAR_EL2)
+            f.facts.update({k: v for k, v in decode_esr(esr).items() if k not in f.facts})
+            if "far_el2" in f.registers:
+                f.addresses["fault"] = Address(f.registers["far_el2"], "VA", "FAR_EL2 (Xen's own fault)")
         pc = f.addresses.get("pc")
         if pc is not None and arch == "x86_64":
             inside = XEN_X86_TEXT[0] <= pc.value < XEN_X86_TEXT[1]

@@ -168,3 +168,24 @@ def test_cli_module_import_is_light() -> None:
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_serror_on_bare_metal_is_not_called_injected() -> None:
+    findings = diagnose([scan(str(FIX / "real" / "qcom541.log"))], load_context())
+    (t5,) = fires(findings, "T005")
+    assert "asynchronous SError" in t5.data["interpretation"]
+    assert "injecting an abort" not in t5.message and t5.data["arch"] == "aarch64"
+
+
+def test_synchronous_external_abort_in_a_guest_may_be_injected() -> None:
+    findings = diagnose([scan(str(FIX / "arm64-sea-6.x.log"))], load_context())
+    (t5,) = fires(findings, "T005")
+    assert "injecting an abort" in t5.data["interpretation"] and "linux,dummy-virt" in t5.message
+
+
+def test_nothing_recognised_names_the_formats_it_saw(tmp_path) -> None:
+    log = write(tmp_path, "[    0.000000] Booting Linux on physical CPU 0x0\nOpenSBI v1.3\nall fine\n")
+    (t5,) = fires(diagnose([scan(log)], load_context()), "T005")
+    assert t5.data["formats_seen"] == {"Linux kernel": 1, "OpenSBI": 1}
+    assert "not 'no fault'" in t5.message and "sbi_trap_error" in t5.message
+    clean(diagnose([scan(log)], load_context()), "T001")

@@ -4,6 +4,10 @@ every fact written down by hand from the thread before hvcheck was run (expected
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from real_logs import manifest, run
 
@@ -36,3 +40,11 @@ def test_real_log_with_its_layout(entry) -> None:
 
     out = run(entry, load_context(layout=str(REAL / entry["layout"]["file"])))
     assert entry["layout"]["rule"] in {f.rule for f in out.findings}, [f.message for f in out.findings]
+
+
+def test_the_report_page_shows_what_the_tool_does() -> None:
+    """docs/triage-real-logs.md's table is regenerated from this corpus, never edited by hand."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "triage_real_logs.py"), "--check"],
+                          capture_output=True, text=True, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stderr
