@@ -52,10 +52,25 @@ class Reader:
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
-        self.active = False
+        # the readers with an open record; the scanner shares one set among all its readers
+        self.open_set: set[Reader] = set()
+        self._active = False
         self.dropped = 0
         self.lines_seen = 0           # lines of this format read (for an honest "unknown")
         self._by_key: dict[Any, Fault] = {}
+
+    @property
+    def active(self) -> bool:
+        """Inside a multi-line record: the reader is fed every line until it closes it."""
+        return self._active
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self._active = value
+        if value:
+            self.open_set.add(self)
+        else:
+            self.open_set.discard(self)
 
     def feed(self, line: LogLine) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

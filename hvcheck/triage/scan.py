@@ -60,10 +60,16 @@ def _anchor_regex(readers: list[Reader]) -> tuple[re.Pattern[bytes], dict[bytes,
     for reader in readers:
         for anchor in reader.anchors:
             owners.setdefault(anchor, []).append(reader)
-    # Longest first, so an anchor that contains another still names its own readers. The regex engine
-    # skips positions whose byte cannot start an anchor, so anchors start with rare bytes (upper case,
-    # punctuation): a lower-case first letter would make it try the alternatives at most positions.
-    pattern = b"|".join(re.escape(a) for a in sorted(owners, key=len, reverse=True))
+    # Grouped by first byte (one branch per byte, then that byte's anchors longest first, so an anchor that
+    # contains another still names its own readers): the engine tries one group at a candidate position
+    # instead of every anchor. It skips positions whose byte cannot start an anchor, so anchors start with
+    # rare bytes (upper case, punctuation): a lower-case first letter would make most positions candidates.
+    groups: dict[bytes, list[bytes]] = {}
+    for anchor in owners:
+        groups.setdefault(anchor[:1], []).append(anchor[1:])
+    pattern = b"|".join(re.escape(first) + b"(?:" + b"|".join(re.escape(rest) for rest in
+                                                             sorted(rests, key=len, reverse=True)) + b")"
+                        for first, rests in sorted(groups.items()))
     return re.compile(pattern), owners
 
 
@@ -72,9 +78,13 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
     ``block`` is the read size; results do not depend on it (tested)."""
     name = display_name(path)
     readers = make_readers()
+    open_set: set[Reader] = set()       # readers with an open record
+    for reader in readers:
+        reader.open_set = open_set
     qemu = readers[-1]
     assert isinstance(qemu, QemuTraceReader)
     anchors, owners = _anchor_regex(readers)
+    banners = frozenset(BANNER_ANCHORS)
     segmenter = Segmenter()
     rv_fast = b"_cpu_do_interrupt"
     number = 0                      # line number of the first line of the current chunk, minus 1
@@ -87,22 +97,22 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
             return False
         found = set(anchors.findall(raw))
         targets = [r for a in found for r in owners[a]]
-        if not targets and not any(r.active for r in readers) and not any(a in owners and not owners[a]
-                                                                         for a in found):
+        banner = not found.isdisjoint(banners)
+        if not targets and not open_set and not banner:
             return False
         decoded = raw.decode("utf-8", "replace")
         line = LogLine(name, lineno, clean(decoded), strip_ansi(decoded.rstrip("\r")))
-        if segmenter.before(line.raw, line.text, lineno):
+        if segmenter.before(line.raw, line.text, lineno, banner):
             for reader in readers:
                 reader.boundary()
-        was_active = [r.active for r in readers]
+        was_open = set(open_set)
         for reader in readers:
             if reader.active or reader in targets:
                 reader.feed(line)
         # A record that opened on this line is another program's crash: end the others' open records.
-        if any(r.active and not before for r, before in zip(readers, was_active, strict=True)):
-            for reader, before in zip(readers, was_active, strict=True):
-                if before and reader.active and reader.interruptible:
+        if not open_set <= was_open:
+            for reader in readers:
+                if reader in was_open and reader.active and reader.interruptible:
                     reader.interrupt()
         return True
 
@@ -111,10 +121,10 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
         counted, line_at = 0, number + 1
         pos = 0                     # everything before pos has been handled
         end = len(chunk)
-        opened = any(r.active for r in readers)     # a record left open by the previous chunk
+        opened = bool(open_set)     # a record left open by the previous chunk
         while True:
             # Inside a multi-line record every following line goes to the open reader(s).
-            while opened and pos < end and any(r.active for r in readers):
+            while opened and pos < end and open_set:
                 le = chunk.find(b"\n", pos)
                 if le < 0:
                     le = end

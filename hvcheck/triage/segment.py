@@ -43,10 +43,11 @@ class Segmenter:
         self.boundaries: list[tuple[int, str]] = []     # (line, why) for the report
         self.seen: dict[str, int] = {}                   # banners by family: what the log looks like
 
-    def before(self, raw: str, cleaned: str, lineno: int) -> str | None:
-        """Why a new segment starts at this line (before it is read), or None."""
+    def before(self, raw: str, cleaned: str, lineno: int, banner: bool = True) -> str | None:
+        """Why a new segment starts at this line (before it is read), or None. ``banner`` False: the
+        scanner found none of BANNER_ANCHORS in the line, so the banner search is skipped."""
         why = None
-        m = _BANNER.search(cleaned)
+        m = _BANNER.search(cleaned) if banner else None
         if m:
             why = f"banner '{m.group(0)}'"
             family = next((name for needle, name in FAMILIES if needle in m.group(0)), m.group(0))
