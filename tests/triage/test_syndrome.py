@@ -44,3 +44,17 @@ def test_describe_esr_reads_like_the_arm_arm() -> None:
 def test_decode_arm32_fsr(fsr: int, status: str, write: bool, fmt: str) -> None:
     d = decode_arm32_fsr(fsr)
     assert d["fsr_status"] == status and d["is_write"] is write and d["fsr_format"] == fmt
+
+
+def test_serror_syndrome_aet_and_implementation_defined() -> None:
+    uer = decode_esr(0xBE000C11)        # EC 0x2F, DFSC 0x11 (asynchronous SError), AET 3
+    assert uer["ec_name"] == "SError" and uer["ids"] == 0 and uer["aet"] == "UER"
+    assert decode_esr(0xBE000011)["aet"] == "UC"
+    ids = decode_esr(0xBF000000)        # IDS=1: the rest of the syndrome is implementation defined
+    assert ids["ids"] == 1 and "dfsc" not in ids and "aet" not in ids
+
+
+def test_trapped_system_register_access() -> None:
+    msr = decode_esr(0x62300000 | (3 << 20) | (0 << 17) | (0 << 14) | (1 << 10) | (2 << 5) | (0 << 1))
+    assert msr["ec"] == 0x18 and msr["op0"] == 3 and msr["crn"] == 1 and msr["rt"] == 2
+    assert msr["direction"] == "write (MSR)"
