@@ -20,6 +20,7 @@ RULE_MODULES: tuple[str, ...] = (
     "hvcheck.x86.xsave",
     "hvcheck.x86.cpuid_model",
     "hvcheck.x86.ioctl_trace",
+    "hvcheck.kvm.checks",
     "hvcheck.riscv.tvec",
     "hvcheck.riscv.check",
     "hvcheck.riscv.conformance",

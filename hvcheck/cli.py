@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "xcr0": ("hvcheck.x86.cli", "xcr0", "Check an XCR0 value against the XSAVE rules."),
     "cpuid": ("hvcheck.x86.cli", "cpuid", "Check a CPUID dump's XSAVE and feature consistency."),
     "ioctl": ("hvcheck.x86.cli", "ioctl", "Decode KVM ioctl numbers; analyse ioctl traces."),
+    "kvm": ("hvcheck.kvm.cli", "kvm", "Check the live KVM host's answers; prove a guest XSETBV in a real vCPU."),
     "riscv": ("hvcheck.riscv.cli", "riscv", "Check a RISC-V ELF's trap vectors and reachable encodings."),
     "riscv-conformance": (
         "hvcheck.riscv.conformance_cli",

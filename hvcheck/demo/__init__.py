@@ -42,6 +42,7 @@ class DemoStep:
     expect: set[str] = field(default_factory=set)
     explain: str = ""
     preamble: Callable[[], str] | None = None
+    skip: str = ""  # why this step cannot run on this machine (shown instead of a verdict; not a failure)
 
 
 def scenarios() -> list[ModuleType]:

@@ -43,6 +43,14 @@ def demo(list_only: bool, only: str | None, fmt: str, output: str | None, fail_o
     for mod in mods:
         out.append(f"\n=== {incident(mod)} ===\n    {mod.TITLE}")
         for step in mod.steps():
+            if step.skip:
+                out.append(f"\n$ {step.command}")
+                if step.explain:
+                    out.append(step.explain)
+                out.append(f"--> skipped: {step.skip}")
+                results.append({"scenario": mod.__name__, "command": step.command, "expect": sorted(step.expect),
+                                "got": [], "reproduced": None, "skipped": step.skip})
+                continue
             findings = step.run()
             all_findings.extend(findings)
             got = {f.rule for f in findings}

@@ -34,6 +34,7 @@ INVOCATIONS: dict[str, list[str]] = {
                  str(EX / "backport" / "stable-pre")],
     "triage": ["triage", str(EX / "triage" / "seed001-hvisor-console.log"), "--layout",
                str(EX / "triage" / "seed001-layout.yaml")],
+    "kvm": ["kvm", "--from", str(EX / "kvm" / "seed000-uos-5.10-probe.json")],
     "rules": ["rules", "M001"],
     "docs": ["docs", "limits"],
     "demo": ["demo", "layout"],
