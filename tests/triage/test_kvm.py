@@ -52,3 +52,41 @@ def test_a_header_after_other_output_is_a_new_failure(tmp_path) -> None:
     result = scan(write(tmp_path, dump.splitlines()[0] + "\nBooting from Hard Disk...\n" + other))
     # the first header had no dump of its own before other output came: two failures, not one merged
     assert sorted(f.registers.get("EIP", -1) for f in result.faults) == [-1, 0x20]
+
+
+VM_LAYOUT = """hvcheck-layout: 1
+name: qemu-pc
+board:
+  name: pc
+  memory:
+    - {start: 0x0, size: 0xa0000}
+    - {start: 0x100000, size: 0x3ff00000}
+zones:
+  - name: guest
+    root: true
+    regions:
+      - {kind: ram, start: 0x0, size: 0xa0000, label: low RAM}
+      - {kind: io, start: 0xa0000, size: 0x20000, label: VGA window}
+      - {kind: ram, start: 0x100000, size: 0x3ff00000, label: RAM}
+"""
+
+
+def test_with_a_layout_the_fetch_gpa_gets_its_owner(tmp_path) -> None:
+    from rulecheck import fires
+
+    from hvcheck.triage.context import load_context
+    from hvcheck.triage.diagnose import diagnose
+
+    layout = write(tmp_path, VM_LAYOUT, "vm.yaml")
+    # real-mode-style CS base 0x9f000 + EIP 0x1000 = 0xa0000: the VGA window, not RAM (edk2 issue 23's shape)
+    text = (FIX / "kvm-real-mode-cs-base.log").read_text().replace("CS =f000 000f0000", "CS =9f00 0009f000") \
+        .replace("EIP=00000010", "EIP=00001000")
+    log = write(tmp_path, text)
+    (t5,) = fires(diagnose([scan(log)], load_context(layout=layout)), "T005")
+    assert t5.data["owners"]["fetch"] == ["zone guest io 'VGA window' [0xa0000, 0xc0000) 128 KiB"]
+    assert "0xa0000 belongs to: zone guest io 'VGA window'" in t5.message
+    (bare,) = fires(diagnose([scan(log)], load_context()), "T005")
+    assert "owners" not in bare.data and "no --layout given" in bare.message
+    # a 64-bit dump's RIP is a virtual address: it is never looked up in the physical layout
+    (long_mode,) = fires(diagnose([scan(str(FIX / "real" / "oscar1.log"))], load_context(layout=layout)), "T005")
+    assert "fetch" not in long_mode.data.get("owners", {})
