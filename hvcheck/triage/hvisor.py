@@ -39,6 +39,8 @@ _EL2_ABORT = re.compile(r"EL2 Exception:\s*(Data Abort|Instruction Abort),\s*ELR
                         r"(?:,\s*ESR_EL2:\s*(0x[0-9a-fA-F]+))?,\s*FAR_EL2:\s*(0x[0-9a-fA-F]+)")
 _EL2_OTHER = re.compile(r"Unhandled EL2 Exception:\s*EC=(0x[0-9a-fA-F]+)")
 _IABT = re.compile(r"Failed to fetch instruction \(op=(\d)\) at (0x[0-9a-fA-F]+),\s*ELR_EL2=(0x[0-9a-fA-F]+)")
+# 2023 builds (src/arch/aarch64/exception.rs handle_iabt): the IPA from HPFAR_EL2 and FAR_EL2, no ELR_EL2.
+_IABT_2023 = re.compile(r"error ins access (\d) at (0x[0-9a-fA-F]+)!")
 _UNSUPPORTED_EC = re.compile(r"Unsupported Exception EC:\s*(0x[0-9a-fA-F]+)")
 _RV_SYNC = re.compile(r"CPU\s*(\d+)\s+sync exception,\s*sepc:\s*(0x[0-9a-fA-F]+)")
 _RV_CAUSE = re.compile(r"Trap [Cc]ause(?: code)?:\s*(.*)")
@@ -71,7 +73,8 @@ PANIC_CLASSES: list[tuple[str, str]] = [
     ("No support for htinst", "riscv64 MMIO decoder: htinst pseudo-instruction"),
     ("unhandled exception:", "loongarch64 trap path"),
     ("unhandled instruction", "loongarch64 trap path"),
-    ("mmio_handle_access", "riscv64 MMIO fault that has no handler (no region claims the address)"),
+    # riscv64 today, aarch64 in 2023 builds (exception.rs handle_dabt): the arch is the panic location's
+    ("mmio_handle_access", "MMIO fault that has no handler (no region claims the address)"),
     ("unmaped memmory", "riscv64 (AIA) guest page fault that no region claims"),
 ]
 
@@ -344,7 +347,7 @@ class HvisorReader(Reader):
         m = _EL2_ABORT.search(text)
         if m:
             fault = Fault("hvisor-el2-abort", self.name, "aarch64", f"exception inside hvisor (EL2 {m.group(1)})",
-                          line.path)
+                          line.path, cpu=cpu)
             fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "ELR_EL2 (hvisor PC)")
             fault.addresses["fault"] = Address(int(m.group(4), 16), "HPA",
                                                "FAR_EL2 (hvisor virtual address; hvisor maps itself 1:1)")
@@ -356,15 +359,17 @@ class HvisorReader(Reader):
         m = _EL2_OTHER.search(text) or _UNSUPPORTED_EC.search(text)
         if m:
             fault = Fault("hvisor-unhandled-ec", self.name, "aarch64", f"hvisor: unhandled exception class {m.group(1)}",
-                          line.path, facts={"ec": int(m.group(1), 16)})
+                          line.path, cpu=cpu, facts={"ec": int(m.group(1), 16)})
             self._cite_all(fault, evidence)
             self.emit(fault, key=("ec", m.group(1)))
             return
-        m = _IABT.search(text)
+        m = _IABT.search(text) or _IABT_2023.search(text)
         if m:
-            fault = Fault("hvisor-iabt", self.name, "aarch64", "guest instruction fetch from an unmapped IPA", line.path)
+            fault = Fault("hvisor-iabt", self.name, "aarch64", "guest instruction fetch from an unmapped IPA", line.path,
+                          cpu=cpu)
             fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "instruction fetch IPA")
-            fault.addresses["pc"] = Address(int(m.group(3), 16), "PC", "ELR_EL2 (guest PC)")
+            if m.re is _IABT:
+                fault.addresses["pc"] = Address(int(m.group(3), 16), "PC", "ELR_EL2 (guest PC)")
             self._cite_all(fault, evidence)
             self.emit(fault, key=("iabt", m.group(2)))
             return
