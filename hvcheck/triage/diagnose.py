@@ -485,7 +485,6 @@ RECORD_FORMS = {
     "OpenSBI": "'sbi_trap_error: hartN: ...' dumps",
     "RustSBI": "'[rustsbi-panic] hart N panicked at ...'",
     "U-Boot": "nothing of U-Boot's own (its 'data abort' dumps are not read); the OS it started is",
-    "xen": "'(XEN) ----[ Xen-... ]----' register dumps, '(XEN) Panic on CPU n:'",
     "Xen": "'(XEN) ----[ Xen-... ]----' register dumps, '(XEN) Panic on CPU n:'",
     "Jailhouse": "'Unhandled data read/write at ...', 'FATAL: ...', 'Parking CPU n (Cell: ...)'",
     "Bao": "'BAO ERROR: ...' lines",

@@ -45,6 +45,7 @@ class Reader:
     """
 
     name = "reader"
+    family = ""           # the format's name as the boot-banner families spell it (segment.FAMILIES), if any
     anchors: tuple[bytes, ...] = ()
     # A record of this reader ends when another reader's crash report starts (False for formats whose
     # records interleave with other output by design: hvisor's logger, per-hart firmware dumps, traces).

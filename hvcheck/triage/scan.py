@@ -150,7 +150,9 @@ def scan(path: str, block: int = CHUNK) -> ScanResult:
     stats.formats_seen = dict(segmenter.seen)
     for reader in readers:
         if reader.lines_seen:
-            stats.formats_seen[reader.name] = stats.formats_seen.get(reader.name, 0) + reader.lines_seen
+            # one key per format; a banner line ("(XEN) Xen version") is also one of the reader's lines
+            family = reader.family or reader.name
+            stats.formats_seen[family] = max(stats.formats_seen.get(family, 0), reader.lines_seen)
     hv = readers[0]
     assert isinstance(hv, HvisorReader)
     stats.hvisor_records = hv.records

@@ -46,6 +46,7 @@ _END = re.compile(r"^(?:\*{20,}|Reboot in five seconds|Manual reset required)")
 
 class XenReader(Reader):
     name = "xen"
+    family = "Xen"
     anchors = (b"XEN)",)
 
     def __init__(self) -> None:

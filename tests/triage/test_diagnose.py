@@ -189,3 +189,14 @@ def test_nothing_recognised_names_the_formats_it_saw(tmp_path) -> None:
     assert t5.data["formats_seen"] == {"Linux kernel": 1, "OpenSBI": 1}
     assert "not 'no fault'" in t5.message and "sbi_trap_error" in t5.message
     clean(diagnose([scan(log)], load_context()), "T001")
+
+
+def test_hvisor_advice_only_for_an_hvisor_log(tmp_path) -> None:
+    xen = write(tmp_path, "(XEN) Xen version 4.17.2 (user@) (gcc) debug=n\n(XEN) Bootloader: GRUB 2.06\n"
+                          "[rustsbi] RustSBI version 0.3.1\nall fine\n", "xen.log")
+    (t5,) = fires(diagnose([scan(xen)], load_context()), "T005")
+    assert t5.data["formats_seen"] == {"Xen": 2, "RustSBI": 1}      # banner and "(XEN)" lines: one format
+    assert "LOG=" not in t5.message and "hvisor" not in t5.message.split("): ", 1)[1]
+    hv = write(tmp_path, "[INFO  0] (hvisor::arch::aarch64::trap:88) handle hvc, code 0x4\n", "hv.log")
+    (t5,) = fires(diagnose([scan(hv)], load_context()), "T005")
+    assert "LOG=" in t5.message and "hvisor" in t5.data["formats_seen"]
