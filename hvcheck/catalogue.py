@@ -26,6 +26,7 @@ RULE_MODULES: tuple[str, ...] = (
     "hvcheck.riscv.conformance",
     "hvcheck.backport.check",
     "hvcheck.triage.diagnose",
+    "hvcheck.triage.ownership",
 )
 
 AREA_ORDER = ("input", "layout", "x86", "riscv", "backport", "triage")

@@ -155,3 +155,22 @@ def test_other_cpu_record_inside_open_struct(tmp_path) -> None:
     first, second = result.faults
     assert first.addresses["fault"].value == 0x41A3F040 and first.facts["is_write"] is True and not first.truncated
     assert second.zone_id == 1 and second.truncated and second.addresses["fault"].value == 0x9000000
+
+
+def test_2023_record_format_and_messages(tmp_path) -> None:
+    # hvisor before 2024-04 (src/logging.rs "[{level} {cpu}] {target}:{line}] {msg}", "Cell" not "Zone"; the
+    # aarch64 data-abort path panicked on an unclaimed MMIO access, its iabt path printed "error ins access")
+    text = ("[WARN  1] hvisor::memory::mmio:74] Cell 1 unhandled mmio fault MMIOAccess {\n"
+            "    address: 0x9000000,\n    size: 0x4,\n    is_write: true,\n    value: 0x41,\n}\n"
+            "[ERROR 1] hvisor::panic:6] panic occurred: PanicInfo {\n    payload: Any { .. },\n"
+            "    message: Some(\n        mmio_handle_access: EINVAL,\n    ),\n    location: Location {\n"
+            "        file: \"src/arch/aarch64/exception.rs\",\n        line: 170,\n        col: 13,\n    },\n}\n"
+            "[ERROR 2] hvisor::arch::aarch64::exception:132] error ins access 1 at 0x40000000!\n"
+            "[ERROR 2] hvisor::arch::aarch64::exception:133] esr_el2: iss 0x1f\n")
+    result = scan(write(tmp_path, text))
+    mmio = only(result, "hvisor-unhandled-mmio")
+    assert mmio.zone_id == 1 and mmio.addresses["fault"].value == 0x9000000 and mmio.facts["is_write"] is True
+    assert mmio.arch == "aarch64" and mmio.facts["panic_location"] == "src/arch/aarch64/exception.rs:170"
+    assert "riscv64" not in mmio.facts["panic_class"]       # the same panic text was aarch64's in 2023
+    iabt = only(result, "hvisor-iabt")
+    assert iabt.addresses["fault"].value == 0x40000000 and "pc" not in iabt.addresses and iabt.cpu == 2
