@@ -12,9 +12,10 @@ from typing import Any
 
 from hvcheck.backport.model import EVIDENCE_TREE, Block, Patch, Placement, Problem
 from hvcheck.backport.pairing import Pair, Unit, link_rewritten, norm, pair_blocks, same_file, similarity
-from hvcheck.backport.placement import Side
+from hvcheck.backport.placement import Side, first_significant
 from hvcheck.backport.readers.cscope import Definition, index_source
 from hvcheck.backport.readers.mail import normalise_subject
+from hvcheck.backport.readers.textscope import cached_header_scope, patch_scopes
 from hvcheck.backport.rules import (
     Context,
     PairRecord,
@@ -27,6 +28,8 @@ from hvcheck.backport.rules import (
 )
 from hvcheck.findings import Finding, Location, Severity
 
+MAX_PAIR_ROWS = 200  # pairs "in the same place" listed in the table (all with a verdict or a note are)
+
 
 @dataclass
 class Result:
@@ -35,24 +38,43 @@ class Result:
     compared: int
     not_analysed: list[str]
     header: list[str]  # lines for the text preamble: trees used, messages paired, mail decoding
+    uncounted_same: int = 0  # identical pairs beyond MAX_PAIR_ROWS, counted but not kept
+
+    def listed(self) -> tuple[list[PairRecord], int]:
+        """The rows of the pair table: every pair with a verdict or a note, and the first
+        MAX_PAIR_ROWS of the others (a 50,000-hunk series would otherwise print 50,000 rows)."""
+        out: list[PairRecord] = []
+        plain = 0
+        for p in self.pairs:
+            if p.verdict:
+                out.append(p)
+            elif plain < 2 * MAX_PAIR_ROWS:
+                out.append(p)
+                plain += 1
+        return out, len(self.pairs) - len(out) + self.uncounted_same
 
     def preamble(self) -> str:
         rows = list(self.header)
-        rows.append(f"paired {sum(1 for p in self.pairs if p.upstream and p.backport)} change block(s); "
+        rows.append(f"paired {sum(1 for p in self.pairs if p.upstream and p.backport) + self.uncounted_same} "
+                    "change block(s); "
                     f"{sum(1 for p in self.pairs if not p.backport)} upstream-only, "
                     f"{sum(1 for p in self.pairs if not p.upstream)} backport-only")
-        for p in self.pairs:
+        listed, omitted = self.listed()
+        for p in listed:
             verdict = " ".join(p.verdict) if p.verdict else "same place"
             rows.append(f"  {_short(p.upstream):<52} -> {_short(p.backport):<52} {verdict}")
             for note in p.notes:
                 rows.append(f"      note: {note}")
+        if omitted:
+            rows.append(f"  ... and {omitted} more pair(s) in the same place, not listed")
         if self.not_analysed:
             rows.append("not analysed: " + ", ".join(self.not_analysed))
         return "\n".join(rows) + "\n"
 
     def extra(self) -> dict[str, Any]:
-        return {"backport": {"pairs": [p.to_json() for p in self.pairs], "not_analysed": self.not_analysed,
-                             "context": self.header}}
+        listed, omitted = self.listed()
+        return {"backport": {"pairs": [p.to_json() for p in listed], "pairs_not_listed": str(omitted),
+                             "not_analysed": self.not_analysed, "context": self.header}}
 
 
 def _short(w: Placement | None) -> str:
@@ -278,6 +300,38 @@ def _split_unit_checks(pair: Pair, u: Placement, b: Placement, upstream: Side, b
     return out
 
 
+def _identical_hunks(pair: Pair) -> bool | None:
+    """Same changed lines, same context, same @@ section text: without trees no evidence of a
+    different place can exist, so the pair is not placed one by one (large series stay linear).
+    None: not identical, place it. True: identical and the @@ header names a declaration (checked,
+    the same). False: identical, but nothing in the patches says where (not checked)."""
+    if pair.score < 0.999999 or pair.reversed or len(pair.upstream.blocks) != 1 or len(pair.backport.blocks) != 1:
+        return None
+    hu, hb = pair.upstream.blocks[0].hunk, pair.backport.blocks[0].hunk
+    if hu.header.partition(" @@")[2] != hb.header.partition(" @@")[2] or hu.body != hb.body:
+        return None
+    if cached_header_scope(hu.section) is not None:
+        return True
+    # both sides would read the same hunk text: ask it once whether it shows a definition
+    blk, idx = first_significant(pair.upstream)
+    hunk_scope, _ = patch_scopes(blk, idx)
+    return hunk_scope is not None
+
+
+def _same_text_record(pair: Pair, checked: bool) -> PairRecord:
+    def cheap(side: str, blk: Block) -> Placement:
+        return Placement(side, blk.file.path, blk.file.patch_path, blk.patch_line, blk.hunk.index, None, None,
+                         "identical hunk on both sides (lines, context and @@ text): the patches show no "
+                         "difference of place")
+
+    ub, bb = pair.upstream.blocks[0], pair.backport.blocks[0]
+    rec = PairRecord(cheap("upstream", ub), cheap("backport", bb), [], confidence="low")
+    if not checked:
+        rec.notes.append("placement not checked: identical hunks, but no definition in the hunk text and no "
+                         "declaration in the @@ header say where")
+    return rec
+
+
 def _context_lines(upstream: Side, backport: Side, groups: dict[int, int]) -> list[str]:
     rows: list[str] = []
     for side in (upstream, backport):
@@ -326,13 +380,31 @@ def check_backport(upstream: Side, backport: Side) -> Result:
     pairs, missing, extra = pair_blocks(ublocks, bblocks, groups)
     links, missing, extra = link_rewritten(missing, extra, ublocks, bblocks)
     records: list[PairRecord] = []
+    trees = upstream.has_tree or backport.has_tree
+    identical = 0
+    unchecked_identical = 0
+    kept = dropped = unplaced_dropped = 0
     for pair in pairs:
+        verdict = _identical_hunks(pair) if not trees else None
+        if verdict is not None:
+            # only the first rows of these are ever listed: count the rest
+            if identical < MAX_PAIR_ROWS:
+                records.append(_same_text_record(pair, verdict))
+            else:
+                unchecked_identical += 0 if verdict else 1
+            identical += 1
+            continue
         u = upstream.where(pair.upstream)
         b = backport.where(pair.backport)
         found, rec = compare_pair(pair, u, b, ctx)
         findings.extend(found)
-        records.append(rec)
         findings.extend(_split_unit_checks(pair, u, b, upstream, backport, ctx, rec))
+        if rec.verdict or kept < MAX_PAIR_ROWS:
+            records.append(rec)
+            kept += 0 if rec.verdict else 1
+        else:  # counted, not kept: a table row nobody reads costs memory on huge series
+            dropped += 1
+            unplaced_dropped += any(n.startswith("placement not checked") for n in rec.notes)
     for link in links:
         u = upstream.where(Unit([link.upstream]))
         b = backport.where(Unit([link.backport]))
@@ -374,7 +446,8 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 fix="drop it, or explain the extra change in the commit message ([ ... ] note)",
                                 severity=severity))
         records.append(PairRecord(None, b, ["P004"]))
-    unplaced = sum(1 for r in records if any(n.startswith("placement not checked") for n in r.notes))
+    unplaced = unchecked_identical + unplaced_dropped + sum(1 for r in records if any(n.startswith("placement not checked")
+                                                                    for n in r.notes))
     if unplaced:
         findings.append(Finding(
             "E001", f"placement of {unplaced} paired change block(s) not checked: no comparable evidence of where "
@@ -383,4 +456,4 @@ def check_backport(upstream: Side, backport: Side) -> Result:
             [Location(upstream.patch.path), Location(backport.patch.path)],
             data={"unplaced_pairs": str(unplaced)}, severity=Severity.NOTE))
     return Result(findings, records, len(pairs) + len(links), not_analysed,
-                  _context_lines(upstream, backport, groups))
+                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped)

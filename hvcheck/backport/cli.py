@@ -78,14 +78,25 @@ def load_side(name: str, arg: str, repo: str | None, tree_spec: str | None,
 def run_backport(upstream: str, backport: str, *, repo: str | None = None, upstream_tree: str | None = None,
                  backport_tree: str | None = None) -> Result:
     """Library entry point used by the CLI, the demo and the benchmarks."""
+    import gc
+
     from hvcheck.backport.check import check_backport
 
-    bp = load_side("backport", backport, repo, backport_tree)
-    up = load_side("upstream", upstream, repo, upstream_tree, other=bp)
-    if not any(fp.is_c and not fp.binary and fp.hunks for side in (up, bp) for fp in side.patch.files):
-        files = ", ".join(sorted({fp.path for side in (up, bp) for fp in side.patch.files})) or "none"
-        raise InputError(None, f"nothing to compare: neither patch changes C source (files: {files})")
-    return check_backport(up, bp)
+    # A large patch is hundreds of thousands of small acyclic objects: the cyclic collector's
+    # repeated full scans cost more than the work itself (3-4x on 50,000 hunks). Reference
+    # counting still frees everything; the collector is restored on the way out.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        bp = load_side("backport", backport, repo, backport_tree)
+        up = load_side("upstream", upstream, repo, upstream_tree, other=bp)
+        if not any(fp.is_c and not fp.binary and fp.hunks for side in (up, bp) for fp in side.patch.files):
+            files = ", ".join(sorted({fp.path for side in (up, bp) for fp in side.patch.files})) or "none"
+            raise InputError(None, f"nothing to compare: neither patch changes C source (files: {files})")
+        return check_backport(up, bp)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @click.command(cls=AreaCommand, area="backport")

@@ -18,17 +18,54 @@ LINE_HEAD = 512  # line patterns are matched on a line's first characters only (
 CASE_LABEL = re.compile(r"^(\s*)(case\s+(.+?)\s*:(?!:)|default\s*:)")  # a `case X:` / `default:` line
 
 
+_HUNK_HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)", re.S)
+
+
 @dataclass(slots=True)
 class Hunk:
+    """One hunk. The numbers and section are read from ``header`` (the `@@` line as written) when
+    asked: four int objects per hunk cost more than the line itself, and a patch at the size limit
+    can hold 800,000 hunks."""
+
     index: int  # 1-based, within its file
-    old_start: int
-    old_len: int
-    new_start: int
-    new_len: int
-    section: str  # the text after the second @@ (a guess of the enclosing definition, never a fact)
-    lines: list[str]  # raw diff lines: first character "+", "-" or " ", then the text
+    header: str  # "@@ -a,b +c,d @@ section" (a header wrapped by a mail client is joined)
+    body: str  # the raw diff lines joined with "\n": one string per hunk, not one per line
     patch_line: int  # 1-based line of the @@ header in the input file
     line_origin: list[int] | None = None  # input line of each entry of ``lines`` when not consecutive
+
+    @property
+    def lines(self) -> list[str]:
+        """Raw diff lines: first character "+", "-" or " ", then the text. Split from ``body`` when
+        asked: at the size limit one string object per line would cost more than the lines."""
+        return self.body.split("\n") if self.body else []
+
+    def _numbers(self) -> tuple[int, int, int, int, str]:
+        m = _HUNK_HEADER.match(self.header)
+        if m is None:  # the reader only builds hunks from headers that match
+            return 0, 0, 0, 0, ""
+        return (int(m.group(1)), int(m.group(2)) if m.group(2) is not None else 1, int(m.group(3)),
+                int(m.group(4)) if m.group(4) is not None else 1, m.group(5).strip())
+
+    @property
+    def old_start(self) -> int:
+        return self._numbers()[0]
+
+    @property
+    def old_len(self) -> int:
+        return self._numbers()[1]
+
+    @property
+    def new_start(self) -> int:
+        return self._numbers()[2]
+
+    @property
+    def new_len(self) -> int:
+        return self._numbers()[3]
+
+    @property
+    def section(self) -> str:
+        """The text after the second @@ (a guess of the enclosing definition, never a fact)."""
+        return self._numbers()[4]
 
     def input_line(self, i: int) -> int:
         """The input file's line number of ``lines[i]``."""
@@ -44,8 +81,9 @@ class Hunk:
 
     def numbers(self) -> list[tuple[int | None, int | None]]:
         """(old line, new line) of every entry of ``lines`` per the @@ header."""
-        old = self.old_start if self.old_len else self.old_start + 1
-        new = self.new_start if self.new_len else self.new_start + 1
+        old_start, old_len, new_start, new_len, _ = self._numbers()
+        old = old_start if old_len else old_start + 1
+        new = new_start if new_len else new_start + 1
         out: list[tuple[int | None, int | None]] = []
         for ln in self.lines:
             kind = ln[0]
@@ -151,28 +189,49 @@ class Patch:
 
 @dataclass(slots=True, eq=False)
 class Block:
-    """A maximal run of removed/added lines inside one hunk: the unit that is paired. Lines are
-    indices into ``hunk.lines``."""
+    """A maximal run of removed/added lines inside one hunk: the unit that is paired. It is the
+    index range [start, end) of ``hunk.lines``; its own lines are kept (``changed``) so pairing never
+    splits the hunk again."""
 
     file: FilePatch
     hunk: Hunk
-    removed: list[int]
-    added: list[int]
-    context_before: int  # index in hunk.lines of the first line of this block
+    start: int
+    end: int
+    changed: tuple[str, ...]  # hunk.lines[start:end]: raw "-"/"+" lines
+
+    @property
+    def removed(self) -> list[int]:
+        return [self.start + k for k, ln in enumerate(self.changed) if ln[0] == "-"]
+
+    @property
+    def added(self) -> list[int]:
+        return [self.start + k for k, ln in enumerate(self.changed) if ln[0] == "+"]
+
+    @property
+    def context_before(self) -> int:
+        return self.start
 
     def removed_text(self) -> list[str]:
-        return [self.hunk.lines[i][1:] for i in self.removed]
+        return [ln[1:] for ln in self.changed if ln[0] == "-"]
 
     def added_text(self) -> list[str]:
-        return [self.hunk.lines[i][1:] for i in self.added]
+        return [ln[1:] for ln in self.changed if ln[0] == "+"]
 
     def before(self) -> list[str]:
         """Context lines above the block inside its hunk."""
-        return [ln[1:] for ln in self.hunk.lines[:self.context_before] if ln[0] == " "]
+        return [ln[1:] for ln in self.hunk.lines[:self.start] if ln[0] == " "]
 
     @property
     def first(self) -> int:
-        return (self.removed or self.added)[0]
+        """Index of the block's first removed line, else its first added line."""
+        for k, ln in enumerate(self.changed):
+            if ln[0] == "-":
+                return self.start + k
+        return self.start
+
+    @property
+    def last(self) -> int:
+        return self.end - 1
 
     @property
     def patch_line(self) -> int:
@@ -184,19 +243,17 @@ class Block:
 
 def split_blocks(fp: FilePatch, hunk: Hunk) -> list[Block]:
     blocks: list[Block] = []
-    current: Block | None = None
-    for i, ln in enumerate(hunk.lines):
-        kind = ln[0]
-        if kind == " ":
-            if current is not None:
-                blocks.append(current)
-                current = None
-            continue
-        if current is None:
-            current = Block(fp, hunk, [], [], i)
-        (current.removed if kind == "-" else current.added).append(i)
-    if current is not None:
-        blocks.append(current)
+    lines = hunk.lines
+    start = -1
+    for i, ln in enumerate(lines):
+        if ln[0] == " ":
+            if start >= 0:
+                blocks.append(Block(fp, hunk, start, i, tuple(lines[start:i])))
+                start = -1
+        elif start < 0:
+            start = i
+    if start >= 0:
+        blocks.append(Block(fp, hunk, start, len(lines), tuple(lines[start:])))
     return blocks
 
 

@@ -40,8 +40,7 @@ def norm(text: str) -> str:
 
 def significant(block: Block) -> bool:
     """Blocks that only add or remove blank lines carry no meaning of their own."""
-    lines = block.hunk.lines
-    return any(lines[i][1:].strip() for i in block.removed + block.added)
+    return any(ln[1:].strip() for ln in block.changed)
 
 
 @dataclass(eq=False)
@@ -126,7 +125,7 @@ def _span(block: Block) -> tuple[int, int]:
 def _gap(a: Block, b: Block) -> int:
     """Distance in source lines (not patch lines) between two blocks of one file."""
     if a.hunk is b.hunk:
-        return b.first - (a.removed + a.added)[-1]
+        return b.start - a.last
     return _span(b)[0] - _span(a)[1]
 
 
@@ -134,9 +133,19 @@ def same_file(a: str, b: str) -> bool:
     return a == b or a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
 
 
-def _key(block: Block) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    u = Unit([block])
-    return tuple(u.removed()), tuple(u.added())
+def _key(block: Block) -> int:
+    """A hash of the block's normalised changed lines (removed and added kept apart). Only the
+    hash is stored: a match is confirmed by comparing the lines themselves."""
+    removed = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "-") if t)
+    added = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "+") if t)
+    return hash((removed, added))
+
+
+def _same_lines(a: Block, b: Block) -> bool:
+    if a.changed == b.changed:
+        return True  # byte-identical: the common case, no normalising needed
+    ua, ub = Unit([a]), Unit([b])
+    return ua.removed() == ub.removed() and ua.added() == ub.added()
 
 
 def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, int] | None = None
@@ -149,20 +158,23 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
     u_rank = {id(b): i for i, b in enumerate(upstream)}
     pairs: list[Pair] = []
     # 1. identical changed lines
-    by_key: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Block]] = {}
+    by_key: dict[int, list[Block]] = {}
     for blk in backport:
         by_key.setdefault(_key(blk), []).append(blk)
     rest_u: list[Block] = []
     used_b: set[int] = set()
     for blk in upstream:
-        cands = by_key.get(_key(blk))
+        key = _key(blk)
+        cands = [c for c in by_key.get(key, ()) if _same_lines(blk, c)]
         if not cands:
             rest_u.append(blk)
             continue
-        best = min(range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
-                                                     cands[k].file.path != blk.file.path,
-                                                     not same_file(cands[k].file.path, blk.file.path), k))
-        other = cands.pop(best)
+        best = 0 if len(cands) == 1 else min(
+            range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
+                                              cands[k].file.path != blk.file.path,
+                                              not same_file(cands[k].file.path, blk.file.path), k))
+        other = cands[best]
+        by_key[key].remove(other)
         used_b.add(id(other))
         pairs.append(Pair(Unit([blk]), Unit([other]), 1.0, False))
     rest_b = [b for b in backport if id(b) not in used_b]

@@ -167,9 +167,9 @@ class Side:
     def where(self, unit: Unit) -> Placement:
         block = unit.blocks[0]
         fp = block.file
-        pick = _first_significant(unit)
+        pick = first_significant(unit)
         blk, idx = pick
-        kind = blk.hunk.lines[idx][0]
+        kind = blk.changed[idx - blk.start][0]
         which = "post" if kind == "+" else "pre"
         hunk_scope, header = patch_scopes(blk, idx)
         place = Placement(self.name, fp.path, fp.patch_path, blk.hunk.input_line(idx), blk.hunk.index, None, None, "",
@@ -211,13 +211,13 @@ class Side:
         return place
 
 
-def _first_significant(unit: Unit) -> tuple[Block, int]:
+def first_significant(unit: Unit) -> tuple[Block, int]:
     """The line that places a unit: its first non-blank added line (post-image), else its first
     non-blank removed line (pre-image)."""
     for kind in ("added", "removed"):
         for b in unit.blocks:
             for i in (b.added if kind == "added" else b.removed):
-                if norm(b.hunk.lines[i][1:]):
+                if norm(b.changed[i - b.start][1:]):
                     return b, i
-    b = unit.blocks[0]
-    return b, b.first
+    first = unit.blocks[0]
+    return first, first.first

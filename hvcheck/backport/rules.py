@@ -230,20 +230,22 @@ def compare_pair(pair: Pair, u: Placement, b: Placement, ctx: Context, part: Uni
     findings: list[Finding] = []
     basis = comparison_basis(u, b)
     record = PairRecord(u, b, [], confidence=basis.confidence)
-    verb, what = describe_change(pair.upstream)
     identical = pair.score >= 0.999999 and not pair.reversed and part is None
-    it = "it" if part is None else f"part of it ({describe_change(part)[1]})"
     if u.path != b.path:
         record.notes.append(f"file differs: upstream {u.path}, backport {b.path} (renamed or moved between versions)")
-    base: dict[str, Any] = {"upstream": side_data(u), "backport": side_data(b), "confidence": basis.confidence,
-                            "confidence_reason": basis.reason, "compared_at": basis.level,
-                            "similarity": round(pair.score, 3)}
+    # the data of a finding is built only when there is a finding (most pairs have none)
+    base: dict[str, Any] = {"confidence": basis.confidence, "confidence_reason": basis.reason,
+                            "compared_at": basis.level, "similarity": round(pair.score, 3)}
     content = _content_difference(pair)
     if basis.level is None or basis.upstream is None or basis.backport is None:
         record.notes.append("placement not checked: " + basis.reason)
     else:
         su, sb = basis.upstream, basis.backport
         moved = _container_differs(su, sb, u, b, basis, ctx, record, base)
+        if moved is not None or content:
+            base = {"upstream": side_data(u), "backport": side_data(b), **base}
+            verb, what = describe_change(pair.upstream)
+            it = "it" if part is None else f"part of it ({describe_change(part)[1]})"
         if moved is not None and content and part is None:
             # moved and rewritten: one finding with both places and the diff of the lines
             severity, where_fix = moved
@@ -266,6 +268,12 @@ def compare_pair(pair: Pair, u: Placement, b: Placement, ctx: Context, part: Uni
             record.verdict.append("P001")
         # a dispatcher is judged by its switch too: another function's switch with other cases
         p002 = _switch_difference(su, sb, pair, basis.level == EVIDENCE_TREE)
+        if p002 is not None or (moved is None and basis.level == EVIDENCE_TREE and
+                                set(su.conditions) != set(sb.conditions)):
+            if "upstream" not in base:
+                base = {"upstream": side_data(u), "backport": side_data(b), **base}
+            verb, what = describe_change(pair.upstream)
+            it = "it" if part is None else f"part of it ({describe_change(part)[1]})"
         if p002 is not None:
             explanation = (f"upstream {verb} {what} in {p002[0]}; the backport does it in {p002[1]}. "
                            f"Confidence {basis.confidence}: {basis.reason}.")
@@ -286,6 +294,8 @@ def compare_pair(pair: Pair, u: Placement, b: Placement, ctx: Context, part: Uni
                                         fix=f"put the lines under `#if {cu}` as upstream does"))
                 record.verdict.append("P007")
     if content:
+        if "upstream" not in base:
+            base = {"upstream": side_data(u), "backport": side_data(b), **base}
         msg = f"{content} In {place_text(b.scope)} ({b.path}); upstream: {place_text(u.scope)} ({u.path})."
         findings.append(Finding("P005", msg, locations(u, b),
                                 data={**base, "upstream_lines": unit_lines(pair.upstream),

@@ -49,16 +49,45 @@ _GIT_COMMIT = re.compile(r"^commit ([0-9a-f]{40})(?:\s|$)")
 _QUOTE = re.compile(r"^(?:> ?)+")
 
 
-def read_messages(text: str) -> list[MessageText]:
-    """Split and decode ``text`` (the whole input, already decoded with surrogateescape so no byte
-    is lost) into messages."""
+def sniff(text: str) -> MessageText | None:
+    """A bare diff (no mail or commit headers, no quoting, no signature) gets the streaming reader:
+    return its message (commit ids named before the first diff line) without splitting the text.
+    None: anything else, read with :func:`read_messages`."""
+    if re.search(r"(?m)^>[> \t]*@@ -\d", text) or "-----BEGIN PGP SIGNED MESSAGE-----" in text:
+        return None
+    head = text[:1 << 16].split("\n")[:5000]
+    if len(text) > 1 << 16:
+        head.pop()  # possibly cut in the middle
+    head = [ln[:-1] if ln.endswith("\r") else ln for ln in head]
+    start = _first_nonblank(head)
+    if start is not None and (_MBOX_FROM.match(head[start]) or _looks_like_headers(head, start)
+                              or _GIT_COMMIT.match(head[start])):
+        return None
+    msg = MessageText(None, 1, head, None)
+    msg.refs.extend(find_refs(msg))
+    msg.lines = []
+    return msg
+
+
+def read_messages(source: str | list[str]) -> list[MessageText]:
+    """Split and decode the whole input (already decoded with surrogateescape so no byte is lost)
+    into messages. Given as a one-element list, the text is taken out of it and released as soon
+    as it is split: at the size limit the text and its lines must not both stay alive."""
+    if isinstance(source, list):
+        text = source.pop()
+    else:
+        text = source
     # Cheap whole-text probes (C speed) so a large bare diff skips the line-by-line clean-ups.
     probes = (re.search(r"(?m)^>[> \t]*@@ -\d", text) is not None, "-----BEGIN PGP SIGNED MESSAGE-----" in text)
+    crlf = "\r\n" in text[:65536] or "\r\n" in text[-4096:]
     lines = text.split("\n")
+    del text
     if lines and lines[-1] == "":
         lines.pop()
-    if any(ln.endswith("\r") for ln in lines[:50]) or "\r\n" in text[-4096:]:
-        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    if crlf:  # in place: each old line is freed as its replacement is made
+        for i, ln in enumerate(lines):
+            if ln.endswith("\r"):
+                lines[i] = ln[:-1]
     start = _first_nonblank(lines)
     if start is None:
         return [MessageText(None, 1, lines, None)]

@@ -13,6 +13,7 @@ Two separate pieces of evidence, never mixed and never compared with a parsed tr
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from hvcheck.backport.model import CASE_LABEL, LINE_HEAD, Block, Scope, ScopePart
 
@@ -72,6 +73,11 @@ def header_scope(section: str) -> ScopePart | None:
     if m and len(s) >= TRUNCATED_HEADER and m.group(1) not in _KEYWORDS:
         return ScopePart("function", m.group(1) + "…")  # cut before the '(': a prefix of the name
     return None
+
+
+@lru_cache(maxsize=4096)
+def cached_header_scope(section: str) -> ScopePart | None:
+    return header_scope(section)
 
 
 def _indent(text: str) -> int:
