@@ -309,7 +309,8 @@ def _text_part(lines: list[str], body: int, end: int, cte: str, charset: str, ct
         origin = list(range(body + 1, end + 1))
     if ctype == "text/html":
         text_lines = _html_to_text(text_lines)
-        how.append("HTML part converted to text (best effort)")
+        origin = [body + 1] * len(text_lines)  # tags removed: lines no longer match the input's
+        how.append("HTML part converted to text (best effort; its lines are reported at the part's first line)")
     out.append((text_lines, origin, ctype))
 
 
