@@ -33,6 +33,8 @@ from hvcheck.backport.readers.trees import (
     build_images,
     candidate_names,
     first_parent,
+    map_back,
+    map_forward,
     resolve_commit,
 )
 
@@ -59,6 +61,10 @@ class Side:
     _hints: dict[int, list[UpstreamRef]] = field(default_factory=dict)
     _images: dict[int, FileImages] = field(default_factory=dict)
     _index: dict[tuple[int, str], SourceIndex] = field(default_factory=dict)
+    _by_text: dict[int, SourceIndex] = field(default_factory=dict)
+    _keep: list[str] = field(default_factory=list)
+    _next: dict[int, FilePatch] = field(default_factory=dict)  # series chain: the next patch of the same file
+    _prev: dict[int, FilePatch] = field(default_factory=dict)
     _built: bool = False
 
     @property
@@ -128,7 +134,7 @@ class Side:
             for tree in (choice.pre, choice.post):
                 if tree is not None:
                     tree.prefetch([n for fp in fps if not fp.binary for n in candidate_names(fp)[:2]])
-        last_post: dict[str, str] = {}
+        last_post: dict[str, tuple[str, FilePatch]] = {}
         for fp in self.patch.files:
             if fp.binary:
                 continue
@@ -136,15 +142,17 @@ class Side:
             imgs = None
             prev = last_post.get(fp.old_path or "") if choice.chain else None
             if prev is not None:
-                other, old_shift, new_shift, located, missing = apply_hunks(prev, fp.hunks, True)
+                other, old_shift, new_shift, located, missing = apply_hunks(prev[0], fp.hunks, True)
                 if not missing:
-                    imgs = FileImages(prev, other, old_shift, new_shift, "post-image of the previous patch in the series",
-                                      None, located, missing, fp.old_path or "", self.tree_label())
+                    imgs = FileImages(prev[0], other, old_shift, new_shift, "post-image of the previous patch in the "
+                                      "series", None, located, missing, fp.old_path or "", self.tree_label())
+                    self._next[id(prev[1])] = fp
+                    self._prev[id(fp)] = prev[1]
             if imgs is None:
                 imgs = build_images(fp, choice.pre, choice.post)
             self._images[id(fp)] = imgs
             if imgs.post is not None and fp.new_path:
-                last_post[fp.new_path] = imgs.post
+                last_post[fp.new_path] = (imgs.post, fp)
 
     def index(self, fp: FilePatch, which: str) -> SourceIndex | None:
         imgs = self.images(fp)
@@ -155,8 +163,37 @@ class Side:
             return None
         key = (id(fp), which)
         if key not in self._index:
-            self._index[key] = index_source(text)
+            # in a series one commit's post-image is the next one's pre-image: parse it once
+            self._index[key] = self._by_text.get(id(text)) or index_source(text)
+            self._by_text[id(text)] = self._index[key]
+            self._keep.append(text)  # keeps id(text) unique while it is a cache key
         return self._index[key]
+
+    def scope_index(self, fp: FilePatch, which: str, line: int) -> tuple[SourceIndex | None, int, str]:
+        """The parsed image to ask about ``line`` (1-based, in fp's own ``which`` image): in a series
+        read against one tree, the line is carried to the last post-image of the file (or back to
+        the first pre-image) when it survives there, so each file is parsed once rather than once
+        per commit. Returns (index, line in that index, how it was mapped)."""
+        step = self._next if which == "post" else self._prev
+        mapper = map_forward if which == "post" else map_back
+        cur = fp
+        x: int | None = line - 1
+        hops = 0
+        while id(cur) in step and x is not None:
+            nxt = step[id(cur)]
+            imgs = self.images(nxt if which == "post" else cur)
+            if imgs is None:
+                break
+            x = mapper(imgs.located, x)
+            if x is None:
+                break
+            cur = nxt
+            hops += 1
+        if hops and x is not None:
+            how = f" (line carried over {hops} later commit(s) of the series)" if which == "post" else \
+                f" (line carried back over {hops} earlier commit(s) of the series)"
+            return self.index(cur, which), x + 1, how
+        return self.index(fp, which), line, ""
 
     def tree_problem(self, fp: FilePatch) -> str | None:
         imgs = self.images(fp)
@@ -175,13 +212,15 @@ class Side:
         place = Placement(self.name, fp.path, fp.patch_path, blk.hunk.input_line(idx), blk.hunk.index, None, None, "",
                           header_scope=header, hunk_scope=hunk_scope)
         imgs = self.images(fp)
-        src = self.index(fp, which) if imgs is not None and imgs.hunk_ok(blk.hunk.index) else None
-        if imgs is not None and src is not None:
+        if imgs is not None and imgs.hunk_ok(blk.hunk.index) and \
+                (imgs.post if which == "post" else imgs.pre) is not None:
             shift = (imgs.new_shift if which == "post" else imgs.old_shift).get(blk.hunk.index, 0)
             old_no, new_no = blk.hunk.numbers()[idx]
             number = (new_no if which == "post" else old_no) or 0
             place.line = number + shift
-            place.scope = src.scope_at(place.line)
+            src, at, carried = self.scope_index(fp, which, place.line)
+            assert src is not None  # the image exists, so it parses
+            place.scope = src.scope_at(at)
             place.evidence = EVIDENCE_TREE
             place.image = f"{which}-image"
             loc = imgs.located.get(blk.hunk.index)
@@ -189,7 +228,7 @@ class Side:
                 place.located = (f"fuzz {loc.fuzz}, " if loc.fuzz else "") + f"offset {loc.offset:+d} lines"
             choice = self.choice(fp.message)
             place.basis = (f"tree-sitter-c on the {which}-image rebuilt from {imgs.tree_label or self.tree_label()} "
-                           f"({imgs.tree_path or fp.path}, {imgs.state})")
+                           f"({imgs.tree_path or fp.path}, {imgs.state}){carried}")
             if not choice.exact:
                 place.notes.append(f"tree: {choice.why}")
             return place

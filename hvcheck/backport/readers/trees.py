@@ -166,23 +166,67 @@ class Located:
     at: int  # 0-based index in the searched image of the first matched line
     fuzz: int  # context lines dropped from each end to match
     offset: int  # lines away from where the @@ header says
+    # the lines the hunk replaced: [pre_at, pre_at + pre_len) of the pre-image became
+    # [post_at, post_at + post_len) of the post-image (0-based, context trimmed by fuzz)
+    pre_at: int = 0
+    pre_len: int = 0
+    post_at: int = 0
+    post_len: int = 0
+
+
+def map_forward(located: dict[int, Located], x: int) -> int | None:
+    """0-based pre-image line → post-image line; None when a hunk replaced it."""
+    delta = 0
+    for loc in sorted(located.values(), key=lambda loc: loc.pre_at):
+        if x < loc.pre_at:
+            break
+        if x < loc.pre_at + loc.pre_len:
+            return None
+        delta += loc.post_len - loc.pre_len
+    return x + delta
+
+
+def map_back(located: dict[int, Located], y: int) -> int | None:
+    """0-based post-image line → pre-image line; None when a hunk added it."""
+    delta = 0
+    for loc in sorted(located.values(), key=lambda loc: loc.post_at):
+        if y < loc.post_at:
+            break
+        if y < loc.post_at + loc.post_len:
+            return None
+        delta += loc.pre_len - loc.post_len
+    return y + delta
 
 
 class _Finder:
-    """Where a run of (normalised) lines occurs in one image: candidates come from an index of
-    line → positions, so locating every hunk of a large patch stays linear."""
+    """Where a run of lines occurs in one image: candidates come from an index of line →
+    positions, so locating every hunk of a large patch stays linear. Lines are compared stripped
+    (C speed); only a hunk that does not match that way is retried with inner whitespace folded."""
 
-    def __init__(self, lines_norm: list[str]) -> None:
-        self.lines = lines_norm
-        self.index: dict[str, list[int]] = {}
-        for i, ln in enumerate(lines_norm):
-            if ln:
-                self.index.setdefault(ln, []).append(i)
+    def __init__(self, lines: list[str]) -> None:
+        self.raw = lines
+        self.modes: dict[bool, tuple[list[str], dict[str, list[int]]]] = {}
+
+    def _mode(self, folded: bool) -> tuple[list[str], dict[str, list[int]]]:
+        if folded not in self.modes:
+            keyed = [norm(x) for x in self.raw] if folded else [x.strip() for x in self.raw]
+            index: dict[str, list[int]] = {}
+            for i, ln in enumerate(keyed):
+                if ln:
+                    index.setdefault(ln, []).append(i)
+            self.modes[folded] = (keyed, index)
+        return self.modes[folded]
 
     def find(self, want: list[str], expected: int, lower: int) -> int | None:
-        """0-based position >= lower where ``want`` occurs, nearest to ``expected``."""
+        """0-based position >= lower where the lines ``want`` occur, nearest to ``expected``."""
+        found = self._find([x.strip() for x in want], expected, lower, False)
+        if found is None:
+            found = self._find([norm(x) for x in want], expected, lower, True)
+        return found
+
+    def _find(self, want: list[str], expected: int, lower: int, folded: bool) -> int | None:
+        lines, index = self._mode(folded)
         n = len(want)
-        lines = self.lines
         if n == 0:
             return max(lower, min(expected, len(lines)))
         anchor = next((k for k, w in enumerate(want) if w), None)
@@ -190,7 +234,7 @@ class _Finder:
             if lower <= expected <= len(lines) - n and lines[expected:expected + n] == want:
                 return expected
             return None
-        positions = self.index.get(want[anchor], [])
+        positions = index.get(want[anchor], [])
         best = None
         start = bisect.bisect_left(positions, lower + anchor)
         for p in positions[start:]:
@@ -226,7 +270,7 @@ def apply_hunks(text: str, hunks: list[Hunk], forward: bool, finder: _Finder | N
     located (those are left out of the other image)."""
     src = text.split("\n")
     if finder is None:
-        finder = _Finder([norm(s) for s in src])
+        finder = _Finder(src)
     out: list[str] = []
     pos = 0
     drift = 0
@@ -247,7 +291,7 @@ def apply_hunks(text: str, hunks: list[Hunk], forward: bool, finder: _Finder | N
                 continue
             body = h.lines[lead:len(h.lines) - trail]
             from_lines = [ln[1:] for ln in body if ln[0] != ("+" if forward else "-")]
-            at = finder.find([norm(s) for s in from_lines], header_at + drift + lead, pos)
+            at = finder.find(from_lines, header_at + drift + lead, pos)
             if at is not None:
                 break
         if at is None:
@@ -262,7 +306,10 @@ def apply_hunks(text: str, hunks: list[Hunk], forward: bool, finder: _Finder | N
         pos = at + len(from_lines)
         first_at = at - lead  # where the untrimmed hunk's first line is (or would be)
         drift = first_at - header_at
-        located[h.index] = Located(first_at, max(lead, trail), drift)
+        if forward:
+            located[h.index] = Located(first_at, max(lead, trail), drift, at, len(from_lines), to_start, len(to_lines))
+        else:
+            located[h.index] = Located(first_at, max(lead, trail), drift, to_start, len(to_lines), at, len(from_lines))
         from_first = first_at + 1
         to_first = to_start - lead + 1
         if forward:
@@ -346,7 +393,7 @@ def build_images(fp: FilePatch, pre_tree: Tree | None, post_tree: Tree | None) -
     best: FileImages | None = None
     best_key: tuple[int, int, int] | None = None
     for state, name, text, label in candidates:
-        finder = _Finder([norm(s) for s in text.split("\n")])
+        finder = _Finder(text.split("\n"))
         for forward in ((True, False) if state == "either" else ((state == "pre"),)):
             other, old_shift, new_shift, located, missing = apply_hunks(text, fp.hunks, forward, finder)
             key = (len(missing), sum(loc.fuzz for loc in located.values()),
