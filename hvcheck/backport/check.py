@@ -161,8 +161,9 @@ def _body_similarity(up: Side, bp: Side, u: Placement, b: Placement) -> float | 
     iu, ib = up.index(fu, "pre") or up.index(fu, "post"), bp.index(fb, "pre") or bp.index(fb, "post")
     if iu is None or ib is None:
         return None
-    du = iu.definitions_named("function", u.scope.container.name)
-    db = ib.definitions_named("function", b.scope.container.name)
+    kind = u.scope.container.kind
+    du = iu.definitions_named(kind, u.scope.container.name)
+    db = ib.definitions_named(kind, b.scope.container.name)
     if not du or not db:
         return None
     la = [norm(x) for x in du[0].body.splitlines() if norm(x)]

@@ -163,20 +163,28 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
         by_key.setdefault(_key(blk), []).append(blk)
     rest_u: list[Block] = []
     used_b: set[int] = set()
-    for blk in upstream:
-        key = _key(blk)
-        cands = [c for c in by_key.get(key, ()) if _same_lines(blk, c)]
-        if not cands:
-            rest_u.append(blk)
-            continue
-        best = 0 if len(cands) == 1 else min(
-            range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
-                                              cands[k].file.path != blk.file.path,
-                                              not same_file(cands[k].file.path, blk.file.path), k))
-        other = cands[best]
-        by_key[key].remove(other)
-        used_b.add(id(other))
-        pairs.append(Pair(Unit([blk]), Unit([other]), 1.0, False))
+    # Two rounds: first only within the same file (or a file of the same name: a move between
+    # versions), then across files — else an upstream change to cn20k_tx.h, a file the older tree
+    # lacks, could take the backport's cn9k_tx.h copy of a change upstream also makes to cn9k_tx.h.
+    pending = upstream
+    for same_files_only in (True, False):
+        later: list[Block] = []
+        for blk in pending:
+            key = _key(blk)
+            cands = [c for c in by_key.get(key, ()) if _same_lines(blk, c)
+                     and (not same_files_only or same_file(c.file.path, blk.file.path))]
+            if not cands:
+                later.append(blk)
+                continue
+            best = 0 if len(cands) == 1 else min(
+                range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
+                                                  cands[k].file.path != blk.file.path, k))
+            other = cands[best]
+            by_key[key].remove(other)
+            used_b.add(id(other))
+            pairs.append(Pair(Unit([blk]), Unit([other]), 1.0, False))
+        pending = later
+    rest_u = pending
     rest_b = [b for b in backport if id(b) not in used_b]
     # 2. similar changed lines (split/joined hunks, edited lines, reversals)
     if rest_u and rest_b:
@@ -329,14 +337,16 @@ def link_rewritten(missing: list[Block], extra: list[Block], all_upstream: list[
             rare = sorted((t for t in shared if df[t] <= 2 * RARE_BLOCKS), key=lambda t: (df[t], t))
             # an identifier found only in these two blocks of both patches ties them by itself
             exclusive = [t for t in rare if df[t] == 2 and (len(t) >= 5 or "_" in t)]
+            if not same_file(blk.file.path, extra[j].file.path):
+                score *= 0.8
+            elif blk.hunk.section and blk.hunk.section == extra[j].hunk.section:
+                score *= 1.2  # the same @@ text on both: likely the same spot (a hint, not a placement)
             if shared_keys:
                 score = max(score, 0.9)
             elif exclusive:
                 score = max(score, LINK_MIN_SCORE)
             elif not rare or score < LINK_MIN_SCORE:
                 continue
-            if not same_file(blk.file.path, extra[j].file.path):
-                score *= 0.8
             candidates.append((score, i, j, shared_keys + rare[:6], shared_keys[0] if shared_keys else None))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     used_u: set[int] = set()

@@ -321,14 +321,14 @@ def _container_differs(su: Scope, sb: Scope, u: Placement, b: Placement, basis: 
             record.notes.append(f"file scope: after `{cu.name}` upstream, after `{cb.name}` in the backport "
                                 "(the order of file-scope declarations is not checked)")
         return None
-    if basis.level == EVIDENCE_TREE and cu.kind == cb.kind == "function":
+    if basis.level == EVIDENCE_TREE and cu.kind == cb.kind and cu.kind in ("function", "type", "initializer"):
         sim = ctx.bodies(u, b)
         exists_b = ctx.backport_defines(b, cu.kind, cu.name)
         exists_u = ctx.upstream_defines(u, cb.kind, cb.name)
         if sim is not None and exists_b is None and exists_u is None and sim >= RENAME_MIN_SIMILARITY:
-            record.notes.append(f"function renamed between versions: upstream {cu.describe()} ≈ backport "
+            record.notes.append(f"{cu.kind} renamed between versions: upstream {cu.describe()} ≈ backport "
                                 f"{cb.describe()} (bodies {sim:.0%} similar, neither name exists on the other side); "
-                                "treated as the same function")
+                                f"treated as the same {cu.kind}")
             return None
     where_fix = ""
     severity = Severity.ERROR

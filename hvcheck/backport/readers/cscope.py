@@ -250,6 +250,8 @@ def _parse(lines: list[str], macros: list[Definition]) -> _Parsed:
     nodes: dict[tuple[int, int], Any] = {}
 
     def add(kind: str, name: str, node: Any, start: int | None = None, body: str = "") -> None:
+        if not body and kind in ("type", "initializer"):
+            body = _text(node)  # for rename matching, as function bodies
         d = Definition(kind, name, start if start is not None else node.start_point[0] + 1, node.end_point[0] + 1, body)
         definitions.append(d)
         nodes[(d.start, d.end)] = node

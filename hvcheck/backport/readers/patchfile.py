@@ -239,8 +239,8 @@ class _DiffParser:
         fp = self.current
         if fp is not None and fp.git and self.header_only and not fp.hunks:
             # the ---/+++ of a `diff --git` section: a/ and b/ are git's prefixes
-            fp.old_path = _git_prefix(old, "a/") if old is not None else None
-            fp.new_path = _git_prefix(new, "b/") if new is not None else None
+            fp.old_path = _git_prefix(_git_prefix(old, "a/"), "b/") if old is not None else None
+            fp.new_path = _git_prefix(_git_prefix(new, "b/"), "a/") if new is not None else None
             self.header_only = False
             return
         raw = tuple(x for x in (old_raw.split("\t")[0].strip(), new_raw.split("\t")[0].strip()) if x != "/dev/null")

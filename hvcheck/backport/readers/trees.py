@@ -124,13 +124,13 @@ def is_git_repo(path: str) -> bool:
     which is a plain source tree to the user who names it."""
     if not os.path.isdir(path):
         return False
-    proc = run_git(path, ["rev-parse", "--is-bare-repository", "--show-toplevel"], check=False)
-    if proc.returncode != 0:
+    bare = run_git(path, ["rev-parse", "--is-bare-repository"], check=False)
+    if bare.returncode != 0:
         return False
-    out = proc.stdout.decode("utf-8", "replace").split("\n")
-    if out and out[0].strip() == "true":
-        return True
-    top = out[1].strip() if len(out) > 1 else ""
+    if bare.stdout.decode("utf-8", "replace").strip() == "true":
+        git_dir = run_git(path, ["rev-parse", "--absolute-git-dir"], check=False).stdout.decode("utf-8", "replace")
+        return os.path.realpath(git_dir.strip()) == os.path.realpath(path)
+    top = run_git(path, ["rev-parse", "--show-toplevel"], check=False).stdout.decode("utf-8", "replace").strip()
     return bool(top) and os.path.realpath(top) == os.path.realpath(path)
 
 
