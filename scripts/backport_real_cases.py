@@ -26,7 +26,7 @@ import tempfile
 
 # (case, repo key, upstream commit, backport commit, expected, what the truth is based on)
 # expected: "error" = a misplacement, an error-level P001/P006 must be reported;
-#           "warning" = a content defect that a warning (P003/P004/P005) should point at;
+#           "warning" = a content defect that a warning (P003/P004/P005/P008) should point at;
 #           "correct" = no known defect, no error-level finding allowed.
 CASES: list[tuple[str, str, str, str, str, str]] = [
     ("D1", "dpdk", "068acf11cec0", "96a4318baabd", "error", "fix 8ab51c7334ee: applied to the wrong QAT function (gen3)"),
@@ -86,7 +86,7 @@ def _score(expected: str, error: str, findings: list[dict[str, object]]) -> bool
         return False
     errors = [f for f in findings if f["severity"] == "error"]
     misplaced = [f for f in errors if f["rule"] in ("P001", "P006")]
-    content = [f for f in findings if f["rule"] in ("P003", "P004", "P005")]
+    content = [f for f in findings if f["rule"] in ("P003", "P004", "P005", "P008")]
     if expected == "error":
         return bool(misplaced)
     if expected == "warning":

@@ -6,6 +6,7 @@ Library entry point: :func:`check_backport`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -301,6 +302,69 @@ def _split_unit_checks(pair: Pair, u: Placement, b: Placement, upstream: Side, b
     return out
 
 
+_C_NOISE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def _code_lines(lines: list[str]) -> list[str]:
+    """The lines with comments (also multi-line ones) and string/char literals blanked."""
+    return _C_NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), "\n".join(lines)).split("\n")
+
+
+def _names_used(code: list[str]) -> set[str]:
+    """Identifiers the code lines use on their own (not `x.member`/`x->member` members)."""
+    names: set[str] = set()
+    for line in code:
+        for m in re.finditer(r"[A-Za-z_]\w*", line):
+            if not line[:m.start()].rstrip().endswith((".", "->")):
+                names.add(m.group(0))
+    return names
+
+
+def _undeclared_locals(pair: Pair, u: Placement, b: Placement, upstream: Side, backport: Side) -> Finding | None:
+    """P008: the backport's added lines use a name that upstream's function declares as its own
+    (parameter or local variable) but that the backport's file neither declares in that function
+    or at file scope after the patch, nor mentions anywhere before it. Such a line does not build
+    (or binds to something from a header). Needs both trees: locals come from the parsed source."""
+    if u.evidence != EVIDENCE_TREE or b.evidence != EVIDENCE_TREE or u.scope is None or b.scope is None:
+        return None
+    cu, cb = u.scope.container, b.scope.container
+    if cu.kind != "function" or cb.kind != "function":
+        return None
+    fu, fb = pair.upstream.blocks[0].file, pair.backport.blocks[0].file
+    iu, ib_post, ib_pre = upstream.index(fu, "post"), backport.index(fb, "post"), backport.index(fb, "pre")
+    if iu is None or ib_post is None or ib_pre is None:
+        return None
+    du, db = iu.functions_named(cu.name), ib_post.functions_named(cb.name)
+    if not du or not db:
+        return None
+    added = [t for blk in pair.backport.blocks for t in blk.added_text()]
+    code = _code_lines(added)
+    used = _names_used(code)
+    if not used:
+        return None
+    upstream_locals = iu.local_names(du[0])
+    candidates = used & upstream_locals
+    if not candidates:
+        return None
+    declared = ib_post.local_names(db[0]) | ib_post.file_scope_names()
+    before = set(re.findall(r"[A-Za-z_]\w*", "\n".join(ib_pre.lines)))
+    unknown = sorted(n for n in candidates if n not in declared and n not in before)
+    if not unknown:
+        return None
+    names = ", ".join(f"`{n}`" for n in unknown)
+    line = next((t.strip() for t, c in zip(added, code, strict=False) if _names_used([c]) & set(unknown)), "")
+    msg = (f"the backport's hunk {b.hunk} of {b.path} uses {names} in {cb.describe()}: upstream's {cu.describe()} "
+           f"declares {'them' if len(unknown) > 1 else 'it'} as its own (parameter or local variable), but the "
+           f"backport's file declares no such name in {cb.describe()} or at file scope and never mentioned it "
+           f"before the patch (`{line[:80]}`). Unless a header declares it, this does not build, or binds to "
+           "something else. Both sides parsed with tree-sitter-c from source.")
+    return Finding("P008", msg, [Location(b.path, b.line, detail=f"backport post-image: {cb.describe()}"),
+                                 Location(b.patch_path, b.patch_line, detail=f"backport patch, hunk {b.hunk}"),
+                                 Location(u.path, u.line, detail=f"upstream: {cu.describe()} declares it")],
+                   data={"names": unknown, "upstream": side_data(u), "backport": side_data(b), "confidence": "high"},
+                   fix=f"use the older tree's name for it (or declare it) in {cb.describe()}")
+
+
 def _identical_hunks(pair: Pair) -> bool | None:
     """Same changed lines, same context, same @@ section text: without trees no evidence of a
     different place can exist, so the pair is not placed one by one (large series stay linear).
@@ -355,7 +419,7 @@ def _context_lines(upstream: Side, backport: Side, groups: dict[int, int]) -> li
 
 
 def check_backport(upstream: Side, backport: Side) -> Result:
-    """Pair the two patches' C change blocks and report every disagreement (P001-P007)."""
+    """Pair the two patches' C change blocks and report every disagreement (P001-P008)."""
     findings: list[Finding] = []
     not_analysed: list[str] = []
     for side in (upstream, backport):
@@ -400,6 +464,10 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         found, rec = compare_pair(pair, u, b, ctx)
         findings.extend(found)
         findings.extend(_split_unit_checks(pair, u, b, upstream, backport, ctx, rec))
+        undeclared = _undeclared_locals(pair, u, b, upstream, backport)
+        if undeclared is not None:
+            findings.append(undeclared)
+            rec.verdict.append("P008")
         if rec.verdict or kept < MAX_PAIR_ROWS:
             records.append(rec)
             kept += 0 if rec.verdict else 1

@@ -34,6 +34,8 @@ declare_rule("P005", "a hunk's content differs from upstream", Severity.WARNING,
 declare_rule("P006", "a hunk was moved to another function and rewritten", Severity.ERROR, "backport")
 declare_rule("P007", "a hunk landed under a different #if/#ifdef condition than upstream", Severity.WARNING,
              "backport")
+declare_rule("P008", "the backport uses a local name that its function in the older tree does not declare",
+             Severity.WARNING, "backport")
 
 RENAME_MIN_SIMILARITY = 0.6
 SWITCH_MIN_JACCARD = 0.5

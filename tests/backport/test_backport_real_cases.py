@@ -203,3 +203,54 @@ def test_stable_failed_mail_embeds_the_upstream_commit(tmp_path: Path) -> None:
     assert [r.sha for m in patch.messages for r in m.refs if r.kind == "self"] == [sha]
     result = run_backport(str(write(tmp_path / "failed.eml", mail)), str(write(tmp_path / "bp.patch", diff)))
     fires(result.findings, "P001")
+
+
+EAL_OLD = ("struct config internal_config;\n\nint eal_init(int argc, char **argv)\n{\n\tint ret;\n\n"
+           "\tinternal_config.legacy_mem = true;\n\n\tif (plugins_init() < 0)\n\t\treturn -1;\n\treturn 0;\n}\n")
+EAL_NEW = ("int eal_init(int argc, char **argv)\n{\n\tint ret;\n\tstruct config *internal_conf = get_config();\n\n"
+           "\tinternal_conf->legacy_mem = true;\n\n\tif (plugins_init() < 0)\n\t\treturn -1;\n\treturn 0;\n}\n")
+IN_MEMORY = ("\tif (internal_conf->in_memory) {\n\t\twarn(\"ignored\");\n\t\tinternal_conf->in_memory = false;\n\t}\n")
+
+
+def _eal(bp_name: str) -> tuple[str, str, str, str]:
+    up_after = EAL_NEW.replace("\t\treturn -1;\n\treturn 0;", "\t\treturn -1;\n" + IN_MEMORY + "\treturn 0;")
+    bp_lines = IN_MEMORY.replace("internal_conf->", f"{bp_name}.")
+    bp_after = EAL_OLD.replace("\t\treturn -1;\n\treturn 0;", "\t\treturn -1;\n" + bp_lines + "\treturn 0;")
+    return EAL_NEW, up_after, EAL_OLD, bp_after
+
+
+def test_upstream_local_name_copied_into_the_older_tree_is_p008_dpdk_eal_shape(tmp_path: Path) -> None:
+    """D9 (DPDK eal/freebsd): the backport kept upstream's local `internal_conf` where the older
+    function uses the global `internal_config`; the fix renamed it. Only the trees can tell."""
+    up_pre, up_post, bp_pre, bp_post = _eal("internal_conf")
+    result = scenario(tmp_path / "bad", {"eal.c": up_pre}, {"eal.c": up_post}, {"eal.c": bp_pre}, {"eal.c": bp_post})
+    hit = fires(result.findings, "P008")
+    assert len(hit) == 1 and hit[0].data["names"] == ["internal_conf"]
+    assert "eal_init()" in hit[0].message and hit[0].severity.label == "warning"
+    assert any(loc.path.endswith("eal.c") and loc.line for loc in hit[0].locations)
+    # without trees nothing says which names are a function's own: no P008
+    clean(scenario(tmp_path / "notrees", {"eal.c": up_pre}, {"eal.c": up_post}, {"eal.c": bp_pre},
+                   {"eal.c": bp_post}, trees=False).findings, "P008")
+    # the adapted backport (the fix's spelling) is clean
+    up_pre, up_post, bp_pre, bp_post = _eal("internal_config")
+    clean(scenario(tmp_path / "good", {"eal.c": up_pre}, {"eal.c": up_post}, {"eal.c": bp_pre},
+                   {"eal.c": bp_post}).findings, "P008")
+
+
+def test_name_only_in_a_comment_or_declared_by_the_backport_is_not_p008_xen_gnttab_shape(tmp_path: Path) -> None:
+    """X3 (Xen gnttab test): upstream's `gnttab` is a local; the older function has `addr`. A
+    multi-line comment naming `gnttab` is not a use; declaring it in the backport is fine."""
+    old = "static void test(int domid)\n{\n\tvoid *addr = NULL;\n\tint rc;\n\n\trc = map(domid, &addr);\n\tcheck(rc);\n}\n"
+    new = old.replace("\tvoid *addr = NULL;\n", "\tvoid *addr = NULL;\n\tstruct gnttab *gnttab;\n")
+    use = "\t/*\n\t * status frames of gnttab v1\n\t */\n\trc = map_status(domid, (void **)&gnttab);\n"
+    comment_only = "\t/*\n\t * status frames of gnttab v1\n\t */\n\trc = map_status(domid, &addr);\n"
+
+    def run(sub: str, bp_add: str, bp_decl: str = "") -> list[str]:
+        up_post = new.replace("\tcheck(rc);\n", "\tcheck(rc);\n" + use)
+        bp_post = old.replace("\tint rc;\n", "\tint rc;\n" + bp_decl).replace("\tcheck(rc);\n", "\tcheck(rc);\n" + bp_add)
+        res = scenario(tmp_path / sub, {"t.c": new}, {"t.c": up_post}, {"t.c": old}, {"t.c": bp_post})
+        return [n for f in res.findings if f.rule == "P008" for n in f.data["names"]]
+
+    assert run("verbatim", use) == ["gnttab"]
+    assert run("comment", comment_only) == []
+    assert run("declared", use, "\tstruct gnttab *gnttab;\n") == []

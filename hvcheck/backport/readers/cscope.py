@@ -401,6 +401,30 @@ class SourceIndex:
                 best = d
         return best
 
+    def local_names(self, d: Definition) -> set[str]:
+        """The names a function declares itself: its parameters and every variable declared in its
+        body (any block, `for` headers too). Names declared through macros are not seen."""
+        node = self.parsed.nodes.get((d.start, d.end))
+        names: set[str] = set()
+        stack = [node] if node is not None else []
+        while stack:
+            n = stack.pop()
+            if n.type == "parameter_declaration":
+                found = _identifier_in(n.child_by_field_name("declarator"))
+                if found:
+                    names.add(found)
+            elif n.type == "declaration":
+                for decl in n.children_by_field_name("declarator"):
+                    found = _identifier_in(decl)
+                    if found:
+                        names.add(found)
+            stack.extend(n.children)
+        return names
+
+    def file_scope_names(self) -> set[str]:
+        """Names declared at file scope: declarations, definitions and macros."""
+        return {name for _, name in self.parsed.named} | {d.name for d in self.parsed.definitions}
+
     def function_at(self, line: int) -> Definition | None:
         d = self._container(self.parsed, line)
         return d if d is not None and d.kind == "function" else None
