@@ -24,7 +24,7 @@ RULE_MODULES: tuple[str, ...] = (
     "hvcheck.riscv.tvec",
     "hvcheck.riscv.check",
     "hvcheck.riscv.conformance",
-    "hvcheck.backport.check",
+    "hvcheck.backport.rules",
     "hvcheck.triage.diagnose",
     "hvcheck.triage.ownership",
 )
