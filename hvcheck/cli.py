@@ -23,6 +23,7 @@ from hvcheck.errors import InputError
 # build is simply not offered, so each area can land on its own.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "layout": ("hvcheck.layout.cli", "layout", "Check a system's memory and resource layout."),
+    "map": ("hvcheck.map.cli", "map_command", "Draw the memory map of a layout (html, svg, text) or export it (json)."),
     "explain": ("hvcheck.layout.cli", "explain", "Who owns an address: every region containing it, with provenance."),
     "fix": ("hvcheck.fix.cli", "fix", "Propose (and with --write, apply) layout fixes: punch, reserve, relocate."),
     "xcr0": ("hvcheck.x86.cli", "xcr0", "Check an XCR0 value against the XSAVE rules."),

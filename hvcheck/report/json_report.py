@@ -8,6 +8,11 @@ from typing import Any
 from hvcheck import __version__
 from hvcheck.findings import Finding, summary
 
+# Keys whose integer values are counts or line numbers, not addresses: they stay JSON integers
+# ("line numbers are integers", DESIGN.md §3), wherever they appear (e.g. a source location inside
+# `data` or inside an exported layout).
+INTEGER_KEYS = frozenset({"line", "model_version"})
+
 
 def _jsonable(value: Any) -> Any:
     """Integers become 0x-hex strings (the contract); containers recurse; the rest stays."""
@@ -16,7 +21,8 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, int):
         return f"-{-value:#x}" if value < 0 else f"{value:#x}"
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): v if k in INTEGER_KEYS and isinstance(v, int) and not isinstance(v, bool) else _jsonable(v)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, float | str):

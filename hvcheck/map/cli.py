@@ -1,0 +1,118 @@
+"""`hvcheck map`: draw the memory map of any layout `hvcheck layout` reads.
+
+Only this module asks the loader registry for a model (tests/test_import_layers.py); the rest of
+hvcheck.map sees :class:`hvcheck.layout.model.System` and the layout rules' findings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hvcheck.cli import AreaCommand, exit_code, finish, write_report
+from hvcheck.errors import InputError
+from hvcheck.units import parse_size
+
+MAP_FORMATS = ("html", "svg", "text", "json")
+_SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".svg": "svg", ".json": "json", ".txt": "text"}
+
+
+def _size(text: str, what: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise InputError(None, f"{what} {text!r} is not a size (e.g. 8M, 0x800000)") from None
+
+
+def _image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        lo_text, hi_text = text.split(":", 1) if ":" in text else (text, text)
+        lo, hi = parse_size(lo_text), parse_size(hi_text)
+    except ValueError:
+        raise InputError(None, f"--image-size {text!r}: expected MIN:MAX such as 2M:8M") from None
+    if lo > hi or lo < 0:
+        raise InputError(None, f"--image-size {text!r}: MIN must not exceed MAX")
+    return lo, hi
+
+
+def choose_format(fmt: str | None, output: str | None) -> str:
+    """--format wins; else the --output suffix (.html, .svg, .json, .txt); else text."""
+    if fmt is not None:
+        return fmt
+    if output is not None:
+        return _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "text")
+    return "text"
+
+
+@click.command(cls=AreaCommand, area="layout")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--board", help="With a tree of several systems (an hvisor checkout): the board to draw.")
+@click.option("--all", "all_boards", is_flag=True, help="Every system of the tree: a board index and one map each.")
+@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
+@click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
+@click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@click.option("--format", "fmt", type=click.Choice(MAP_FORMATS), default=None,
+              help="html (one self-contained page), svg (with a legend), text (100 columns) or json (the model "
+                   "and the findings). Default: from the --output suffix, else text.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the map to FILE.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "note"]), default="error", show_default=True,
+              help="Exit 1 when a finding at or above this severity exists.")
+def map_command(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
+                image_size: str | None, headroom: str, fmt: str | None, output: str | None, fail_on: str) -> int:
+    """Draw the memory map of PATH: one lane per owner, gaps collapsed, every overlap the layout
+    rules ({rules}) report drawn where it is.
+
+    PATH is anything `hvcheck layout` reads: a neutral layout file, an hvisor board directory, an
+    hvisor checkout with --board NAME or --all, and every other registered format.
+    """
+    from hvcheck.layout import loaders
+    from hvcheck.layout.rules import run_rules
+    from hvcheck.map.render import MapInput, render_maps
+
+    fmt = choose_format(fmt, output)
+    need = _size(headroom, "--headroom")
+    bounds = _image_size(image_size)
+    inputs: list[MapInput] = []
+    if all_boards:
+        if board or elf or root_dts:
+            raise InputError(None, "--all draws every board; it cannot be combined with --board, --elf or --root-dts")
+        from hvcheck.catalogue import rule_range
+        from hvcheck.findings import input_error_finding
+
+        layout_format, targets = loaders.discover(path)
+        options = loaders.LoadOptions(image_size=bounds)
+        for target in targets:
+            try:
+                system = layout_format.load_target(target, options)
+            except InputError as exc:
+                finding = input_error_finding(exc.path, exc.line, f"{target.name}: {exc.message}",
+                                              f"the map and {rule_range('layout')} for {target.name}")
+                inputs.append(MapInput(target.name, None, [finding]))
+                continue
+            found = run_rules(system, headroom=need)
+            for f in found:  # as `hvcheck layout --all` reports them
+                f.message = f"[{target.name}] {f.message}"
+                f.data.setdefault("board", target.name)
+            inputs.append(MapInput(target.name, system, found))
+        if all(i.system is None for i in inputs):
+            first = inputs[0].findings[0].message if inputs else "no systems found"
+            raise InputError(str(path), f"nothing could be drawn: {first}")
+        title = f"hvcheck map {path} --all"
+    else:
+        options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds)
+        system = loaders.load_paths([path], options)
+        inputs.append(MapInput(system.name, system, run_rules(system, headroom=need)))
+        title = f"hvcheck map: {system.name}"
+    findings = [f for i in inputs for f in i.findings]
+    if fmt == "json":
+        from hvcheck.map.export import export_system
+
+        layouts = [{"name": i.name, "layout": None if i.system is None else export_system(i.system)} for i in inputs]
+        extra = {"layout": layouts[0]["layout"]} if not all_boards else {"layouts": layouts}
+        return finish(findings, fmt="json", output=output, fail_on=fail_on, extra=extra)
+    write_report(render_maps(inputs, fmt, title=title), output)
+    return exit_code(findings, fail_on)
