@@ -35,10 +35,10 @@ def big_layout(n: int = 10_000, seed: int = 2026) -> dict[str, object]:
     for z in range(4):
         regions = []
         addr = 0x1_0000_0000 + z * 0x4_0000_0000
-        for i in range(per):
+        for _ in range(per):
             size = rnd.choice([0x1000, 0x2000, 0x10000, 0x100000, 0x200000])
             regions.append({"kind": "ram" if rnd.random() < 0.6 else "io", "start": hex(addr), "size": hex(size)})
-            addr += size + (rnd.choice([0x1000, 0x100000, 0x1000_0000]) if rnd.random() < 0.1 else 0)
+            addr += size + (rnd.choice([0x1000, 0x100000, 0x400_0000]) if rnd.random() < 0.1 else 0)
         if z == 1:  # a deliberate overlap with zone 0's first region: an M004 drawn on the map
             regions.append({"kind": "ram", "start": "0x100000000", "size": "0x2000"})
         zones.append({"name": f"zone{z}", "id": z, "root": z == 0, "cpus": [z], "regions": regions})

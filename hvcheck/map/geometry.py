@@ -129,9 +129,13 @@ class Scale:
                 self.gaps.append(Gap(a, b, y, y + GAP_PX))
                 y += GAP_PX
         self.height = y
+        self._at_edge = dict(zip(self.edges, self.ys, strict=True))
 
     def y(self, address: int) -> float:
         """The y of an address: exact at every edge, linear inside an elementary range."""
+        at_edge = self._at_edge.get(address)
+        if at_edge is not None:
+            return float(at_edge)
         edges = self.edges
         if not edges:
             return 0.0

@@ -90,8 +90,12 @@ def _section(index: int, inp: MapInput, geom: MapGeometry | None, multi: bool) -
         notes_list = geom.notes
     notes = "".join(f"<li>{escape(n)}</li>" for n in notes_list)
     notes_html = f"<p>Notes:</p><ul>{notes}</ul>" if notes else ""
+    # A large map's table would repeat thousands of tooltips: its items are in the tooltips and in
+    # `--format json`, so the page says so instead.
+    table = _items_table(geom) if not needs_overview(geom) else (
+        f"<p>{len(geom.items)} items: hover them for [start, end), size and source, or use --format json.</p>")
     return (f"<section>{head}{summary}{maps}"
-            f"<h3>Findings</h3>{_findings_html(geom, prefix)}{notes_html}{_items_table(geom)}</section>")
+            f"<h3>Findings</h3>{_findings_html(geom, prefix)}{notes_html}{table}</section>")
 
 
 def render_html(pairs: list[tuple[MapInput, MapGeometry | None]], *, title: str) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
-from hvcheck.findings import get_rule
+from hvcheck.findings import Location, get_rule
 from hvcheck.map.geometry import (
     BANK,
     DT_MEMORY,
@@ -91,12 +92,22 @@ def x_layout(geom: MapGeometry) -> XLayout:
     return XLayout(xs, ws, x + 4, x + 4 + ANNOT_W + MARGIN)
 
 
+@lru_cache(maxsize=4096)
+def _size(n: int) -> str:
+    return human_size(n)
+
+
+@lru_cache(maxsize=4096)
+def _where(loc: Location) -> str:
+    return escape(str(loc))
+
+
 def _hex(n: int) -> str:
     return f"{n:#x}"
 
 
 def _range(start: int, end: int) -> str:
-    return f"[{start:#x}, {end:#x}) {human_size(end - start)}" if end > start else f"at {start:#x}"
+    return f"[{start:#x}, {end:#x}) {_size(end - start)}" if end > start else f"at {start:#x}"
 
 
 def _fit_middle(text: str, width: float) -> str:
@@ -116,13 +127,14 @@ def _fit(text: str, width: float) -> str:
 
 
 def tooltip(geom: MapGeometry, it: Item) -> str:
+    """The hover text of an item, already escaped for XML."""
     lane = geom.lanes[it.lane].title if it.lane >= 0 else "board"
-    lines = [f"{lane}: {it.label}" + (f" ({it.count} items)" if it.kind == GROUP else ""), _range(it.start, it.end),
-             f"from {it.source}"]
+    head = f"{lane}: {it.label}" + (f" ({it.count} items)" if it.kind == GROUP else "")
+    lines = [escape(head), _range(it.start, it.end), "from " + _where(it.source)]
     if it.estimated:
         lines.append("estimated (no ELF): drawn as a range")
     if it.note:
-        lines.append(it.note)
+        lines.append(escape(it.note))
     return "\n".join(lines)
 
 
@@ -170,7 +182,7 @@ def _draw_item(svg: _Svg, geom: MapGeometry, xl: XLayout, it: Item, top: float, 
     x, y, w, h = _item_box(geom, xl, it, top)
     cls = f"it k-{it.kind}" + (" est" if it.estimated and it.kind not in (HV_UNCERTAIN,) else "")
     fill = FILL.get(it.kind, "#e0e0e0")
-    tip = escape(tooltip(geom, it))
+    tip = tooltip(geom, it)
     attrs = (f'data-id="{it.uid}" data-kind="{it.kind}" data-start="{_hex(it.start)}" data-end="{_hex(it.end)}" '
              f'data-lane="{it.lane}"')
     link = geom.links.get(it.uid) if ids is not None else None
@@ -206,7 +218,7 @@ def _draw_label(svg: _Svg, it: Item, x: float, y: float, w: float, h: float, rig
         return
     if h < 11:
         return
-    text = it.label if it.kind == HV_UNCERTAIN else f"{it.label} {human_size(it.size)}"
+    text = it.label if it.kind == HV_UNCERTAIN else f"{it.label} {_size(it.size)}"
     if it.kind == GROUP:
         text = f"{it.count} × {it.label}"
     left = x + (IMAGE_W + 3 if it.kind not in ("hv-part", HV, HV_UNCERTAIN, "device") else 4)

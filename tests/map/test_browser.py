@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, ROOT, require_tool, run_hvcheck
-from tests.map.browser import measure
+from tests.map.browser import check_map, measure, model_ranges
 
 SEED = ROOT / "hvcheck" / "demo" / "examples" / "layout" / "seed001-stomp.yaml"
 FAULTY = FIXTURES / "hvisor" / "repo" / "platform" / "aarch64" / "faulty"
@@ -29,53 +29,13 @@ def _render(target: Path, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, An
     return measure(chromium, page, tmp), doc
 
 
-def _h(n: str) -> int:
-    return int(n, 16)
-
-
-def _model_ranges(model: dict[str, Any]) -> list[tuple[str, int, int]]:
-    out = [(r["kind"], _h(r["start"]), _h(r["end"])) for z in model["zones"] for r in z["regions"]]
-    out += [("device", _h(d["start"]), _h(d["end"])) for d in model["board"]["devices"]]
-    hv = model["hypervisor"]
-    if hv is not None:
-        out.append(("hv", _h(hv["start"]), _h(hv["end"])))
-        out += [("hv-part", _h(p["start"]), _h(p["end"])) for p in hv["parts"]]
-    return out
-
-
 @pytest.mark.parametrize("target", [SEED, FAULTY, STOMP], ids=lambda p: p.name)
 def test_every_region_is_drawn_and_every_overlap_is_where_the_finding_says(target: Path, tmp_path: Path) -> None:
     elements, doc = _render(target, tmp_path)
-    items = [e for e in elements if e["uid"] is not None]
-    marks = {e["mark"]: e for e in elements if e["mark"] is not None}
-    # 1. Every region, device and hypervisor part of the exported model is an element of height > 0.
-    for kind, start, end in _model_ranges(doc["layout"]):
-        hits = [e for e in items if (e["kind"], e["start"], e["end"]) == (kind, start, end)]
-        assert hits, f"{kind} [{start:#x}, {end:#x}) not drawn"
-        assert all(e["h"] >= 1 and e["w"] >= 1 for e in hits), hits
-    # 2. Every overlap finding: its mark spans exactly the finding's range, and some pair of drawn
-    #    owners whose address ranges overlap by exactly that range intersect on the y axis exactly there.
-    checked = 0
-    for index, f in enumerate(doc["findings"]):
-        data = f["data"]
-        if "overlap_start" not in data or data.get("space") == "guest-physical" or f["rule"] == "M007":
-            continue
-        lo, hi = _h(data["overlap_start"]), _h(data["overlap_end"])
-        mark = marks[f"f{index}"]
-        assert (mark["rule"], mark["start"], mark["end"]) == (f["rule"], lo, hi)
-        owners = [e for e in items if e["start"] <= lo and hi <= e["end"]
-                  and e["kind"] != "bank" and not e["kind"].startswith("dt-")]   # device-tree facts own nothing
-        pairs = [(a, b) for a in owners for b in owners if a["uid"] < b["uid"]
-                 and max(a["start"], b["start"]) == lo and min(a["end"], b["end"]) == hi]
-        assert pairs, f"{f['rule']}: no drawn pair overlaps by exactly [{lo:#x}, {hi:#x})"
-        for a, b in pairs:
-            top, bottom = max(a["y"], b["y"]), min(a["y"] + a["h"], b["y"] + b["h"])
-            assert abs(top - mark["y"]) <= TOLERANCE and abs(bottom - (mark["y"] + mark["h"])) <= TOLERANCE, \
-                (f["rule"], a, b, mark)
-            # Side by side (different lanes or columns), so the overlap is visible as such.
-            assert a["x"] != b["x"] or a["kind"] in ("hv", "hv-part") or b["kind"] in ("hv", "hv-part")
-        checked += 1
-    assert checked >= {"seed001-stomp": 1, "faulty": 5, "stomp": 1}[target.stem]
+    regions, overlaps, problems = check_map(elements, doc["layout"], doc["findings"])
+    assert problems == []
+    assert regions == len(model_ranges(doc["layout"])) >= 6
+    assert overlaps >= {"seed001-stomp": 1, "faulty": 5, "stomp": 1}[target.stem]
 
 
 def test_4k_region_next_to_4g_region_is_several_pixels_tall(tmp_path: Path) -> None:
