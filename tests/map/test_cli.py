@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, run_hvcheck
+from tests.conftest import FIXTURES, ROOT, assert_golden, run_hvcheck
 
 SEED = ROOT / "hvcheck" / "demo" / "examples" / "layout" / "seed001-stomp.yaml"
 FIXED = ROOT / "hvcheck" / "demo" / "examples" / "layout" / "seed001-fixed.yaml"
@@ -99,3 +99,18 @@ def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
     assert page.count('<li><span class="rule"') == len(doc["findings"])
     for target in re.findall(r'href="#([^"]+)"', page):
         assert f'id="{target}"' in page
+
+
+def test_docs_svg_is_the_current_rendering_of_seed_001() -> None:
+    """docs/seed001-map.svg (linked from the README) is what `hvcheck map` draws today: pure SVG
+    with a legend naming every region's exact range and source line."""
+    import xml.etree.ElementTree as ET
+
+    proc = run_hvcheck("map", "hvcheck/demo/examples/layout/seed001-stomp.yaml", "--format", "svg", cwd=ROOT)
+    assert proc.returncode == 1
+    root = ET.fromstring(proc.stdout)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and "<image" not in proc.stdout
+    legend = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text") if "legend" in t.get("class", "")]
+    assert any("[0x40000000, 0x80000000) 1 GiB" in row and "seed001-stomp.yaml:33" in row for row in legend)
+    assert any(row.startswith("M001 error") and "[0x40400000, 0x44c00000) 72 MiB" in row for row in legend)
+    assert_golden(ROOT / "docs" / "seed001-map.svg", proc.stdout)
