@@ -48,7 +48,7 @@ def choose_format(fmt: str | None, output: str | None) -> str:
 
 
 @click.command(cls=AreaCommand, area="layout")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--board", help="With a tree of several systems (an hvisor checkout): the board to draw.")
 @click.option("--all", "all_boards", is_flag=True, help="Every system of the tree: a board index and one map each.")
 @click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
@@ -61,13 +61,14 @@ def choose_format(fmt: str | None, output: str | None) -> str:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the map to FILE.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "note"]), default="error", show_default=True,
               help="Exit 1 when a finding at or above this severity exists.")
-def map_command(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
+def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
                 image_size: str | None, headroom: str, fmt: str | None, output: str | None, fail_on: str) -> int:
-    """Draw the memory map of PATH: one lane per owner, gaps collapsed, every overlap the layout
+    """Draw the memory map of PATHS: one lane per owner, gaps collapsed, every overlap the layout
     rules ({rules}) report drawn where it is.
 
-    PATH is anything `hvcheck layout` reads: a neutral layout file, an hvisor board directory, an
-    hvisor checkout with --board NAME or --all, and every other registered format.
+    PATHS is anything the loader registry reads (what `hvcheck layout` accepts): a neutral layout
+    file, an hvisor board directory, an hvisor checkout with --board NAME or --all, and every other
+    registered format, including those made of several files (the first decides the format).
     """
     from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
@@ -77,9 +78,11 @@ def map_command(path: Path, board: str | None, all_boards: bool, elf: Path | Non
     need = _size(headroom, "--headroom")
     bounds = _image_size(image_size)
     inputs: list[MapInput] = []
+    path = paths[0]
     if all_boards:
-        if board or elf or root_dts:
-            raise InputError(None, "--all draws every board; it cannot be combined with --board, --elf or --root-dts")
+        if board or elf or root_dts or len(paths) > 1:
+            raise InputError(None, "--all draws every system of one tree; it cannot be combined with --board, --elf, "
+                                   "--root-dts or more paths")
         from hvcheck.catalogue import rule_range
         from hvcheck.findings import input_error_finding
 
@@ -104,7 +107,7 @@ def map_command(path: Path, board: str | None, all_boards: bool, elf: Path | Non
         title = f"hvcheck map {path} --all"
     else:
         options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds)
-        system = loaders.load_paths([path], options)
+        system = loaders.load_paths(list(paths), options)
         inputs.append(MapInput(system.name, system, run_rules(system, headroom=need)))
         title = f"hvcheck map: {system.name}"
     findings = [f for i in inputs for f in i.findings]

@@ -114,3 +114,8 @@ def test_docs_svg_is_the_current_rendering_of_seed_001() -> None:
     assert any("[0x40000000, 0x80000000) 1 GiB" in row and "seed001-stomp.yaml:33" in row for row in legend)
     assert any(row.startswith("M001 error") and "[0x40400000, 0x44c00000) 72 MiB" in row for row in legend)
     assert_golden(ROOT / "docs" / "seed001-map.svg", proc.stdout)
+
+
+def test_no_path_is_a_usage_error() -> None:
+    proc = run_hvcheck("map", "--format", "text")
+    assert proc.returncode == 2 and "PATHS" in proc.stderr + proc.stdout
