@@ -64,7 +64,7 @@ STYLE = """
 .map .grid{stroke:#e0e0e0;stroke-width:.5}
 .map .lane-bg{fill:#fafafa;stroke:#eeeeee}
 .map .gap{fill:#ffffff}
-.map .mark{stroke-width:2;stroke-dasharray:5 3;fill-opacity:.16}
+.map .mark{stroke-width:2;stroke-dasharray:5 3;fill-opacity:.16;pointer-events:stroke}
 .map .lbl{pointer-events:none}
 .map .legend{white-space:pre}
 .map .strip-title{font-size:9px;fill:#757575}
