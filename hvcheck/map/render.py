@@ -31,7 +31,8 @@ def render_maps(inputs: list[MapInput], fmt: str, *, title: str) -> str:
     if fmt == "svg":
         from hvcheck.map.svg import render_svg
 
-        return render_svg([g for _, g in pairs if g is not None])
+        missing = [i.findings[0].message if i.findings else i.name for i, g in pairs if g is None]
+        return render_svg([g for _, g in pairs if g is not None], not_drawn=missing)
     if fmt == "text":
         from hvcheck.map.text import render_text
 

@@ -388,8 +388,9 @@ def _defs() -> str:
             f'<style>{STYLE}</style>')
 
 
-def render_svg(geoms: Sequence[MapGeometry], *, legend: bool = True) -> str:
-    """One standalone SVG document; several maps (``--all``) are stacked."""
+def render_svg(geoms: Sequence[MapGeometry], *, legend: bool = True, not_drawn: Sequence[str] = ()) -> str:
+    """One standalone SVG document; several maps (``--all``) are stacked, and the systems that
+    could not be loaded are named at the end (``not_drawn``), never silently left out."""
     bodies = []
     y = 0.0
     width = 0.0
@@ -398,6 +399,13 @@ def render_svg(geoms: Sequence[MapGeometry], *, legend: bool = True) -> str:
         bodies.append(body)
         y += h + 24
         width = max(width, w)
+    for line in not_drawn:
+        y += 14
+        bodies.append(f'<text class="legend" x="{MARGIN}" y="{y:.1f}" style="fill:{SEVERITY["error"]}">'
+                      f"not drawn: {escape(line)}</text>")
+        width = max(width, MARGIN * 2 + CHAR_W * (len(line) + 11))
+    if not_drawn:
+        y += 12
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="map" width="{width:.0f}" height="{y:.0f}" '
             f'viewBox="0 0 {width:.0f} {y:.0f}">{_defs()}<rect width="100%" height="100%" fill="#ffffff"/>'
             + "".join(bodies) + "</svg>\n")

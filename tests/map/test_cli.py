@@ -68,6 +68,9 @@ def test_all_with_unreadable_boards_lists_them_and_draws_the_rest() -> None:
     assert len(e001) == len(failed) and proc.returncode == 1
     text = run_hvcheck("map", str(BROKEN), "--all").stdout
     assert "not loaded" in text and "not drawn: aarch64/badjson" in text
+    svg = run_hvcheck("map", str(BROKEN), "--all", "--format", "svg").stdout
+    assert svg.count('class="title"') == len(loaded)
+    assert svg.count("not drawn: ") == len(failed) and "aarch64/badjson" in svg
 
 
 @pytest.mark.parametrize("args, message", [
