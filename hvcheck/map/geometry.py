@@ -96,6 +96,12 @@ class Mark:
     last_lane: int
     caveat: str = ""
     finding: int = 0       # index of the finding in MapGeometry.findings
+    exact: tuple[int, int] | None = None   # the finding's own range when the mark is drawn snapped (overview)
+
+    @property
+    def named(self) -> tuple[int, int]:
+        """The range the finding names (what labels and lists print)."""
+        return self.exact if self.exact is not None else (self.start, self.end)
 
 
 @dataclass

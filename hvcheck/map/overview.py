@@ -37,19 +37,28 @@ def needs_overview(geom: MapGeometry) -> bool:
 
 
 def _kept_edges(geom: MapGeometry, budget: int) -> list[int]:
-    """At most ``budget`` edges, spread over the whole map: the edges of the largest structures
-    (items, gaps, marks) first, then, in each of equal runs of the remaining edges, the edge of the
-    largest structure there, so every part of the address space keeps some rows."""
+    """At most ``budget`` edges, spread over the whole map. First the edges of findings (errors
+    first), up to a quarter of the budget; then those of the largest structures — items, gaps, and
+    each owner's occupied spans (so a zone's first and last address survive) — up to another
+    quarter; then, in each of equal runs of the remaining edges, the edge of the largest structure
+    there, so every part of the address space keeps some rows."""
     edges = geom.scale.edges
     weight: dict[int, int] = {}
-    structures = [(it.start, it.end) for it in geom.items if it.kind not in STRIP_KINDS and it.kind != IMAGE]
-    structures += [(g.start, g.end) for g in geom.scale.gaps] + [(m.start, m.end) for m in geom.marks]
+    items = [it for it in geom.items if it.kind not in STRIP_KINDS and it.kind != IMAGE]
+    structures = [(it.start, it.end) for it in items] + [(g.start, g.end) for g in geom.scale.gaps]
+    for lane in range(len(geom.lanes)):
+        structures += union((it.start, it.end) for it in items if it.lane == lane)
     for s, e in structures:
         size = e - s
         for edge in (s, e):
             if weight.get(edge, -1) < size:
                 weight[edge] = size
     kept = {edges[0], edges[-1]}
+    rank = {"error": 0, "warning": 1, "note": 2}
+    for m in sorted(geom.marks, key=lambda m: (rank.get(m.severity, 3), m.start - m.end, m.start)):
+        if len(kept) + 2 > budget // 4:
+            break
+        kept.update((m.start, m.end))
     for edge in sorted(weight, key=lambda x: (-weight[x], x))[: budget // 4]:
         kept.add(edge)
     buckets = max(budget - len(kept), 1)
@@ -117,8 +126,8 @@ def build_overview(geom: MapGeometry, budget: int = OVERVIEW_EDGES) -> MapGeomet
         if key in seen:
             continue
         snapped = Mark(m.uid, m.rule, m.severity, s, e, m.message, m.first_lane, m.last_lane,
-                       "grouped view: snapped to the nearest kept edges; the exact range is in the detailed map",
-                       m.finding)
+                       "grouped view: drawn at the nearest kept edges; exactly at "
+                       f"[{m.start:#x}, {m.end:#x}) in the detailed map", m.finding, exact=(m.start, m.end))
         seen[key] = snapped
         marks.append(snapped)
     covered = union([(it.start, it.end) for it in items if it.end > it.start] +

@@ -139,7 +139,7 @@ def tooltip(geom: MapGeometry, it: Item) -> str:
 
 
 def mark_tooltip(m: Mark) -> str:
-    lines = [f"{m.rule} {m.severity}: {_range(m.start, m.end)}", m.message]
+    lines = [f"{m.rule} {m.severity}: {_range(*m.named)}", m.message]
     if m.caveat:
         lines.append(f"({m.caveat})")
     return "\n".join(lines)
@@ -288,7 +288,7 @@ def _draw_marks(svg: _Svg, geom: MapGeometry, xl: XLayout, top: float, id_prefix
         lx = xl.annot_x + 6 * ncols + 6
         svg.add(f'<line x1="{bx + 4:.1f}" y1="{y0 + 1:.1f}" x2="{lx - 2:.1f}" y2="{ly - 3:.1f}" stroke="{color}" '
                 f'stroke-width=".6"/>')
-        text = f"{m.rule} {_range(m.start, m.end)}"
+        text = f"{m.rule} {'≈ ' if m.exact is not None else ''}{_range(*m.named)}"
         svg.add(f'<text class="lbl" x="{lx:.1f}" y="{ly:.1f}" style="fill:{color};font-weight:bold">'
                 f'{escape(_fit(text, xl.width - MARGIN - lx))}</text>')
 
@@ -299,7 +299,7 @@ def _legend_rows(geom: MapGeometry) -> list[tuple[str, str]]:
         caveat = f" ({m.caveat})" if m.caveat else ""
         title = get_rule(m.rule).title
         rows.append((SEVERITY.get(m.severity, "#000"),
-                     f"{m.rule} {m.severity:<7} {_range(m.start, m.end):<44} {title}{caveat}"))
+                     f"{m.rule} {m.severity:<7} {_range(*m.named):<44} {title}{caveat}"))
     for fi in geom.unplaced:
         f = geom.findings[fi]
         rows.append((SEVERITY.get(f.sev.label, "#000"), f"{f.rule} {f.sev.label:<7} (no address) {f.message}"))

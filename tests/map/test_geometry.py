@@ -164,15 +164,23 @@ def test_overview_groups_tiny_neighbours_and_loses_none(tmp_path: Path) -> None:
         size = 0x1000 if i % 7 else 0x20_0000
         regions.append((RegionKind.RAM if i % 3 else RegionKind.IO, addr, size))
         addr += size + (0x4000_0000 if i % 500 == 499 else 0)
-    system = _system([_zone("big", regions, root=True)])
-    geom = build_map(system)
+    # A second zone whose 8 KiB region overlaps the big zone's 1000th region: an M004 mark.
+    overlap_at = regions[1000][1]
+    system = _system([_zone("big", regions, root=True), _zone("other", [(RegionKind.RAM, overlap_at, 0x2000)])])
+    geom = build_map(system, run_rules(system))
+    assert any(m.rule == "M004" for m in geom.marks)
     assert needs_overview(geom)
     over = build_overview(geom)
     assert len(over.scale.edges) <= OVERVIEW_EDGES and over.grouped
     assert over.scale.height < geom.scale.height / 5
     groups = [it for it in over.items if it.kind == GROUP]
     kept = [it for it in over.items if it.kind != GROUP and it.kind != "bank"]
-    assert groups and sum(g.count for g in groups) + len(kept) == len(regions)
+    assert groups and sum(g.count for g in groups) + len(kept) == len(regions) + 1
+    # Findings keep their own edges, so their bands stay exact even in the overview.
+    m004 = [m for m in over.marks if m.rule == "M004"]
+    assert m004 and all(m.exact is None and m.start >= overlap_at for m in m004)
+    # Each owner's first and last address survive.
+    assert over.scale.edges[0] == 0x8000_0000 and addr - 0x4000_0000 in over.scale.edges
     # Each original region is inside the group that counts it, or drawn itself; groups link to it.
     for it in geom.items:
         if it.kind == "bank":
