@@ -14,7 +14,6 @@ own pixel row, in address order. Nothing here knows an output format.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +32,9 @@ SMALLEST_LOG2 = 12     # ranges of 4 KiB and less all get MIN_PX
 
 
 def segment_height(size: int) -> int:
-    """Pixel height of a covered elementary range of ``size`` bytes (monotonic, >= MIN_PX)."""
-    return MIN_PX + PX_PER_DOUBLING * max(0, math.ceil(math.log2(max(size, 1))) - SMALLEST_LOG2)
+    """Pixel height of a covered elementary range of ``size`` bytes (monotonic, >= MIN_PX):
+    ceil(log2(size)) is (size - 1).bit_length(), exact for any integer."""
+    return MIN_PX + PX_PER_DOUBLING * max(0, (max(size, 1) - 1).bit_length() - SMALLEST_LOG2)
 
 
 @dataclass(frozen=True)
@@ -257,24 +257,36 @@ def system_items(system: System) -> tuple[list[Lane], list[Item]]:
     return lanes, items
 
 
-def _lanes_touching(index: IntervalIndex[Item], start: int, end: int) -> list[int]:
-    hits = index.overlapping(start, end) if start < end else index.containing(start)
-    return sorted({iv.item.lane for iv in hits if iv.item.lane >= 0})
+class _LaneFinder:
+    """Which lanes have an item over a range: a linear scan for a few queries, an interval index
+    (built on first need) for many."""
+
+    def __init__(self, items: Sequence[Item], queries: int) -> None:
+        self.items = [it for it in items if it.lane >= 0]
+        self.index: IntervalIndex[Item] | None = None
+        if queries * len(self.items) > 200_000:
+            self.index = IntervalIndex(Interval(it.start, max(it.end, it.start + 1), it) for it in self.items)
+
+    def lanes(self, start: int, end: int) -> list[int]:
+        end = max(end, start + 1)
+        if self.index is not None:
+            return sorted({iv.item.lane for iv in self.index.overlapping(start, end)})
+        return sorted({it.lane for it in self.items if it.start < end and start < max(it.end, it.start + 1)})
 
 
 def build_marks(system: System, findings: Sequence[Finding], items: Sequence[Item],
                 lane_count: int) -> tuple[list[Mark], list[int]]:
     """One mark per place of each finding; findings without a place are returned as unplaced."""
-    index = IntervalIndex(Interval(it.start, max(it.end, it.start + 1), it) for it in items if it.lane >= 0)
+    placed = [(fi, f, finding_places(f, system)) for fi, f in enumerate(findings)]
+    finder = _LaneFinder(items, sum(len(p) for _, _, p in placed))
     marks: list[Mark] = []
     unplaced: list[int] = []
-    for fi, f in enumerate(findings):
-        places = finding_places(f, system)
+    for fi, f, places in placed:
         if not places:
             unplaced.append(fi)
             continue
         for pi, place in enumerate(places):
-            lanes = _lanes_touching(index, place.start, place.end) or list(range(lane_count))
+            lanes = finder.lanes(place.start, place.end) or list(range(lane_count))
             marks.append(Mark(f"f{fi}" + (f"-{pi}" if pi else ""), f.rule, f.sev.label, place.start, place.end,
                               f.message, lanes[0] if lanes else 0, lanes[-1] if lanes else 0, place.caveat, fi))
     return marks, unplaced

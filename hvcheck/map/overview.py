@@ -46,8 +46,12 @@ def _kept_edges(geom: MapGeometry, budget: int) -> list[int]:
     weight: dict[int, int] = {}
     items = [it for it in geom.items if it.kind not in STRIP_KINDS and it.kind != IMAGE]
     structures = [(it.start, it.end) for it in items] + [(g.start, g.end) for g in geom.scale.gaps]
-    for lane in range(len(geom.lanes)):
-        structures += union((it.start, it.end) for it in items if it.lane == lane)
+    by_lane: dict[int, list[tuple[int, int]]] = {}
+    for it in items:
+        by_lane.setdefault(it.lane, []).append((it.start, it.end))
+    for lane, spans in by_lane.items():
+        if lane >= 0:
+            structures += union(spans)
     for s, e in structures:
         size = e - s
         for edge in (s, e):

@@ -61,7 +61,7 @@ STYLE = """
 .map .k-hv-uncertain{fill:url(#hatch-red);stroke:#b71c1c;stroke-dasharray:2 2}
 .map .k-bank{stroke:none}
 .map .k-image{stroke:none}
-.map .grid{stroke:#e0e0e0;stroke-width:.5}
+.map .grid{stroke:#e0e0e0;stroke-width:.5;fill:none}
 .map .lane-bg{fill:#fafafa;stroke:#eeeeee}
 .map .gap{fill:#ffffff}
 .map .mark{stroke-width:2;stroke-dasharray:5 3;fill-opacity:.16;pointer-events:stroke}
@@ -97,9 +97,18 @@ def _size(n: int) -> str:
     return human_size(n)
 
 
-@lru_cache(maxsize=4096)
+_WHERE: dict[tuple[str | None, int | None, str | None, str | None], str] = {}
+
+
 def _where(loc: Location) -> str:
-    return escape(str(loc))
+    """The escaped source of a location; items share few distinct ones (one file, many lines)."""
+    key = (loc.path, loc.line, loc.symbol, loc.detail)
+    text = _WHERE.get(key)
+    if text is None:
+        if len(_WHERE) > 65536:
+            _WHERE.clear()
+        text = _WHERE[key] = escape(str(loc))
+    return text
 
 
 def _hex(n: int) -> str:
@@ -337,12 +346,14 @@ def render_svg_body(geom: MapGeometry, *, legend: bool, top_offset: float = 0.0,
     # Edges: a faint line across the lanes and the address where there is room for it.
     last = -1e9
     lanes_x0 = MARGIN + AXIS_W
+    grid: list[str] = []   # one path for every edge's line: one element, not thousands
     for addr, y in zip(geom.scale.edges, geom.scale.ys, strict=True):
         yy = top + y
-        svg.add(f'<line class="grid" x1="{lanes_x0 - 4}" y1="{yy:.1f}" x2="{xl.annot_x - 4:.1f}" y2="{yy:.1f}"/>')
+        grid.append(f"M{lanes_x0 - 4},{yy:.1f}H{xl.annot_x - 4:.1f}")
         if y - last >= 11:
             svg.add(f'<text x="{lanes_x0 - 8}" y="{yy + 3.5:.1f}" text-anchor="end">{addr:#x}</text>')
             last = y
+    svg.add(f'<path class="grid" d="{"".join(grid)}"/>')
     order = {HV: 0, HV_UNCERTAIN: 3, IMAGE: 4}
     for it in sorted((i for i in geom.items if i.kind != BANK),
                      key=lambda i: (order.get(i.kind, 2 if i.kind in STRIP_KINDS and i.kind != DT_MEMORY else 1),)):
