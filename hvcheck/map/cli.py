@@ -10,11 +10,23 @@ from pathlib import Path
 
 import click
 
-from hvcheck.cli import AreaCommand, exit_code, finish, write_report
+from hvcheck.cli import (
+    FORMAT_CHOICES,
+    AreaCommand,
+    common_options,
+    config_default,
+    exit_code,
+    finish,
+    prepare_run,
+    resolve_fail_on,
+    write_report,
+)
 from hvcheck.errors import InputError
 from hvcheck.units import parse_size
 
-MAP_FORMATS = ("html", "svg", "text", "json")
+# Drawn by hvcheck.map.render; every other format is a report of the findings, as for any command.
+DRAWN_FORMATS = ("html", "svg", "text")
+MAP_FORMATS = (*FORMAT_CHOICES, "html", "svg")
 _SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".svg": "svg", ".json": "json", ".txt": "text"}
 
 
@@ -49,20 +61,18 @@ def choose_format(fmt: str | None, output: str | None) -> str:
 
 @click.command(cls=AreaCommand, area="layout")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--board", help="With a tree of several systems (an hvisor checkout): the board to draw.")
+@click.option("--board", metavar="BOARD", help="With a tree of several systems (an hvisor checkout): the board to draw.")
 @click.option("--all", "all_boards", is_flag=True, help="Every system of the tree: a board index and one map each.")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
-@click.option("--format", "fmt", type=click.Choice(MAP_FORMATS), default=None,
-              help="html (one self-contained page), svg (with a legend), text (100 columns) or json (the model "
-                   "and the findings). Default: from the --output suffix, else text.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the map to FILE.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "note"]), default="error", show_default=True,
-              help="Exit 1 when a finding at or above this severity exists.")
+@common_options(formats=MAP_FORMATS, format_default=None,
+                format_help="html (one self-contained page), svg (with a legend), text (the map in 100 columns), "
+                            "json (the checked model and the findings); sarif, github, compact: the findings only, "
+                            "as every command reports them. Default: from the --output suffix, else text.")
 def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-                image_size: str | None, headroom: str, fmt: str | None, output: str | None, fail_on: str) -> int:
+                image_size: str | None, headroom: str, fmt: str | None, output: str | None, fail_on: str | None) -> int:
     """Draw the memory map of PATHS: one lane per owner, gaps collapsed, every overlap the layout
     rules ({rules}) report drawn where it is.
 
@@ -75,8 +85,9 @@ def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, el
     from hvcheck.map.render import MapInput, render_maps
 
     fmt = choose_format(fmt, output)
-    need = _size(headroom, "--headroom")
-    bounds = _image_size(image_size)
+    checked = [str(p) for p in paths]
+    need = _size(str(config_default("headroom", headroom, checked, "8M")), "--headroom")
+    bounds = _image_size(config_default("image-size", image_size, checked))
     inputs: list[MapInput] = []
     path = paths[0]
     if all_boards:
@@ -111,11 +122,23 @@ def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, el
         inputs.append(MapInput(system.name, system, run_rules(system, headroom=need)))
         title = f"hvcheck map: {system.name}"
     findings = [f for i in inputs for f in i.findings]
-    if fmt == "json":
-        from hvcheck.map.export import export_system
+    if fmt not in DRAWN_FORMATS:
+        extra = None
+        if fmt == "json":
+            from hvcheck.map.export import export_system
 
-        layouts = [{"name": i.name, "layout": None if i.system is None else export_system(i.system)} for i in inputs]
-        extra = {"layout": layouts[0]["layout"]} if not all_boards else {"layouts": layouts}
-        return finish(findings, fmt="json", output=output, fail_on=fail_on, extra=extra)
-    write_report(render_maps(inputs, fmt, title=title), output)
-    return exit_code(findings, fail_on)
+            layouts = [{"name": i.name, "layout": None if i.system is None else export_system(i.system)}
+                       for i in inputs]
+            extra = {"layout": layouts[0]["layout"]} if not all_boards else {"layouts": layouts}
+        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=title, extra=extra, inputs=checked)
+    # The same post-processing as every report (project config, inline suppressions): suppressed
+    # findings are neither drawn nor failing.
+    outcome, info = prepare_run(findings, checked)
+    shown = {id(f) for f in outcome.reported}
+    for i in inputs:
+        i.findings = [f for f in i.findings if id(f) in shown]
+    drawn = render_maps(inputs, fmt, title=title)
+    if fmt == "text" and info.summary:  # what was suppressed or baselined, as the text report says it
+        drawn += f"{info.summary}\n"
+    write_report(drawn, output)
+    return exit_code(outcome.reported, resolve_fail_on(fail_on, checked))

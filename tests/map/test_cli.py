@@ -77,7 +77,7 @@ def test_all_with_unreadable_boards_lists_them_and_draws_the_rest() -> None:
     (["/nonexistent/layout.yaml"], "no such file or directory"),
     ([str(SEED), "--board", "x"], "--board"),
     ([str(SEED), "--all"], "--all"),
-    ([str(SEED), "--format", "sarif"], "sarif"),
+    ([str(SEED), "--format", "pdf"], "pdf"),
     ([str(SEED), "--headroom", "lots"], "--headroom"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -85,6 +85,50 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and message in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt", ["compact", "sarif", "github"])
+def test_report_formats_are_the_findings_layout_reports(fmt: str) -> None:
+    """`map --format sarif|github|compact` is the same findings report as `hvcheck layout` gives,
+    so a CI step can upload either (only the run's command name differs)."""
+    drawn = run_hvcheck("map", str(SEED), "--format", fmt, "--sarif-root", str(ROOT))
+    checked = run_hvcheck("layout", str(SEED), "--format", fmt, "--sarif-root", str(ROOT))
+    assert drawn.returncode == checked.returncode == 1, drawn.stderr
+    if fmt == "sarif":
+        results = [json.loads(p.stdout)["runs"][0]["results"] for p in (drawn, checked)]
+        assert [(r["ruleId"], r["partialFingerprints"]) for r in results[0]] == \
+               [(r["ruleId"], r["partialFingerprints"]) for r in results[1]]
+        assert json.loads(drawn.stdout)["runs"][0]["automationDetails"]["id"] == "hvcheck/map/"
+    else:
+        assert drawn.stdout == checked.stdout and "M001" in drawn.stdout
+
+
+def _rules_drawn(svg: str) -> set[str]:
+    return set(re.findall(r"\b(M0\d\d) (?:error|warning|note)\b", svg))
+
+
+def test_config_ignores_and_defaults_apply_to_the_map(tmp_path: Path) -> None:
+    layout = tmp_path / "seed.yaml"
+    layout.write_text(SEED.read_text())
+    before = run_hvcheck("map", str(layout), "--format", "svg")
+    assert before.returncode == 1 and {"M001", "M002"} <= _rules_drawn(before.stdout)
+    (tmp_path / ".hvcheck.toml").write_text('ignore = ["M001", "M002"]\nfail-on = "error"\n')
+    after = run_hvcheck("map", str(layout), "--format", "svg")
+    assert after.returncode == 0, after.stderr        # what is left (M013) is a warning
+    assert not {"M001", "M002"} & _rules_drawn(after.stdout) and "M013" in _rules_drawn(after.stdout)
+    (tmp_path / ".hvcheck.toml").write_text('ignore = ["M001", "M002"]\nfail-on = "warning"\n')
+    assert run_hvcheck("map", str(layout), "--format", "svg").returncode == 1
+
+
+def test_baseline_accepts_what_is_drawn_and_text_says_so(tmp_path: Path) -> None:
+    layout = tmp_path / "seed.yaml"
+    layout.write_text(SEED.read_text())
+    baseline = tmp_path / "b.json"
+    assert run_hvcheck("layout", str(layout), "--write-baseline", str(baseline)).returncode == 0
+    proc = run_hvcheck("map", str(layout), "--baseline", str(baseline), "--format", "text")
+    assert proc.returncode == 0, proc.stderr
+    assert "M001" not in proc.stdout and "0 baselined finding(s) gone" in proc.stdout
+    assert "3 suppressed (3 baseline" in proc.stdout
 
 
 def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
