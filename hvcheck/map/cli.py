@@ -22,6 +22,7 @@ from hvcheck.cli import (
     write_report,
 )
 from hvcheck.errors import InputError
+from hvcheck.findings import Finding
 from hvcheck.units import parse_size
 
 # Drawn by hvcheck.map.render; every other format is a report of the findings, as for any command.
@@ -48,6 +49,17 @@ def _image_size(text: str | None) -> tuple[int, int] | None:
     if lo > hi or lo < 0:
         raise InputError(None, f"--image-size {text!r}: MIN must not exceed MAX")
     return lo, hi
+
+
+def _suppressed_text(suppressed: list[Finding]) -> str:
+    """--show-suppressed under a text map: the findings not drawn, each with why."""
+    if not suppressed:
+        return ""
+    rows = [f"suppressed, not drawn ({len(suppressed)}):"]
+    for f in suppressed:
+        why = f" ({f.suppressed.kind}: {f.suppressed.reason})" if f.suppressed is not None else ""
+        rows.append(f"  {f.rule} {f.sev.label}: {f.message}{why}")
+    return "\n".join(rows) + "\n"
 
 
 def choose_format(fmt: str | None, output: str | None) -> str:
@@ -138,7 +150,8 @@ def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, el
     for i in inputs:
         i.findings = [f for f in i.findings if id(f) in shown]
     drawn = render_maps(inputs, fmt, title=title)
-    if fmt == "text" and info.summary:  # what was suppressed or baselined, as the text report says it
-        drawn += f"{info.summary}\n"
+    if fmt == "text":  # what was suppressed or baselined, as the text report says it
+        drawn += _suppressed_text(outcome.suppressed) if info.show_suppressed else ""
+        drawn += f"{info.summary}\n" if info.summary else ""
     write_report(drawn, output)
     return exit_code(outcome.reported, resolve_fail_on(fail_on, checked))

@@ -129,6 +129,10 @@ def test_baseline_accepts_what_is_drawn_and_text_says_so(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert "M001" not in proc.stdout and "0 baselined finding(s) gone" in proc.stdout
     assert "3 suppressed (3 baseline" in proc.stdout
+    listed = run_hvcheck("map", str(layout), "--baseline", str(baseline), "--show-suppressed")
+    assert listed.returncode == 0
+    tail = listed.stdout[listed.stdout.index("suppressed, not drawn (3):"):]
+    assert "M001 error: " in tail and "(baseline: accepted in the baseline)" in tail
 
 
 def test_html_is_one_self_contained_file(tmp_path: Path) -> None:
