@@ -169,3 +169,25 @@ def test_suppression_in_board_rs_and_device_tree(tmp_path: Path) -> None:
     after = _doc("layout", str(board))
     clean(after["findings"], "M009")
     assert any(f["rule"] == "M009" for f in after["suppressed"])
+
+
+def test_suppression_scan_never_opens_a_fifo_a_finding_names(tmp_path: Path) -> None:
+    """An E001 names the FIFO it refused; looking for inline suppressions in it must not block
+    (a plain open() of a FIFO without a writer never returns: hvisor boards hung this way)."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "zone1.json"
+    os.mkfifo(fifo)
+    code = ("from pathlib import Path\n"
+            "from hvcheck.catalogue import load_catalogue\n"
+            "from hvcheck.findings import Finding, Location\n"
+            "from hvcheck.policy import RunOptions, process\n"
+            "load_catalogue()\n"
+            f"f = Finding('E001', 'unreadable', locations=[Location(path={str(fifo)!r}, line=1)])\n"
+            f"out = process([f], [{str(tmp_path)!r}], RunOptions())\n"
+            "print(len(out.reported))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
