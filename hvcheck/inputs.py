@@ -16,6 +16,15 @@ from typing import BinaryIO
 
 from hvcheck.errors import InputError, LimitExceeded
 
+# Every file read in this process (for the run's post-processing: inline suppressions are looked
+# for in the inputs that were actually read).
+_READ: dict[str, None] = {}
+
+
+def files_read() -> list[str]:
+    return list(_READ)
+
+
 STDIN_NAMES = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
 
 _SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
@@ -111,7 +120,8 @@ def read_stream(fh: BinaryIO, name: str, limit: int, what: str) -> bytes:
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise LimitExceeded(name, f"file exceeds the {limit}-byte limit for {what} (docs/limits.md)")
+        raise LimitExceeded(name, f"file exceeds the {limit}-byte limit for {what} (`hvcheck docs limits`)")
+    _READ[name] = None
     return data
 
 
