@@ -10,6 +10,7 @@ import errno
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -497,10 +498,34 @@ def _usage_line(exc: click.ClickException) -> str:
     """click's usage errors as one line: what is wrong, and the command to ask for help."""
     from hvcheck.errors import one_line
 
+    path_error = _path_error(exc)
+    if path_error is not None:
+        return path_error
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     return one_line(message + hint)
+
+
+# click's own check of a path option: "File '/x' is a directory." / "... does not exist."
+_CLICK_PATH = re.compile(r"^(?:File|Directory|Path) (['\"])(?P<path>.*)\1 (?P<what>[^'\"]+?)\.?$", re.S)
+_PATH_WHAT = {"is a directory": "is a directory, not a file", "does not exist": "no such file or directory",
+              "is a file": "is a file, not a directory"}
+
+
+def _path_error(exc: click.ClickException) -> str | None:
+    """A bad path named by click as `path: what (option)`, the shape of every other input error."""
+    from hvcheck.errors import one_line
+
+    param = getattr(exc, "param", None)
+    if not isinstance(exc, click.BadParameter) or param is None or not isinstance(param.type, click.Path):
+        return None
+    match = _CLICK_PATH.match(exc.message)
+    if match is None:
+        return None
+    what = _PATH_WHAT.get(match["what"], match["what"])
+    option = param.opts[0] if param.opts and param.opts[0].startswith("-") else (param.human_readable_name or "")
+    return one_line(f"{match['path']}: {what} ({option})")
 
 
 if __name__ == "__main__":
