@@ -71,7 +71,7 @@ def test_huge_names_from_input_are_clipped_in_text_reports() -> None:
     from hvcheck.findings import Finding
     from hvcheck.report.text import render_text
 
-    load_catalogue()  # M011 must be declared, whichever tests ran before this one
+    load_catalogue()        # M011 is declared by the layout rules; this test must not depend on test order
     out = render_text([Finding("M011", "z" * 1_000_000)], title="t" * 1_000_000)
     assert len(out) < 10_000 and "more characters" in out
 

@@ -46,6 +46,10 @@ def _generated() -> list[tuple[str, str, bytes]]:
     qemu_rel = "hvcheck/demo/examples/triage/seed002-qemu-int.log"
     qemu = (ROOT / qemu_rel).read_bytes()
     cases.append(("triage-log", qemu_rel, qemu + b"x" * 65_000 + b"\n"))
+    # A 64 KiB run of non-spaces inside an open oops record: `(\S+)\[...\]: unhandled signal` went quadratic.
+    oops_rel = "tests/fixtures/triage/riscv-linux-illegal.log"
+    oops = (ROOT / oops_rel).read_bytes().split(b"\n")
+    cases.append(("triage-log", oops_rel, b"\n".join(oops[:7] + [b"statu" + b"A" * 65_000] + oops[7:])))
     # JSON integers of thousands of digits: json.loads calls int(), which refuses them.
     layout_rel = "tests/fixtures/layout/seed001-stomp.json"
     cases.append(("layout-json", layout_rel, (ROOT / layout_rel).read_bytes().replace(b'"name"', b'"x": ' + b"9" * 5000 + b', "name"', 1)))
