@@ -300,7 +300,7 @@ class AreaCommand(click.Command):
 def text_width(output: str | None) -> int | None:
     """Wrap text to the terminal's width (COLUMNS, else the terminal's size). Piped or file output
     keeps one line per fact, whatever COLUMNS says: shells and readline export it to children."""
-    if output is not None or not sys.stdout.isatty():
+    if output is not None or not _stdout_is_tty():
         return None
     import shutil
 
@@ -317,7 +317,12 @@ def use_color(fmt: str, output: str | None, choice: str = "auto") -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return sys.stdout.isatty()
+    return _stdout_is_tty()
+
+
+def _stdout_is_tty() -> bool:
+    # sys.stdout is None when the shell closed it (`hvcheck ... >&-`)
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def prepare_run(findings: list[Any], inputs: list[str] | None = None) -> tuple[Any, Any]:
@@ -376,6 +381,10 @@ def write_report(text: str, output: str | None) -> None:
                 fh.write(text)
         except OSError as exc:
             raise InputError(output, f"cannot write report: {exc.strerror}") from None
+    elif sys.stdout is None:
+        # stdout closed (`>&-`): the report has nowhere to go. click.echo would drop it and let the
+        # run exit 0; EBADF (not EPIPE, which click intercepts) ends in main's one-line exit 2.
+        raise OSError(errno.EBADF, "standard output is closed")
     else:
         click.echo(text, nl=False)
 
@@ -496,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
         _quiet_stdout()
         sys.exit(2)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, errno.EBADF):
             _quiet_stdout()
             _fail(f"<stdout>: cannot write the report: {exc.strerror}", document=False)
         _internal(exc)
@@ -509,7 +518,10 @@ def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail a second time."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, 1)
+        if getattr(sys.stdout, "wrapped", sys.stdout) is None:
+            # stdout was closed: give the final flush at exit a stream to flush
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     except (OSError, ValueError):
         pass
 

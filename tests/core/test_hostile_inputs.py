@@ -208,3 +208,17 @@ def test_hostile_input_is_one_error_line(tmp_path: Path, command: str, param: st
         elif seconds > 10:
             failures.append(f"{kind}: {seconds:.1f} s")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_closed_stdout_is_one_error_line_not_a_bug_report(fmt: str) -> None:
+    """`hvcheck layout X >&-`: stdout closed. It was an internal error ('NoneType' has no
+    attribute 'isatty', 14 campaign violations); click.echo would have dropped the report and exited 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "hvcheck", "layout", str(LAYOUT), "--format", fmt],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == "error: <stdout>: cannot write the report: standard output is closed\n"
