@@ -144,3 +144,20 @@ def test_no_area_reaches_another_by_import_strings() -> None:
             found.add(mod)
     assert found - DYNAMIC_IMPORT_ALLOWED - STILL_PROBING == set()
     assert STILL_PROBING <= found, f"no longer probing, remove from STILL_PROBING: {STILL_PROBING - found}"
+
+
+def test_riscv_model_reader_walker_rules_layers() -> None:
+    base = (*CORE, "hvcheck.riscv", "hvcheck.riscv.rvc", "hvcheck.riscv.decode")
+    # the image model and address questions know nothing of walking or rules
+    assert not _violations(r"hvcheck\.riscv\.(rvc|decode)", allowed=base)
+    assert not _violations(r"hvcheck\.riscv\.(model|address)", allowed=(*base, "hvcheck.riscv.model",
+                                                                      "hvcheck.riscv.address", "hvcheck.riscv.walker"))
+    # the reader builds the model; the walker reads it; neither reaches the rules
+    rules = ("hvcheck.riscv.tvec", "hvcheck.riscv.check", "hvcheck.riscv.cli")
+    assert not _violations(r"hvcheck\.riscv\.(elf|walker)", forbidden=rules)
+
+
+def test_x86_model_readers_rules_layers() -> None:
+    assert not _violations(r"hvcheck\.x86\.cpuid_dump", allowed=(*CORE, "hvcheck.x86"))
+    assert not _violations(r"hvcheck\.x86\.(cpuid_readers|trace_readers)",
+                           forbidden=("hvcheck.x86.cpuid_rules", "hvcheck.x86.trace_rules", "hvcheck.x86.cli"))

@@ -1,13 +1,22 @@
-"""Run every static RISC-V image check: trap-vector writes (R001-R004) and reachable
-reserved/illegal encodings (R005). The CLI and the demo call :func:`check_image`."""
+"""Run every static RISC-V image check: trap-vector writes (R001-R004, R006) and reachable
+reserved/illegal encodings (R005). The CLI, the demo and crash triage call :func:`check_image`.
+
+The steps pass their results along as values: the walker's ``CodeMap`` and the trap-vector
+sites each walk returns go into :func:`hvcheck.riscv.tvec.check_writes`, whose handler
+addresses become the next walk's roots.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding
-from hvcheck.riscv.image import RiscvImage, load_image
+from hvcheck.riscv.address import AddressInfo, describe, inspect
+from hvcheck.riscv.elf import load_image
+from hvcheck.riscv.model import RiscvImage
 from hvcheck.riscv.tvec import TvecWrite, check_writes
+from hvcheck.riscv.walker import CodeMap, Walker
 
 # The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
 declare_rule("R005", "a reserved or illegal encoding is reachable in executable code", Severity.ERROR, "riscv")
@@ -18,59 +27,68 @@ MAX_ROUNDS = 4  # handlers reached through a resolved vector may themselves writ
 @dataclass
 class ImageReport:
     image: RiscvImage
+    code: CodeMap
     findings: list[Finding] = field(default_factory=list)
     writes: list[TvecWrite] = field(default_factory=list)
 
+    def inspect(self, addr: int) -> AddressInfo:
+        return inspect(self.image, self.code, addr)
+
+    def describe_address(self, addr: int) -> str:
+        """What the hart fetches at ``addr`` (reachable decode first): for crash triage."""
+        return describe(self.image, self.code, addr)
+
 
 def check_image(img: RiscvImage) -> ImageReport:
-    report = ImageReport(img)
-    img.walk()
-    img.sweep()  # linear decode of what the walk did not reach (instruction boundaries there)
+    walker = Walker(img)
+    report = ImageReport(img, walker.code)
+    sites = walker.walk() + walker.settle()
+    linear = walker.sweep()  # linear decode of what the walk did not reach (instruction boundaries there)
     done: set[int] = set()
     for _ in range(MAX_ROUNDS):
-        fresh = sorted(set(img.tvec_sites) - done)
+        fresh = sorted(set(sites) - done)
         if not fresh:
             break
         done |= set(fresh)
-        saved = img.tvec_sites
-        img.tvec_sites = fresh
-        findings, writes, roots = check_writes(img)
-        img.tvec_sites = saved
-        report.findings += findings
-        report.writes += writes
-        img.walk(roots)
+        result = check_writes(img, walker.code, fresh)
+        report.findings += result.findings
+        report.writes += result.writes
+        sites = walker.walk(result.roots) + walker.settle()
     # trap-vector writes in code the walk did not reach are checked too
-    linear = sorted(set(img.linear_tvec_sites) - done)
-    if linear:
-        img.tvec_sites, saved = linear, img.tvec_sites
-        findings, writes, roots = check_writes(img, reached=False)
-        img.tvec_sites = saved + linear
-        report.findings += findings
-        report.writes += writes
-        img.walk(roots)
-    report.findings += reserved_findings(img)
+    unreached = sorted(set(linear) - done)
+    if unreached:
+        result = check_writes(img, walker.code, unreached, reached=False)
+        report.findings += result.findings
+        report.writes += result.writes
+        walker.walk(result.roots)
+        walker.settle()
+    report.findings += reserved_findings(img, walker.code)
     for problem in img.problems:
         report.findings.append(input_error_finding(img.path, None, problem, "the RISC-V image rules for the unreadable part"))
     report.findings.sort(key=lambda f: (f.rule, f.data.get("write_pc", f.data.get("addr", 0))))
     return report
 
 
-def check_path(path: str) -> ImageReport:
+def check_path(path: str | os.PathLike[str]) -> ImageReport:
     return check_image(load_image(path))
 
 
-def reserved_findings(img: RiscvImage) -> list[Finding]:
+def reserved_findings(img: RiscvImage, code: CodeMap) -> list[Finding]:
     """R005: every reserved or illegal halfword the walk reached, with the root it came from."""
     out = []
-    for bad in sorted(img.bad, key=lambda b: b.addr):
+    for bad in sorted(code.bad, key=lambda b: b.addr):
         kind = "illegal" if bad.cls == "illegal" else "reserved"
+        how = f"; {bad.how}" if bad.how else ""
+        data: dict[str, object] = {"addr": bad.addr, "halfword": bad.halfword, "class": bad.cls,
+                                   "reason": bad.reason, "reached_from": bad.root, "profile": img.profile.name()}
+        if bad.how:
+            data["how"] = bad.how
         out.append(Finding(
             "R005",
             f"{kind} halfword 0x{bad.halfword:04x} is reachable at {img.where(bad.addr)} "
-            f"(reached from {img.where(bad.root)}): {bad.reason}",
+            f"(reached from {img.where(bad.root)}{how}): {bad.reason}",
             [Location(img.path, None, symbol=img.nearest_symbol(bad.addr), detail=f"0x{bad.addr:x}")],
-            {"addr": bad.addr, "halfword": bad.halfword, "class": bad.cls, "reason": bad.reason,
-             "reached_from": bad.root, "profile": img.profile.name()},
+            data,
             fix="remove the constant from the instruction stream, or assemble for the profile that defines it",
         ))
     return out
@@ -79,10 +97,11 @@ def reserved_findings(img: RiscvImage) -> list[Finding]:
 def summary_text(report: ImageReport) -> str:
     """Context printed before the findings (text output only)."""
     img = report.image
+    code = report.code
     lines = [
         f"image: {img.path} ({img.elf_type}, RV{img.xlen}, entry 0x{img.entry:x})",
         f"profile: {img.profile.name()} from {img.isa_source}",
-        f"code: {len(img.starts)} reachable instructions in "
+        f"code: {len(code.starts)} reachable instructions in "
         + ", ".join(f"{r.name} [0x{r.start:x}, 0x{r.end:x})" for r in img.regions[:6])
         + (" ..." if len(img.regions) > 6 else ""),
     ]
@@ -105,8 +124,11 @@ def summary_text(report: ImageReport) -> str:
             lines.append(f"  ... {len(report.writes) - 40} more (see --format json)")
     else:
         lines.append("trap-vector writes: none reachable")
-    if img.padding:
-        lines.append(f"padding: {len(img.padding)} zero run(s) after code treated as alignment fill, not code")
+    if code.padding:
+        undecided = (f" ({len(code.undecided_padding)} after a call whose callee could not be followed)"
+                     if code.undecided_padding else "")
+        lines.append(f"padding: {len(code.padding)} zero run(s) after code treated as alignment fill, not "
+                     f"code{undecided}")
     return "\n".join(lines) + "\n"
 
 

@@ -27,7 +27,7 @@ def riscv(elfs: tuple[str, ...], fmt: str, output: str | None, fail_on: str) -> 
         report = check_path(path)
         texts.append(summary_text(report))
         images.append({"path": path, "profile": report.image.profile.name(),
-                       "isa": report.image.isa_string, "reachable_instructions": len(report.image.starts),
+                       "isa": report.image.isa_string, "reachable_instructions": len(report.code.starts),
                        "trap_vector_writes": writes_json(report)})
         return report.findings
 

@@ -128,6 +128,7 @@ def decode32(w: int, xlen: int = 64) -> Insn:
     f7 = w >> 25
     imm_i = sext(w >> 20, 12)
     rv64 = xlen == 64
+    name: str | None
     if opc == 0x37 or opc == 0x17:
         name = "lui" if opc == 0x37 else "auipc"
         return Insn(w, VALID, name, name, rd=rd, imm=sext(w & 0xFFFFF000, 32), ops="dx")

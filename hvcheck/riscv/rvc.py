@@ -24,9 +24,9 @@ Public API: :func:`classify16`, :func:`decode16`, :class:`Profile`, :func:`class
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -368,11 +368,11 @@ def _misc_alu(hw: int, p: Profile) -> Decoded16:
     else:
         sub = (hw >> 2) & 7
         unary = {0: "c.zext.b", 1: "c.sext.b", 2: "c.zext.h", 3: "c.sext.h", 4: "c.zext.w", 5: "c.not"}
-        name = unary.get(sub)
-        if name == "c.zext.w" and p.xlen == 32:
-            name = None
-        if name is not None:
-            zcb = Decoded16(hw, VALID, name, name[2:], rd=rd, rs1=rd, ops="d")
+        unary_name = unary.get(sub)
+        if unary_name == "c.zext.w" and p.xlen == 32:
+            unary_name = None
+        if unary_name is not None:
+            zcb = Decoded16(hw, VALID, unary_name, unary_name[2:], rd=rd, rs1=rd, ops="d")
     if zcb is not None:
         if p.zcb:
             return zcb
@@ -528,14 +528,16 @@ def cached_table(name: str, profile: Profile, build: Callable[[Profile], bytes],
     """A 65536-entry table from the user's cache directory, rebuilt (and stored atomically) when
     missing or when any of ``sources`` (the files whose code defines the table) changed. Start-up
     of `hvcheck riscv` then costs a 64 KiB read instead of decoding 49152 halfwords."""
-    digest = hashlib.sha256(repr(profile).encode())
+    # A cache key, not a security boundary: CRC-32 and Adler-32 of the same bytes (64 bits) cost
+    # nothing to import, where hashlib loads OpenSSL (5-20 ms of every run's start-up).
+    key = repr(profile).encode()
     for src in (__file__, *sources):
         try:
-            digest.update(Path(src).read_bytes())
+            key += Path(src).read_bytes()
         except OSError:
             return build(profile)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "hvcheck" / f"{name}-{digest.hexdigest()[:20]}.bin"
+    path = Path(base) / "hvcheck" / f"{name}-{zlib.crc32(key):08x}{zlib.adler32(key):08x}-{len(key):x}.bin"
     try:
         data = path.read_bytes()
         if len(data) == 65536:

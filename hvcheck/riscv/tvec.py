@@ -15,21 +15,28 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule
+from hvcheck.riscv.address import AddressInfo, describe, inspect
 from hvcheck.riscv.decode import TVEC_CSRS, Insn, pretty
-from hvcheck.riscv.image import AddressInfo, RiscvImage
-from hvcheck.riscv.rvc import Decoded16, sext
+from hvcheck.riscv.model import RiscvImage
+from hvcheck.riscv.rvc import ABI_NAMES, Decoded16, sext
+from hvcheck.riscv.walker import CodeMap
 
 # The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
 declare_rule("R001", "trap-vector CSR written with a reserved MODE (>= 2)", Severity.ERROR, "riscv")
 declare_rule("R002", "trap-vector BASE does not land on an instruction start", Severity.ERROR, "riscv")
 declare_rule("R003", "trap-vector BASE lands on an instruction that is not a symbol or function entry", Severity.WARNING, "riscv")
 declare_rule("R004", "vectored trap table misaligned or not made of 4-byte jumps", Severity.ERROR, "riscv")
+declare_rule("R006", "temporary trap vector: the target restores the saved vector or skips the faulting "
+                     "instruction (intended)", Severity.NOTE, "riscv")
+declare_rule("R007", "trap vector points at a park loop (wfi; j back): traps stop the hart there (intended)",
+             Severity.NOTE, "riscv")
 
 WINDOW = 48  # instructions walked back from a write (first try)
 LONG_WINDOW = 4096  # second try for values still unknown (switch cases reached through a jump table)
 DISPATCH_RANGE = 4096  # how far a jump-table case may lie from its dispatching indirect jump
 MAX_CALLERS = 16
 VECTOR_CAUSES = (0, 1, 3, 5, 7, 9, 11)  # exceptions (0) and U/S/VS/M software, timer, external interrupts
+GUEST_TVEC = 0x205  # vstvec: written by a hypervisor with guest addresses, never this image's handlers
 CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
 
 
@@ -46,16 +53,27 @@ class Value:
     v: int | OldCsr | None
     chain: tuple[str, ...] = ()
     note: str = ""
+    assumes: tuple[str, ...] = ()  # initial values of writable data the value was computed from
 
 
 UNKNOWN = Value(None)
-_NO_SEED: dict[int, Value] = {}  # one shared object: memo keys include the seed's identity
 
 
 class _Regs(Protocol):
-    """Anything that maps a register number to a Value (a dict, or a lazy view)."""
+    """Anything that maps a register number to a Value (a lazy view of the values before an
+    instruction, a caller's arguments, no seed at all)."""
 
     def get(self, reg: int, default: Value = ..., /) -> Value: ...
+
+
+class _NoSeed:
+    """No register is known at the start of the window."""
+
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
+        return default
+
+
+_NO_SEED = _NoSeed()  # one shared object: memo keys include the seed's identity
 
 
 @dataclass
@@ -74,13 +92,14 @@ class TvecWrite:
 
 
 class Propagator:
-    def __init__(self, img: RiscvImage) -> None:
+    def __init__(self, img: RiscvImage, code: CodeMap) -> None:
         self.img = img
+        self.code = code
         self.mask = (1 << img.xlen) - 1
-        self._func_entries = set(img.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
+        self._func_entries = set(code.callers) | {s.addr for s in img.symbols if s.kind == "FUNC"}
         self._func_entries.add(img.entry)
-        self._windows: dict[tuple[int, int], list[int]] = {}
-        self._jumps = sorted(img.indirect_jumps)
+        self._chains: dict[int, tuple[int, int]] = {}  # pc -> (start of its straight-line path, length)
+        self._jumps = sorted(code.indirect_jumps)
         self._entry_list = sorted(self._func_entries)
         self.via_dispatch: set[int] = set()
         self._memo: dict[tuple[int, int, int], Value] = {}
@@ -88,6 +107,10 @@ class Propagator:
         self._seeds: dict[int, list[tuple[_Regs, str]]] = {}
         self._preds: dict[int, int | None] = {}
         self._texts: dict[int, str] = {}
+        # gp holds __global_pointer$ (the linker relaxes `la` to gp-relative only when the image
+        # defines it, and the code relies on it): a value for gp where nothing in the window sets it
+        gp = next((s.addr for s in img.symbols if s.name == "__global_pointer$"), None)
+        self._gp = None if gp is None else Value(gp, (f"gp = 0x{gp:x} <__global_pointer$> (the ABI's global pointer)",))
 
     def text(self, pc: int, insn: Decoded16 | Insn) -> str:
         t = self._texts.get(pc)
@@ -104,8 +127,8 @@ class Propagator:
         return p
 
     def _predecessor(self, pc: int) -> int | None:
-        starts = self.img.starts
-        linear = self.img.linear
+        starts = self.code.starts
+        linear = self.code.linear
         fall = None
         ended = False
         for back in (4, 2):
@@ -116,7 +139,7 @@ class Propagator:
                     fall = p
                 ended = fall is None
                 break
-        sources = self.img.targets.get(pc, [])
+        sources = self.code.targets.get(pc, [])
         if fall is not None:
             return fall
         if len(set(sources)) == 1:
@@ -146,42 +169,57 @@ class Propagator:
             k += 1
         return out
 
-    def window(self, pc: int, limit: int = WINDOW) -> list[int]:
-        """Instruction addresses before ``pc`` on the straight-line fall-through path."""
-        if (pc, limit) in self._windows:
-            return self._windows[(pc, limit)]
-        out: list[int] = []
+    def chain(self, pc: int) -> tuple[int, int]:
+        """(first instruction, number of instructions) of the straight-line path that ends just
+        before ``pc``: predecessors back to a function entry, a join point or a loop. Memoised
+        for every address on the way, so the writes along one long path (a switch's cases)
+        share one walk instead of each walking it again."""
+        chains = self._chains
+        known = chains.get(pc)
+        if known is not None:
+            return known
+        path: list[int] = []  # pc and its predecessors, back to a known or first instruction
+        index: dict[int, int] = {}
         cur = pc
-        seen = {pc}
-        while len(out) < limit and cur not in self._func_entries:
-            p = self.predecessor(cur)
+        while True:
+            known = chains.get(cur)
+            if known is not None:
+                start, dist = known
+                break
+            p = None if cur in self._func_entries else self.predecessor(cur)
             if p is None:
+                start, dist = cur, 0
+                chains[cur] = known = (cur, 0)
                 break
-            if p in seen:  # a loop: stop before going round it again
-                break
-            seen.add(p)
-            out.append(p)
+            index[cur] = len(path)
+            path.append(cur)
+            if p in index:  # a loop: each walk stops before it revisits an instruction
+                j, k = index[p], len(path) - 1
+                for m in range(j, k + 1):  # on the loop: it starts just after the node itself
+                    chains[path[m]] = (path[m - 1] if m > j else path[k], k - j)
+                for t in range(j - 1, -1, -1):  # leading into it: up to the loop's last node
+                    chains[path[t]] = (path[k], k - t)
+                return chains[pc]
             cur = p
-        out.reverse()
-        self._windows[(pc, limit)] = out
-        return out
+        for node in reversed(path):
+            dist += 1
+            chains[node] = (start, dist)
+        return self._chains[pc]
 
-    def evaluate(self, pcs: list[int], seed: dict[int, Value] | None = None) -> dict[int, Value]:
-        regs: dict[int, Value] = dict(seed or {})
-        for pc in pcs:
-            insn = self.img.decode(pc)
-            if insn is not None:
-                self.step(pc, insn, regs)
-        return regs
+    def window_length(self, pc: int, limit: int = WINDOW) -> tuple[int, int | None]:
+        """How many predecessors of ``pc`` the value recovery may use, and the path's first
+        instruction when the whole path fits (None when ``limit`` cut it)."""
+        start, dist = self.chain(pc)
+        return (dist, start) if dist <= limit else (limit, None)
 
-    def get(self, regs: dict[int, Value], r: int | None) -> Value:
+    def get(self, regs: _Regs, r: int | None) -> Value:
         if r is None:
             return UNKNOWN
         if r == 0:
             return Value(0)
         return regs.get(r, UNKNOWN)
 
-    def step(self, pc: int, insn: Decoded16 | Insn, regs: dict[int, Value]) -> None:
+    def step(self, pc: int, insn: Decoded16 | Insn, regs: _StepView) -> None:
         op = insn.op
         rd = insn.rd
         text = self.text(pc, insn)
@@ -206,10 +244,10 @@ class Propagator:
         elif op.startswith("csrr") and isinstance(insn, Insn) and insn.csr is not None:
             result = Value(OldCsr(insn.csr, pc), (text,)) if insn.csr in TVEC_CSRS else UNKNOWN
         elif op in _IMM_OPS and imm is not None and isinstance(a.v, int):
-            result = Value(self._imm_op(op, a.v, imm), (*a.chain, text))
+            result = Value(self._imm_op(op, a.v, imm), (*a.chain, text), assumes=a.assumes)
         elif op in ("add", "sub", "and", "or", "xor", "addw", "subw") and isinstance(a.v, int) \
                 and isinstance(b.v, int):
-            result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text))
+            result = Value(self._reg_op(op, a.v, b.v), (*a.chain, *b.chain, text), assumes=a.assumes + b.assumes)
         elif op == "add" and isinstance(a.v, int) != isinstance(b.v, int) and insn.rs1 and insn.rs2:
             known, other, reg = (a, b, insn.rs2) if isinstance(a.v, int) else (b, a, insn.rs1)
             if isinstance(known.v, int) and not isinstance(other.v, OldCsr):
@@ -233,8 +271,11 @@ class Propagator:
                     val -= 1 << (size * 8)
                 where = self.img.where(addr)
                 what = "initial value of writable data" if writable else "literal"
+                assumes = a.assumes + ((f"the initial value of writable data at {where} (0x{val & self.mask:x})",)
+                                       if writable else ())
                 result = Value(val & self.mask, (*a.chain, f"{text}   ; {what} at {where} = 0x{val & self.mask:x}"),
-                               note="value read from writable memory (initial value)" if writable else "")
+                               note="value read from writable memory (initial value)" if writable else "",
+                               assumes=assumes)
         regs[rd] = result
 
     def _imm_op(self, op: str, a: int, imm: int) -> int:
@@ -276,14 +317,14 @@ class Propagator:
         write = TvecWrite(pc, insn.csr, pretty(insn))
         for limit in (WINDOW, LONG_WINDOW):
             self._memo = self._memos.setdefault(limit, {})  # results depend on the window limit
-            pcs = self.window(pc, limit)
-            path = [*pcs, pc]
+            length, start = self.window_length(pc, limit)
             write.values = []
-            for seed, via in self._caller_seeds(pcs[0] if pcs else pc):
-                regs = _Before(self, path, len(pcs), seed)
-                prior = self._prior_csr_value(path, insn.csr, seed)
+            seeds = self._caller_seeds(start) if start is not None else [(_NO_SEED, "")]
+            for seed, via in seeds:
+                regs = _Before(self, pc, length, seed)
+                prior = self._prior_csr_value(pc, length, insn, seed)
                 write.values.append(self._written(insn, pc, regs, prior, via))
-            if all(v.v is not None for v in write.values) or len(pcs) < limit:
+            if all(v.v is not None for v in write.values) or length < limit:
                 break
         # dedupe identical values
         seen: dict[object, Value] = {}
@@ -292,65 +333,84 @@ class Propagator:
         write.values = list(seen.values())
         return write
 
-    def value_before(self, pcs: list[int], i: int, reg: int, seed: _Regs) -> Value:
-        """Value of ``reg`` just before ``pcs[i]`` (``pcs`` ends with the write itself): walk back
-        to its last definition and evaluate that instruction from the values before it (a
-        backward slice: only what the write depends on is evaluated). Results are memoised by
-        address, so the many writes along one long path (a switch's cases) share the work."""
+    def value_before(self, pc: int, left: int, reg: int, seed: _Regs) -> Value:
+        """Value of ``reg`` just before ``pc``, where ``left`` predecessors of ``pc`` belong to the
+        window: walk back to its last definition and evaluate that instruction from the values
+        before it (a backward slice: only what the write depends on is evaluated). Results are
+        memoised by address, so the many writes along one long path share the work."""
         if reg == 0:
             return Value(0)
         memo = self._memo
         sid = id(seed)
-        key = (pcs[i], reg, sid)
+        key = (pc, reg, sid)
         if key in memo:
             return memo[key]
         memo[key] = UNKNOWN  # guards against cycles
         result = None
         visited = [key]
-        for j in range(i - 1, -1, -1):
-            insn = self.img.decode(pcs[j])
+        cur = pc
+        decode = self.img.decode
+        for k in range(left):
+            p = self.predecessor(cur)
+            if p is None:
+                break
+            insn = decode(p)
             if insn is not None and _defines(insn, reg):
-                view = _StepView(_Before(self, pcs, j, seed))
-                self.step(pcs[j], insn, view)
+                view = _StepView(_Before(self, p, left - k - 1, seed))
+                self.step(p, insn, view)
                 result = view.written.get(reg, UNKNOWN)
                 break
-            k2 = (pcs[j], reg, sid)
+            k2 = (p, reg, sid)
             if k2 in memo:
                 result = memo[k2]
                 break
             visited.append(k2)
+            cur = p
         if result is None:
             result = seed.get(reg, UNKNOWN)
-        for k in visited:
-            memo[k] = result
+            if result.v is None and reg == 3 and self._gp is not None:
+                result = self._gp
+        for seen_key in visited:
+            memo[seen_key] = result
         return result
 
     def _caller_seeds(self, entry: int) -> list[tuple[_Regs, str]]:
         """Register values at ``entry``: from each direct caller when entry is a function entry."""
         if entry in self._seeds:
             return self._seeds[entry]
-        callers = self.img.callers.get(entry, [])
+        callers = self.code.callers.get(entry, [])
         if not callers:
             return [(_NO_SEED, "")]
         out: list[tuple[_Regs, str]] = []
         self._seeds[entry] = out
         for call in callers[:MAX_CALLERS]:
-            pcs = self.window(call)
-            out.append((_Args(_Before(self, [*pcs, call], len(pcs), _NO_SEED)),
+            length, _ = self.window_length(call)
+            insn = self.img.decode(call)
+            link = None
+            if insn is not None and insn.rd:  # the link register holds the return address
+                link = (insn.rd, Value((call + insn.length) & self.mask, (self.text(call, insn),)))
+            out.append((_Args(_Before(self, call, length, _NO_SEED), link),
                         f"via the call at {self.img.where(call)}"))
         return out
 
-    def _prior_csr_value(self, pcs: list[int], csr: int, seed: _Regs) -> Value | None:
-        """The value an earlier csrw to the same CSR in the window wrote (for csrs/csrc)."""
-        for j in range(len(pcs) - 2, -1, -1):  # pcs ends with the write itself
-            insn = self.img.decode(pcs[j])
-            if isinstance(insn, Insn) and insn.csr == csr and insn.name in ("csrrw", "csrrwi"):
+    def _prior_csr_value(self, pc: int, left: int, write: Insn, seed: _Regs) -> Value | None:
+        """The value an earlier csrw to the same CSR in the window wrote (only csrs/csrc need it)."""
+        if write.name in ("csrrw", "csrrwi"):
+            return None
+        cur = pc
+        for k in range(left):
+            p = self.predecessor(cur)
+            if p is None:
+                return None
+            insn = self.img.decode(p)
+            if isinstance(insn, Insn) and insn.csr == write.csr and insn.name in ("csrrw", "csrrwi"):
                 if insn.name == "csrrwi":
                     return Value(insn.rs1 or 0)
-                return self.value_before(pcs, j, insn.rs1 or 0, seed)
+                return self.value_before(p, left - k - 1, insn.rs1 or 0, seed)
+            cur = p
         return None
 
-    def _written(self, insn: Insn, pc: int, regs: dict[int, Value], prior: Value | None, via: str) -> Value:
+    def _written(self, insn: Insn, pc: int, regs: _Regs, prior: Value | None, via: str) -> Value:
         text = f"0x{pc:x} {pretty(insn)}"
         name = insn.name
         if name == "csrrw":
@@ -361,7 +421,8 @@ class Propagator:
                 reg = _reg(insn.rs1)
                 return Value(None, (text,), note=f"{reg} is not a constant on the straight-line path"
                              + (f" ({via})" if via else "") + _why_unknown(self, pc, insn.rs1))
-            return Value(src.v, (*src.chain, text), note=" ".join(x for x in (src.note, via) if x))
+            return Value(src.v, (*src.chain, text), note=" ".join(x for x in (src.note, via) if x),
+                         assumes=src.assumes)
         if name == "csrrwi":
             return Value(insn.rs1 or 0, (text,), note=via)
         src = self.get(regs, insn.rs1) if name in ("csrrs", "csrrc") else Value(insn.rs1 or 0)
@@ -372,27 +433,33 @@ class Propagator:
             return Value(None, (text,), note=f"{name} sets/clears {bits} 0x{src.v:x} of a value not known "
                                               "statically (no earlier write in the same block)")
         if name.startswith("csrrs"):
-            return Value(prior.v | src.v, (*prior.chain, *src.chain, text))
-        return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text))
+            return Value(prior.v | src.v, (*prior.chain, *src.chain, text), assumes=prior.assumes + src.assumes)
+        return Value(prior.v & ~src.v & self.mask, (*prior.chain, *src.chain, text),
+                     assumes=prior.assumes + src.assumes)
 
 
 class _Before:
-    """Registers just before ``pcs[i]``, each computed on demand (see value_before)."""
+    """Registers just before ``pc`` (with ``left`` predecessors in the window), each computed on
+    demand (see value_before)."""
 
-    def __init__(self, prop: Propagator, pcs: list[int], i: int, seed: _Regs) -> None:
-        self.prop, self.pcs, self.i, self.seed = prop, pcs, i, seed
+    def __init__(self, prop: Propagator, pc: int, left: int, seed: _Regs) -> None:
+        self.prop, self.pc, self.left, self.seed = prop, pc, left, seed
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
-        return self.prop.value_before(self.pcs, self.i, reg, self.seed)
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
+        return self.prop.value_before(self.pc, self.left, reg, self.seed)
 
 
 class _Args:
-    """A caller's registers at a call, restricted to the argument registers a0-a7."""
+    """A caller's registers at a call, restricted to the argument registers a0-a7, and the link
+    register the call wrote (``jal t0, 1f`` then ``addi t0, t0, off``: a link-relative value)."""
 
-    def __init__(self, before: _Before) -> None:
+    def __init__(self, before: _Before, link: tuple[int, Value] | None = None) -> None:
         self.before = before
+        self.link = link
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
+        if self.link is not None and reg == self.link[0]:
+            return self.link[1]
         if 10 <= reg <= 17:
             v = self.before.get(reg)
             return v if v.v is not None else default
@@ -406,7 +473,7 @@ class _StepView:
         self.before = before
         self.written: dict[int, Value] = {}
 
-    def get(self, reg: int, default: Value = UNKNOWN) -> Value:
+    def get(self, reg: int, default: Value = UNKNOWN, /) -> Value:
         return self.written[reg] if reg in self.written else self.before.get(reg)
 
     def __setitem__(self, reg: int, value: Value) -> None:
@@ -428,16 +495,14 @@ _LOADS = {"ld": (8, False), "lw": (4, True), "lwu": (4, False), "lh": (2, True),
 
 
 def _reg(r: int | None) -> str:
-    from hvcheck.riscv.rvc import ABI_NAMES
     return ABI_NAMES[r or 0]
 
 
 def _why_unknown(prop: Propagator, pc: int, reg: int | None) -> str:
-    pcs = prop.window(pc)
-    if not pcs or len(pcs) >= WINDOW:
+    length, first = prop.window_length(pc)
+    if not length or length >= WINDOW or first is None:
         return ""
-    first = pcs[0]
-    if first in prop.img.callers or first in prop._func_entries:
+    if first in prop.code.callers or first in prop._func_entries:
         return f"; it is set by the caller of {prop.img.where(first)}"
     return f"; the path starts at {prop.img.where(first)} (a join point or the start of decoded code)"
 
@@ -461,22 +526,43 @@ def _ends_flow(insn: Decoded16 | Insn) -> bool:
 
 # ---------------------------------------------------------------------------- checks
 
-def check_writes(img: RiscvImage, reached: bool = True) -> tuple[list[Finding], list[TvecWrite], list[int]]:
-    """R001-R004 for every trap-vector write; returns findings, the writes, and the handler
-    addresses that became walk roots (for R005)."""
-    prop = Propagator(img)
-    findings: list[Finding] = []
-    writes: list[TvecWrite] = []
-    roots: list[int] = []
-    for pc in sorted(set(img.tvec_sites)):
+@dataclass
+class WriteCheck:
+    """The result of checking one batch of trap-vector writes."""
+
+    findings: list[Finding] = field(default_factory=list)
+    writes: list[TvecWrite] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)  # handler addresses to walk (for R005)
+
+
+class _Ctx:
+    """What every per-value check reads: the image, the walk, and where new roots go."""
+
+    def __init__(self, img: RiscvImage, code: CodeMap, roots: list[int]) -> None:
+        self.img, self.code, self.roots = img, code, roots
+
+    def inspect(self, addr: int) -> AddressInfo:
+        return inspect(self.img, self.code, addr)
+
+    def describe(self, addr: int) -> str:
+        return describe(self.img, self.code, addr)
+
+
+def check_writes(img: RiscvImage, code: CodeMap, sites: list[int], reached: bool = True) -> WriteCheck:
+    """R001-R004 and R006 for the trap-vector writes at ``sites``; the handler addresses that
+    become walk roots (for R005) are returned with the findings."""
+    prop = Propagator(img, code)
+    out = WriteCheck()
+    ctx = _Ctx(img, code, out.roots)
+    for pc in sorted(set(sites)):
         w = prop.resolve(pc)
         if w is None:
             continue
         w.reached = reached
-        writes.append(w)
+        out.writes.append(w)
         for val in w.values:
-            findings += _check_value(img, w, val, roots)
-    return findings, writes, roots
+            out.findings += _check_value(ctx, w, val)
+    return out
 
 
 def _loc(img: RiscvImage, pc: int) -> Location:
@@ -488,7 +574,28 @@ def _base_data(img: RiscvImage, w: TvecWrite, val: Value) -> dict[str, object]:
             "instruction": w.insn_text, "chain": list(val.chain)}
 
 
-def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) -> list[Finding]:
+def _check_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
+    """The findings for one value; a verdict against a value computed from the initial value
+    of writable data (which the program may overwrite before the write: Linux's kernel_map)
+    is not given as a fact but as a note that says what it rests on."""
+    roots_before = len(ctx.roots)
+    found = _judge_value(ctx, w, val)
+    if not val.assumes or all(f.sev == Severity.NOTE for f in found):
+        return found
+    del ctx.roots[roots_before:]  # not a known handler: do not walk it
+    img = ctx.img
+    first = next(f for f in found if f.sev != Severity.NOTE)
+    assumes = list(dict.fromkeys(val.assumes))
+    data = dict(first.data, assumes=assumes, unverified=first.rule)
+    return [Finding("R002", f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}: the value is computed "
+                            f"from {'; '.join(assumes)}, which the program may change before this write, so "
+                            f"BASE is not checked. With that initial value: {first.rule} {first.message}",
+                    [_loc(img, w.pc)], data, severity=Severity.NOTE,
+                    fix="nothing if that data is set at run time; otherwise see " + first.rule)]
+
+
+def _judge_value(ctx: _Ctx, w: TvecWrite, val: Value) -> list[Finding]:
+    img = ctx.img
     head = f"{w.csr_name} (0x{w.csr:03x}) written at {img.where(w.pc)}"
     if not w.reached:
         head += " (code not reached from the entry point or a function symbol; found by linear sweep)"
@@ -496,7 +603,10 @@ def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) ->
     data["reached"] = w.reached
     if isinstance(val.v, OldCsr):
         return []  # restores the value read earlier (csrrw save / csrw restore idiom): nothing new
+    guest = w.csr == GUEST_TVEC
     if val.v is None:
+        if guest:
+            return []  # a guest's vector: its BASE is never checked against this image anyway
         data["reason"] = val.note
         return [Finding("R002", f"{head}: value not resolved statically ({val.note}); BASE not checked",
                         [_loc(img, w.pc)], data, severity=Severity.NOTE,
@@ -521,24 +631,27 @@ def _check_value(img: RiscvImage, w: TvecWrite, val: Value, roots: list[int]) ->
                                 f"WARL hardware silently drops or changes the write{extra}",
                         [_loc(img, w.pc)], data,
                         fix="align the handler/table to >= 64 bytes and write `table | 1` or `handler`")]
+    if guest:
+        return []  # vstvec holds a guest address (a hypervisor's reset value or a saved guest vector)
     out: list[Finding] = []
-    info = img.inspect(base)
-    data["target"] = img.describe_address(base)
+    info = ctx.inspect(base)
+    data["target"] = ctx.describe(base)
     data["nearest_symbol"] = info.symbol
-    bad_target = _target_finding(img, w, val, head, info, data, mode)
+    bad_target = _target_finding(ctx, w, head, info, data)
     if bad_target is not None:
         out.append(bad_target)
         if bad_target.rule == "R002":
             return out
     if mode == 1:
-        out += _vector_findings(img, w, val, head, base, data, roots)
+        out += _vector_findings(ctx, w, head, base, data)
     else:
-        roots.append(base)
+        ctx.roots.append(base)
     return out
 
 
-def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: AddressInfo,
-                    data: dict[str, object], mode: int) -> Finding | None:
+def _target_finding(ctx: _Ctx, w: TvecWrite, head: str, info: AddressInfo,
+                    data: dict[str, object]) -> Finding | None:
+    img = ctx.img
     base = info.addr
     if not info.in_code:
         return Finding("R002", f"{head}: BASE 0x{base:x} is not in any executable section "
@@ -546,7 +659,7 @@ def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: 
                                "fetches from there", [_loc(img, w.pc)], dict(data),
                        fix="write the address of the trap handler (`la t0, handler`)")
     if info.mid_instruction:
-        desc = img.describe_address(base)
+        desc = ctx.describe(base)
         loop = ""
         if info.reads_class in ("illegal", "reserved"):
             loop = ", and will trap to the same address forever"
@@ -555,19 +668,33 @@ def _target_finding(img: RiscvImage, w: TvecWrite, val: Value, head: str, info: 
         return Finding("R002", f"{head}: BASE is not an instruction start. {desc}{loop}{hint}",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
                        dict(data), fix="compute the vector with `la t0, <handler symbol>`, never by hand")
-    if info.exact_symbol is None:
-        if not img.has_symtab:
-            return None  # without a full symbol table every handler looks anonymous: R003 is not checked
-        hint = _intended(img, base, data)
-        return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
-                               f"symbol names it; nearest symbol {info.symbol or '(none)'}{hint}",
+    if info.exact_symbol is not None or not img.has_symtab:
+        return None  # a named handler; or a stripped image, where every handler looks anonymous
+    if _park_loop(img, base):
+        data["park_loop"] = True
+        return Finding("R007", f"{head}: the vector points at a park loop ({info.insn_text} ... jump back) at "
+                               f"{img.where(base)}: a trap stops this hart there. A deliberate sink (Linux's "
+                               "head.S parks on .Lsecondary_park while it switches the MMU); no symbol is needed",
                        [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
-                       dict(data), fix="point the vector at the handler's symbol (or label the target)")
-    return None
+                       dict(data))
+    temporary = _temporary_vector(ctx, w, base)
+    if temporary is not None:
+        data["temporary"] = temporary
+        return Finding("R006", f"{head}: a temporary trap vector: {w.insn_text} keeps the old {w.csr_name} in "
+                               f"{_reg(_saved_into(img, w))} and points the vector at {img.where(base)}, which "
+                               f"{temporary}; a trap in between (e.g. a CSR the hart lacks) resumes there. "
+                               "Intended (riscv-pk's PMP probe does this); no symbol is needed",
+                       [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                       dict(data))
+    return Finding("R003", f"{head}: BASE 0x{base:x} is an instruction start ({info.insn_text}) but no "
+                           f"symbol names it; nearest symbol below: {info.symbol or '(none)'}",
+                   [_loc(img, w.pc), Location(img.path, None, symbol=info.symbol, detail=f"BASE 0x{base:x}")],
+                   dict(data), fix="point the vector at the handler's symbol (or label the target)")
 
 
 def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
-    """Name the symbol a few bytes above a bad target: usually the handler that was meant."""
+    """Name the symbol a few bytes above a target that is not an instruction start: usually
+    the handler that was meant."""
     nxt = img.next_symbol(base, within=64)
     if nxt is None:
         return ""
@@ -575,10 +702,101 @@ def _intended(img: RiscvImage, base: int, data: dict[str, object]) -> str:
     return f". {nxt.name} starts {nxt.addr - base} bytes further at 0x{nxt.addr:x}: probably the intended target"
 
 
-def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base: int,
-                     data: dict[str, object], roots: list[int]) -> list[Finding]:
+TEMPORARY_REACH = 16  # instructions between the swap and its target / inside the target's fix-up
+PARK_REACH = 4  # instructions of a park loop (wfi/nop ... j back)
+
+
+def _park_loop(img: RiscvImage, base: int) -> bool:
+    """``1: wfi; j 1b`` (nops allowed): the hart waits there forever, traps included."""
+    pc = base
+    for _ in range(PARK_REACH):
+        insn = img.decode(pc)
+        if insn is None or insn.cls != "valid":
+            return False
+        if insn.op == "jal" and not insn.rd and insn.imm is not None:
+            return base <= pc + insn.imm <= pc
+        if insn.name not in ("wfi", "nop", "c.nop") and not (insn.op == "addi" and not insn.rd):
+            return False
+        pc += insn.length
+    return False
+
+
+def _saved_into(img: RiscvImage, w: TvecWrite) -> int:
+    insn = img.decode(w.pc)
+    return insn.rd or 0 if isinstance(insn, Insn) else 0
+
+
+def _temporary_vector(ctx: _Ctx, w: TvecWrite, base: int) -> str | None:
+    """The riscv-pk idiom: ``la t0, 1f; csrrw t0, mtvec, t0; <CSR that may trap>; 1: csrw
+    mtvec, t0``. The swap keeps the old vector in a register; the target either restores it
+    from that register (reached by falling through too) or skips the faulting instruction
+    (``epc += 2/4; xret``). Returns what the target does, or None."""
+    img = ctx.img
+    insn = img.decode(w.pc)
+    if not isinstance(insn, Insn) or insn.name != "csrrw" or not insn.rd:
+        return None
+    saved = insn.rd
+    target = img.decode(base)
+    if target is not None and _restores_from(img, base, w.csr, saved) and _falls_to(img, w.pc + 4, base, saved):
+        return f"restores it ({pretty(target)})"
+    skip = _skips_faulting(img, base)
+    if skip is not None:
+        return skip
+    return None
+
+
+def _restores_from(img: RiscvImage, pc: int, csr: int, reg: int) -> bool:
+    insn = img.decode(pc)
+    return isinstance(insn, Insn) and insn.name == "csrrw" and insn.csr == csr and insn.rs1 == reg
+
+
+def _falls_to(img: RiscvImage, start: int, target: int, saved: int) -> bool:
+    """Straight-line fall-through from ``start`` reaches ``target`` without redefining ``saved``."""
+    pc = start
+    for _ in range(TEMPORARY_REACH):
+        if pc == target:
+            return True
+        insn = img.decode(pc)
+        if insn is None or _ends_flow(insn) or _defines(insn, saved) or insn.op in ("jal", "jalr"):
+            return False
+        pc += insn.length
+    return pc == target
+
+
+_EPC = {0x341: "mepc", 0x141: "sepc", 0x241: "vsepc"}
+
+
+def _skips_faulting(img: RiscvImage, base: int) -> str | None:
+    """``csrr rX, mepc; addi rX, rX, 2|4; csrw mepc, rX; ...; mret``: the handler resumes after
+    the faulting instruction."""
+    pc = base
+    epc_reg: dict[int, int] = {}  # register -> csr whose value it holds (+ offset)
+    bumped: set[int] = set()
+    wrote = False
+    for _ in range(TEMPORARY_REACH):
+        insn = img.decode(pc)
+        if insn is None:
+            return None
+        if isinstance(insn, Insn) and insn.csr in _EPC and insn.name.startswith("csrr"):
+            if insn.name == "csrrs" and insn.rs1 == 0 and insn.rd:
+                epc_reg[insn.rd] = insn.csr
+            elif insn.name == "csrrw" and insn.rs1 in bumped:
+                wrote = True
+        elif insn.op == "addi" and insn.rs1 in epc_reg and insn.imm in (2, 4) and insn.rd:
+            epc_reg[insn.rd] = epc_reg[insn.rs1]
+            bumped.add(insn.rd)
+        elif isinstance(insn, Insn) and insn.name in ("mret", "sret"):
+            return "skips the faulting instruction (epc += 2/4, then xret)" if wrote else None
+        elif _ends_flow(insn):
+            return None
+        pc += insn.length
+    return None
+
+
+def _vector_findings(ctx: _Ctx, w: TvecWrite, head: str, base: int, data: dict[str, object]) -> list[Finding]:
+    img = ctx.img
     out: list[Finding] = []
-    roots.append(base)
+    ctx.roots.append(base)
     if base % 64:
         out.append(Finding("R004", f"{head}: vectored BASE 0x{base:x} is not 64-byte aligned (portable code "
                                    "needs >= 64: an implementation may OR 4*cause into BASE, and CLIC-capable "
@@ -588,7 +806,7 @@ def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base:
     problems = []
     for cause in VECTOR_CAUSES:
         entry = base + 4 * cause
-        info = img.inspect(entry)
+        info = ctx.inspect(entry)
         insn = img.decode(entry)
         what = info.reads_text or "nothing"
         if not info.in_code or insn is None:
@@ -601,7 +819,7 @@ def _vector_findings(img: RiscvImage, w: TvecWrite, val: Value, head: str, base:
         elif insn.op != "jal":
             problems.append(f"cause {cause} at 0x{entry:x}: {pretty(insn)} is not a jump")
         else:
-            roots.append(entry)
+            ctx.roots.append(entry)
     if problems:
         out.append(Finding("R004", f"{head}: vectored table entries are not 4-byte jumps: " + "; ".join(problems),
                            [_loc(img, w.pc)], dict(data, problem="entries", entries=problems),

@@ -79,8 +79,17 @@ def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, ou
             lines.append("nearest valid value(s) the CPUID enumerates: "
                          + (", ".join(f"{n:#x}" for n in within) if within else "none"))
     elif not findings:
-        lines.append("valid: XSETBV accepts this value" + (" on this CPUID" if mask is not None else
-                                                           " (give --supported/--cpuid to check enumeration)"))
+        if mask is not None:
+            lines.append("valid: XSETBV accepts this value on this CPUID")
+        else:
+            lines.append("valid: every architectural XCR0 rule holds; XSETBV accepts it on a CPU whose "
+                         "CPUID.(0DH,0):EDX:EAX enumerates all of its bits (give --supported/--cpuid to check)")
+    outside_kvm = val & ~xsave.KVM_SUPPORTED_XCR0
+    if outside_kvm and not val & xsave.RESERVED_MASK:
+        many = outside_kvm & (outside_kvm - 1)
+        lines.append(f"note: {xsave.bit_names(outside_kvm)} {'are' if many else 'is'} not in KVM_SUPPORTED_XCR0 "
+                     f"({xsave.KVM_SUPPORTED_XCR0:#x}, Linux 5.17+): a KVM guest can never enable "
+                     f"{'them' if many else 'it'}")
     extra = {"xcr0": val, "components": xsave.bit_names(val), "valid": not findings,
              "nearest_valid": nearest if findings else [val], "supported": mask}
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=None, preamble="\n".join(lines), extra=extra)

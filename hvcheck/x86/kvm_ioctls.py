@@ -72,8 +72,21 @@ def table() -> tuple[dict, list[Ioctl]]:
     return doc, out
 
 
+@lru_cache(maxsize=1)
 def by_name() -> dict[str, Ioctl]:
     return {i.name: i for i in table()[1]}
+
+
+@lru_cache(maxsize=1)
+def _indexes() -> tuple[dict[int, list[Ioctl]], dict[int, list[Ioctl]]]:
+    """Rows by full value and by low 16 bits: a lookup is two dict reads, not a table scan
+    (a 200k-line trace looks up every line)."""
+    exact: dict[int, list[Ioctl]] = {}
+    low: dict[int, list[Ioctl]] = {}
+    for i in table()[1]:
+        exact.setdefault(i.value, []).append(i)
+        low.setdefault(i.low16, []).append(i)
+    return exact, low
 
 
 def capabilities() -> dict[str, int]:
@@ -103,11 +116,11 @@ class Lookup:
 
 
 def lookup(value: int, query: str | None = None) -> Lookup:
-    rows = table()[1]
-    exact = [i for i in rows if i.value == value]
-    low = []
+    by_value, by_low16 = _indexes()
+    exact = list(by_value.get(value, ()))
+    low: list[Ioctl] = []
     if value <= 0xFFFF:
-        low = [i for i in rows if i.low16 == value and i.value != value]
+        low = [i for i in by_low16.get(value, ()) if i.value != value]
     # x86 entries first, then other architectures
     def x86_first(i: Ioctl) -> tuple[bool, str]:
         return (i.classes is None, i.name)

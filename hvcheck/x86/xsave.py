@@ -61,6 +61,8 @@ COMPONENTS: dict[int, Component] = {c.bit: c for c in (
     Component(62, "LWP", "-", "user", None, "CPUID.80000001H:ECX[15] LWP (AMD family 15h)"),
 )}
 
+LWP_BIT = 62  # AMD Lightweight Profiling: a state component only on AMD family 15h
+KVM_SUPPORTED_XCR0 = 0x602FF  # Linux 5.17+: FP|SSE|YMM|BNDREGS|BNDCSR|AVX512|PKRU|XTILE (reference note R7)
 SUPERVISOR_BITS = frozenset(b for b, c in COMPONENTS.items() if c.kind == "supervisor")
 USER_BITS = frozenset(b for b, c in COMPONENTS.items() if c.kind == "user")
 # Every bit that is no state component at all: 20-61 and 63 (SDM Vol.3A §2.6: "Bit 63 of XCR0 is
@@ -92,11 +94,15 @@ def _bit_list(mask: int) -> str:
     return ", ".join(f"{b} ({COMPONENTS[b].name})" if b in COMPONENTS else str(b) for b in _bits(mask))
 
 
-def xcr0_violations(value: int) -> list[tuple[str, str]]:
+def xcr0_violations(value: int, supported: int | None = None) -> list[tuple[str, str]]:
     """Every architectural rule the XCR0 value breaks: (short rule name, explanation + SDM ref).
 
     An empty list means XSETBV(ECX=0) would accept the value on a CPU that enumerates all its
     bits (X002 covers enumeration). Order follows KVM's ``__kvm_set_xcr()`` where it overlaps.
+
+    Bit 62 (AMD LWP) names a state component only on AMD family 15h and is reserved on every
+    other CPU: without a CPUID mask (``supported``) it is a violation ("lwp"); with one, the
+    mask decides (X002 reports it when the mask does not enumerate it).
     """
     if value < 0 or value > U64:
         raise ValueError(f"XCR0 is a 64-bit register; {value:#x} does not fit")
@@ -138,17 +144,24 @@ def xcr0_violations(value: int) -> list[tuple[str, str]]:
     if res:
         out.append(("reserved", f"reserved bit(s) {_bit_list(res)} are set; no state component exists there "
                                 "(SDM Vol.3A §2.6: bits 20-61 reserved, bit 63 reserved for future expansion)"))
+    if value >> LWP_BIT & 1 and supported is None:
+        out.append(("lwp", f"bit {LWP_BIT} (LWP) is a state component only on AMD family 15h (Bulldozer to "
+                           "Excavator, CPUID.80000001H:ECX[15]) and reserved on every other CPU, where XSETBV "
+                           "raises #GP(0) (SDM Vol.3A §2.6: reserved bits as enumerated by CPUID.(0DH,0)); "
+                           "KVM never exposes it (not in KVM_SUPPORTED_XCR0). Give the CPU's leaf 0xD mask "
+                           "(--supported/--cpuid) if it really enumerates LWP"))
     return out
 
 
-def is_valid(value: int) -> bool:
-    return not xcr0_violations(value)
+def is_valid(value: int, supported: int | None = None) -> bool:
+    return not xcr0_violations(value, supported)
 
 
 def _valid_candidates(allowed: int) -> list[int]:
     """All rule-abiding XCR0 values using only bits in ``allowed`` (plus x87).
 
-    Built from the independent groups so it never enumerates 2^20 values.
+    Built from the independent groups so it never enumerates 2^20 values. LWP (bit 62) is a
+    candidate only when ``allowed`` is a CPUID mask that enumerates it.
     """
     allowed |= 1
     out = []
@@ -178,7 +191,7 @@ def nearest_valid(value: int, supported: int | None = None) -> list[int]:
     0x202e7 -> [0x602e7 (expose AMX), 0x2e7 (hide AMX)]. With ``supported`` (a CPUID leaf 0xD
     mask) only values it enumerates are candidates.
     """
-    allowed = U64 if supported is None else supported
+    allowed = U64 & ~(1 << LWP_BIT) if supported is None else supported
     cands = _valid_candidates(allowed)
     best = min((bin(value ^ c).count("1") for c in cands), default=None)
     if best is None:
@@ -220,8 +233,9 @@ def xcr0_findings(value: int, supported: int | None = None, source: Location | N
     """
     locs = [source] if source is not None else []
     findings: list[Finding] = []
-    viol = xcr0_violations(value)
-    nearest = nearest_valid(value)
+    viol = xcr0_violations(value, supported)
+    lwp_enumerated = supported is not None and bool(supported >> LWP_BIT & 1)
+    nearest = nearest_valid(value, U64 if lwp_enumerated else None)
     if viol:
         rules = "; ".join(expl for _, expl in viol)
         findings.append(Finding(
@@ -240,10 +254,12 @@ def xcr0_findings(value: int, supported: int | None = None, source: Location | N
         extra = value & ~supported & ~1 & ~SUPERVISOR_MASK & ~RESERVED_MASK
         if extra:
             within = nearest_valid(value, supported)
+            lwp = (f"; bit {LWP_BIT} (LWP) exists only on AMD family 15h and is reserved on every other CPU"
+                   if extra >> LWP_BIT & 1 else "")
             findings.append(Finding(
                 "X002",
                 f"XCR0 {value:#x} sets {_bit_list(extra)}, not enumerated in CPUID.(EAX=0DH,ECX=0):EDX:EAX = "
-                f"{supported:#x} ({bit_names(supported)}); XSETBV raises #GP(0) (SDM Vol.3A §2.6)",
+                f"{supported:#x} ({bit_names(supported)}); XSETBV raises #GP(0) (SDM Vol.3A §2.6){lwp}",
                 locations=list(locs),
                 data={"xcr0": value, "supported": supported, "unsupported_bits": _bits(extra),
                       "nearest_valid_within_supported": within},

@@ -89,7 +89,7 @@ def test_xsetbv_7_and_the_host_mask_are_accepted() -> None:
 def test_every_x001_doc_example_gps_in_a_real_vcpu() -> None:
     examples = x001_examples()
     assert {r for r, _ in examples} == {"x87", "avx-needs-sse", "mpx-pair", "avx512-group", "avx512-needs-avx",
-                                        "amx-pair", "apx-mpx", "supervisor", "reserved"}
+                                        "amx-pair", "apx-mpx", "supervisor", "reserved", "lwp"}
     for rule, value in examples:  # the page's examples break their rule and no other
         assert [r for r, _ in xcr0_violations(value)] == [rule], (rule, hex(value))
     probe = _probe(tuple(v for _, v in examples))

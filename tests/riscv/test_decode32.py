@@ -8,7 +8,8 @@ import re
 import pytest
 
 from hvcheck.riscv.decode import decode32, insn_length, pretty
-from hvcheck.riscv.image import load_image
+from hvcheck.riscv.elf import load_image
+from hvcheck.riscv.walker import Walker
 from tests.riscv.test_real_firmware import require_file
 
 REAL = ["/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf", "/usr/riscv64-linux-gnu/lib/libc.so.6"]
@@ -39,12 +40,13 @@ def _same_name(ours: str, theirs: str) -> bool:
 def test_reachable_32bit_instructions_agree_with_capstone(path: str) -> None:
     capstone = pytest.importorskip("capstone")
     img = load_image(require_file(path))
-    img.walk()
+    walker = Walker(img)
+    walker.walk()
     md = capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
     md.detail = True
     checked = 0
     mismatches = []
-    for addr, length in sorted(img.starts.items())[:60000]:
+    for addr, length in sorted(walker.code.starts.items())[:60000]:
         if length != 4:
             continue
         region = img.region_of(addr)

@@ -219,7 +219,7 @@ def test_valid_decodes_agree_with_capstone(profile: Profile) -> None:
 
 def test_cached_table_is_keyed_rebuilt_and_never_required(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from hvcheck.riscv import rvc
-    from hvcheck.riscv.image import _build_kind_table, kind_table
+    from hvcheck.riscv.walker import _build_kind_table, kind_table
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []

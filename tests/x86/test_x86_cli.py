@@ -24,6 +24,22 @@ def test_xcr0_valid_value_exit_0() -> None:
     assert "valid" in proc.stdout
 
 
+def test_xcr0_lwp_is_not_called_valid() -> None:
+    proc = run_hvcheck("xcr0", "0x4000000000000007")
+    assert proc.returncode == 1 and "valid:" not in proc.stdout
+    assert "X001" in proc.stdout and "AMD family 15h" in proc.stdout and "reserved on every other CPU" in proc.stdout
+    amd = run_hvcheck("xcr0", "0x4000000000000007", "--supported", "0x4000000000000007")
+    assert amd.returncode == 0 and "valid: XSETBV accepts this value on this CPUID" in amd.stdout
+    assert "LWP is not in KVM_SUPPORTED_XCR0" in amd.stdout
+
+
+def test_xcr0_valid_wording_never_promises_enumeration() -> None:
+    proc = run_hvcheck("xcr0", "0x80007")  # APX alone: architecturally fine, enumerated by few CPUs
+    assert proc.returncode == 0
+    assert "on a CPU whose CPUID.(0DH,0):EDX:EAX enumerates all of its bits" in proc.stdout
+    assert "APX is not in KVM_SUPPORTED_XCR0" in proc.stdout
+
+
 def test_xcr0_json_contract() -> None:
     proc = run_hvcheck("xcr0", "0x202e7", "--supported", "0x2e7", "--format", "json")
     doc = json.loads(proc.stdout)

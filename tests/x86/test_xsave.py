@@ -37,6 +37,8 @@ def oracle(value: int) -> set[str]:
         broken.add("supervisor")
     if any(20 <= i <= 61 or i == 63 for i in on):
         broken.add("reserved")
+    if 62 in on:  # AMD LWP: a component only on AMD family 15h; without a CPUID saying so, reserved
+        broken.add("lwp")
     return broken
 
 
@@ -104,10 +106,10 @@ def test_all_2_pow_20_validity_matches_kvm_with_kvm_supported_xcr0() -> None:
     (0x3FC00 | 0x7, {"supervisor", "amx-pair"}),  # bits 10..17
     (1 << 20 | 3, {"reserved"}),
     (1 << 61 | 3, {"reserved"}),
-    (1 << 62 | 3, set()),  # AMD LWP is a user component
+    (1 << 62 | 3, {"lwp"}),  # AMD LWP: only AMD family 15h has it; reserved on every other CPU
     (1 << 63 | 3, {"reserved"}),
     (1 << 63, {"reserved", "x87"}),
-    ((1 << 64) - 1, {"supervisor", "reserved", "apx-mpx"}),
+    ((1 << 64) - 1, {"supervisor", "reserved", "apx-mpx", "lwp"}),
 ])
 def test_hand_vectors(value: int, expected: set[str]) -> None:
     assert {n for n, _ in xcr0_violations(value)} == expected
@@ -151,7 +153,8 @@ def test_nearest_valid_values_are_valid_and_equally_close(value: int) -> None:
 @given(st.integers(min_value=0, max_value=(1 << 64) - 1), st.integers(min_value=0, max_value=(1 << 64) - 1))
 def test_findings_are_consistent_with_violations(value: int, supported: int) -> None:
     f = {x.rule: x for x in xcr0_findings(value, supported)}
-    assert ("X001" in f) == bool(xcr0_violations(value))
+    assert ("X001" in f) == bool(xcr0_violations(value, supported))
+    assert ("X001" in f) == bool({n for n, _ in xcr0_violations(value)} - {"lwp"})
     unsupported_user = value & ~supported & ~1 & ((1 << 20) - 1 | 1 << 62) & ~0x1FD00
     assert ("X002" in f) == bool(unsupported_user)
 
@@ -189,3 +192,17 @@ def test_xsave_sizes_match_known_sapphire_rapids_values() -> None:
     # CPUID.(0DH,0).EBX on SPR: 0xa88 with XCR0 = 0x2e7, 0x2b00 with AMX enabled.
     assert xsave_size(0x2E7) == 0xA88
     assert xsave_size(0x602E7) == 0x2B00
+
+
+def test_lwp_is_reserved_without_a_cpuid_that_enumerates_it() -> None:
+    value = 1 << 62 | 0x7
+    (f,) = xcr0_findings(value)
+    assert f.rule == "X001" and f.data["violations"] == ["lwp"]
+    assert "AMD family 15h" in f.message and "KVM_SUPPORTED_XCR0" in f.message
+    assert f.data["nearest_valid"] == [0x7]
+    # an AMD family 15h CPUID that enumerates LWP: valid there
+    assert xcr0_findings(value, supported=value) == []
+    assert nearest_valid(value, supported=value) == [value]
+    # a CPUID without it: X002 with the reason, not a second X001
+    (g,) = xcr0_findings(value, supported=0x7)
+    assert g.rule == "X002" and g.data["unsupported_bits"] == [62] and "AMD family 15h" in g.message
