@@ -10,6 +10,7 @@ import errno
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -299,7 +300,7 @@ class AreaCommand(click.Command):
 def text_width(output: str | None) -> int | None:
     """Wrap text to the terminal's width (COLUMNS, else the terminal's size). Piped or file output
     keeps one line per fact, whatever COLUMNS says: shells and readline export it to children."""
-    if output is not None or not sys.stdout.isatty():
+    if output is not None or not _stdout_is_tty():
         return None
     import shutil
 
@@ -316,7 +317,12 @@ def use_color(fmt: str, output: str | None, choice: str = "auto") -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return sys.stdout.isatty()
+    return _stdout_is_tty()
+
+
+def _stdout_is_tty() -> bool:
+    # sys.stdout is None when the shell closed it (`hvcheck ... >&-`)
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def prepare_run(findings: list[Any], inputs: list[str] | None = None) -> tuple[Any, Any]:
@@ -375,6 +381,10 @@ def write_report(text: str, output: str | None) -> None:
                 fh.write(text)
         except OSError as exc:
             raise InputError(output, f"cannot write report: {exc.strerror}") from None
+    elif sys.stdout is None:
+        # stdout closed (`>&-`): the report has nowhere to go. click.echo would drop it and let the
+        # run exit 0; EBADF (not EPIPE, which click intercepts) ends in main's one-line exit 2.
+        raise OSError(errno.EBADF, "standard output is closed")
     else:
         click.echo(text, nl=False)
 
@@ -495,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
         _quiet_stdout()
         sys.exit(2)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, errno.EBADF):
             _quiet_stdout()
             _fail(f"<stdout>: cannot write the report: {exc.strerror}", document=False)
         _internal(exc)
@@ -508,7 +518,10 @@ def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail a second time."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, 1)
+        if getattr(sys.stdout, "wrapped", sys.stdout) is None:
+            # stdout was closed: give the final flush at exit a stream to flush
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     except (OSError, ValueError):
         pass
 
@@ -524,10 +537,34 @@ def _usage_line(exc: click.ClickException) -> str:
     """click's usage errors as one line: what is wrong, and the command to ask for help."""
     from hvcheck.errors import one_line
 
+    path_error = _path_error(exc)
+    if path_error is not None:
+        return path_error
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
     hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     return one_line(message + hint)
+
+
+# click's own check of a path option: "File '/x' is a directory." / "... does not exist."
+_CLICK_PATH = re.compile(r"^(?:File|Directory|Path) (['\"])(?P<path>.*)\1 (?P<what>[^'\"]+?)\.?$", re.S)
+_PATH_WHAT = {"is a directory": "is a directory, not a file", "does not exist": "no such file or directory",
+              "is a file": "is a file, not a directory"}
+
+
+def _path_error(exc: click.ClickException) -> str | None:
+    """A bad path named by click as `path: what (option)`, the shape of every other input error."""
+    from hvcheck.errors import one_line
+
+    param = getattr(exc, "param", None)
+    if not isinstance(exc, click.BadParameter) or param is None or not isinstance(param.type, click.Path):
+        return None
+    match = _CLICK_PATH.match(exc.message)
+    if match is None:
+        return None
+    what = _PATH_WHAT.get(match["what"], match["what"])
+    option = param.opts[0] if param.opts and param.opts[0].startswith("-") else (param.human_readable_name or "")
+    return one_line(f"{match['path']}: {what} ({option})")
 
 
 if __name__ == "__main__":

@@ -207,8 +207,9 @@ def _ignores(value: Any, name: str, text: str, line: int, what: str) -> list[Ign
 def config_for(explicit: Path | None, start: Path | None) -> Config:
     """The configuration given with --config, else the one found above ``start``, else none."""
     if explicit is not None:
-        if not explicit.is_file():
+        if not os.path.lexists(explicit):
             raise InputError(str(explicit), "--config: no such file")
+        # anything else that is not a regular file (a FIFO, a device) is refused by the reader
         return load_config(explicit)
     found = find_config(start)
     return load_config(found) if found is not None else Config()

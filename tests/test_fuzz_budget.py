@@ -15,13 +15,11 @@ from conftest import ROOT
 from fuzz.targets import TARGETS
 
 INPUTS_PER_TARGET = 100
-# Inputs whose fix lives on another branch of issue 19 (drop each once it is in main): the report
-# to a full/closed/broken stdout (hvcheck/cli.py, coordinator); `triage -` with stdin closed and a
-# FIFO given to triage (hvcheck/triage/source.py, triage branch); patches with thousands of hunks
-# (backport branch); the DTS reader's memory on megabyte lines (hvisor branch: 27 MB where main
-# takes 150 MB for a 1 MB DTS).
-NOT_YET_MERGED = ["stdout=", "stdin=closed", "triage-log: special special=fifo", "patch: hunks"]
-CEILING_NOT_YET_MERGED = ["dts"]
+# Inputs still outside the budget: patches with thousands of hunks (hunk pairing in the backport
+# area is super-linear when changed lines repeat; docs/fuzzing.md). Closed/full/broken stdout,
+# `triage -` with stdin closed, a FIFO given to triage and the DTS reader's memory are in.
+NOT_YET_MERGED = ["patch: hunks"]
+CEILING_NOT_YET_MERGED: list[str] = []
 
 
 def test_every_target_has_fixtures_when_its_reader_exists() -> None:

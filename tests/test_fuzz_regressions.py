@@ -123,11 +123,6 @@ def test_runner_flags_a_hang_and_an_internal_error(tmp_path: Path, monkeypatch: 
     assert not outcome.ok and "no answer" in outcome.what
 
 
-# Fixed on another branch (issue 19), to drop from here once it is in main: triage's own log opener
-# refuses FIFOs on the triage branch (commit 28dc836).
-NOT_YET_MERGED = {("triage-log", "fifo")}
-
-
 @pytest.mark.parametrize("target", [t.name for t in TARGETS])
 def test_special_files_in_place_of_every_input(target: str, tmp_path: Path) -> None:
     """A FIFO without a writer hung every reader; /dev/zero and /dev/urandom were read until memory
@@ -138,8 +133,6 @@ def test_special_files_in_place_of_every_input(target: str, tmp_path: Path) -> N
         pytest.skip(f"{target}: no fixtures")
     ws = Workspace(t, seeds[0], tmp_path)
     for special in SPECIALS:
-        if (target, special) in NOT_YET_MERGED:
-            continue
         ws.make_special(special)
         outcome = run_forked(ws.argv(), 10.0, 0, 48 << 10)
         assert outcome.ok, f"{special}: {outcome.what}"
