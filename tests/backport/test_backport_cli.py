@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bp_helpers import ANCHOR, NEW_CASE, insert_after_nth, kvm_file, make_patch, write
 from conftest import ROOT, run_hvcheck
+from rulecheck import clean, fires
 
 from hvcheck.backport.patchfile import read_patch
 
@@ -49,6 +50,8 @@ def test_json_and_sarif(tmp_path: Path) -> None:
     proc = run_hvcheck("backport", str(up), str(bp), "--format", "json")
     doc = json.loads(proc.stdout)
     assert {f["rule"] for f in doc["findings"]} == {"P001"}
+    fires(doc["findings"], "P001")
+    clean(doc["findings"], "E001")  # both patches read and every file compared
     finding = doc["findings"][0]
     assert {"rule", "severity", "message", "locations", "data"} <= set(finding)
     assert finding["data"]["confidence"] == "low"
@@ -93,9 +96,9 @@ def test_repo_mode_uses_commits_and_their_parents(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     rules = sorted(f["rule"] for f in doc["findings"])
     assert rules == ["E001", "P001", "P002"], rules
-    p001 = next(f for f in doc["findings"] if f["rule"] == "P001")
+    p001 = fires(doc["findings"], "P001")[0]
     assert p001["data"]["confidence"] == "high"
-    e001 = next(f for f in doc["findings"] if f["rule"] == "E001")
+    e001 = fires(doc["findings"], "E001")[0]
     assert e001["severity"] == "note" and "README (not C)" in e001["message"]
 
 
@@ -106,7 +109,7 @@ def test_tree_given_as_git_revision(tmp_path: Path) -> None:
     proc = run_hvcheck("backport", str(up_patch), str(bp_patch), "--repo", str(repo),
                        "--upstream-tree", base, "--backport-tree", bad, "--format", "json")
     doc = json.loads(proc.stdout)
-    p001 = next(f for f in doc["findings"] if f["rule"] == "P001")
+    p001 = fires(doc["findings"], "P001")[0]
     assert p001["data"]["confidence"] == "high"  # the backport tree is the post-image: detected
     assert p001["data"]["backport"]["function"] == "kvm_arch_vcpu_ioctl"
 
@@ -142,7 +145,7 @@ def test_one_broken_file_is_reported_and_the_rest_compared(tmp_path: Path) -> No
     doc = json.loads(proc.stdout)
     rules = sorted(f["rule"] for f in doc["findings"])
     assert rules == ["E001", "P001"], rules
-    e001 = next(f for f in doc["findings"] if f["rule"] == "E001")
+    e001 = fires(doc["findings"], "E001")[0]
     assert e001["severity"] == "error" and "other.c" in e001["message"]
 
 
@@ -155,10 +158,10 @@ def test_binary_and_non_c_files_are_reported_not_analysed(tmp_path: Path) -> Non
     up2 = write(tmp_path / "up2.patch", up.read_text() + binary + doc_change)
     proc = run_hvcheck("backport", str(up2), str(bp), "--format", "json")
     doc = json.loads(proc.stdout)
-    note = next(f for f in doc["findings"] if f["rule"] == "E001")
+    note = fires(doc["findings"], "E001")[0]
     assert note["severity"] == "note"
     assert "fw.bin (binary)" in note["message"] and "Documentation/kvm.rst (not C)" in note["message"]
-    assert any(f["rule"] == "P001" for f in doc["findings"])
+    fires(doc["findings"], "P001")
     only_binary = write(tmp_path / "bin.patch", binary)
     err = _one_line_error(run_hvcheck("backport", str(only_binary), str(only_binary)))
     assert "nothing to compare" in err

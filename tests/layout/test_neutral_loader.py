@@ -10,6 +10,7 @@ from conftest import run_hvcheck
 from helpers import BASE, layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rulecheck import fires
 
 from hvcheck.errors import InputError
 from hvcheck.layout.loaders import load_layout
@@ -136,6 +137,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert proc.returncode == 0  # M011 is a warning; --fail-on error by default
     out = json.loads(proc.stdout)
     assert [f["rule"] for f in out["findings"]] == ["M011"]
+    fires(out["findings"], "M011")
     assert out["findings"][0]["data"]["irq"] == "0x20"
     assert run_hvcheck("layout", str(p), "--fail-on", "warning").returncode == 1
     assert run_hvcheck("layout", str(tmp_path / "missing.yaml")).returncode == 2
@@ -189,6 +191,6 @@ def test_devicetree_given_as_compiled_dtb_reservation_sized_for_the_image_only()
     dt = system.root.devicetree  # type: ignore[union-attr]
     assert dt is not None and [(m.start, m.end) for m in dt.memory] == [(0x40000000, 0x80000000)]
     assert [(r.start, r.end, r.no_map) for r in dt.reserved if not r.memreserve] == [(0x40400000, 0x40A00000, True)]
-    m002 = [f for f in run_rules(system) if f.rule == "M002"]
+    m002 = fires(run_rules(system), "M002")
     assert len(m002) == 1 and m002[0].data["allocatable"] == [[0x40A00000, 0x44C00000]]
     assert "cover only part" in m002[0].message

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 from helpers import BASE, check, layout, rules_of
+from rulecheck import clean, fires
 
 from hvcheck.findings import Severity
 
@@ -20,170 +21,175 @@ def test_m001_hypervisor_inside_zone_ram(tmp_path: Path) -> None:
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x40000000", "size": "0x20000000"}],
                                      "reserved": [{"start": "0x40400000", "end": "0x41000000", "no-map": True}]}
     found = check(tmp_path, doc)
-    assert "M001" in rules_of(found)
-    m001 = next(f for f in found if f.rule == "M001")
+    m001 = fires(found, "M001")[0]
     assert m001.data["overlap_start"] == 0x40400000 and m001.data["overlap_end"] == 0x41000000
     assert m001.locations[0].line is not None  # the region's line in the layout file
-    assert "M002" not in rules_of(found)  # reserved no-map: the kernel stays off, the mapping is the hole
+    clean(found, "M002")  # reserved no-map: the kernel stays off, the mapping is the hole
 
 
 def test_m001_even_for_io_mapping_but_not_for_emulated(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"].append({"kind": "virtio", "start": "0x40800000", "size": "0x1000"})
-    assert "M001" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M001")
     doc["zones"][1]["regions"].append({"kind": "io", "start": "0x40900000", "size": "0x1000"})
-    assert "M001" in rules_of(check(tmp_path, doc))
+    fires(check(tmp_path, doc), "M001")
 
 
 def test_m002_allocatable_vs_reserved_no_map_vs_reserved_only(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][0]["regions"][0] = {"kind": "ram", "start": "0x40000000", "size": "0x20000000"}
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x40000000", "size": "0x20000000"}]}
-    m002 = [f for f in check(tmp_path, doc) if f.rule == "M002"]
+    m002 = fires(check(tmp_path, doc), "M002")
     assert len(m002) == 1 and m002[0].data["allocatable"] == [[0x40400000, 0x41000000]]
     # Reservation sized for the image only: the rest is still allocatable, and the message says why.
     doc["zones"][0]["devicetree"]["reserved"] = [{"name": "hv", "start": "0x40400000", "size": "0x200000",
                                                   "no-map": True}]
-    m002 = [f for f in check(tmp_path, doc) if f.rule == "M002"]
+    m002 = fires(check(tmp_path, doc), "M002")
     assert m002[0].data["allocatable"] == [[0x40600000, 0x41000000]]
     assert "cover only part" in m002[0].message
     # Reserved without no-map: not allocatable, but still mapped: still M002, different message.
     doc["zones"][0]["devicetree"]["reserved"] = [{"start": "0x40400000", "end": "0x41000000"}]
-    m002 = [f for f in check(tmp_path, doc) if f.rule == "M002"]
+    m002 = fires(check(tmp_path, doc), "M002")
     assert len(m002) == 1 and "without no-map" in m002[0].message
     # mem= that stops below the hypervisor keeps the kernel off it.
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x40000000", "size": "0x20000000"}],
                                      "bootargs": "console=ttyS0 mem=4M"}
-    assert not [f for f in check(tmp_path, doc) if f.rule == "M002"]
+    clean(check(tmp_path, doc), "M002")
 
 
 def test_m002_without_device_tree_is_a_note_not_a_pass(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"][0] = {"kind": "ram", "start": "0x40000000", "size": "0x20000000"}
-    notes = [f for f in check(tmp_path, doc) if f.rule == "M002"]
+    notes = fires(check(tmp_path, doc), "M002")
     assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["checked"] is False
 
 
 def test_m003_dt_memory_not_mapped(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x50000000", "size": "0x20000000"}]}
-    m003 = [f for f in check(tmp_path, doc) if f.rule == "M003"]
+    m003 = fires(check(tmp_path, doc), "M003")
     assert len(m003) == 1 and (m003[0].data["start"], m003[0].data["end"]) == (0x60000000, 0x70000000)
     doc["zones"][0]["devicetree"]["reserved"] = [{"start": "0x60000000", "size": "0x10000000", "no-map": True}]
-    assert "M003" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M003")
 
 
 def test_m003_respects_guest_addresses(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][0]["regions"][0]["guest"] = "0x0"
-    assert "M003" in rules_of(check(tmp_path, doc))  # DT says 0x50000000, the map starts at guest 0
+    fires(check(tmp_path, doc), "M003")  # DT says 0x50000000, the map starts at guest 0
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x0", "size": "0x10000000"}]}
-    assert "M003" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M003")
 
 
 def test_m004_between_non_root_zones(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"].append({"name": "z2", "regions": [{"kind": "ram", "start": "0x88000000", "size": "0x10000000"}]})
-    found = [f for f in check(tmp_path, doc) if f.rule == "M004"]
+    found = fires(check(tmp_path, doc), "M004")
     assert len(found) == 1 and found[0].data["zones"] == ["z1", "z2"]
     doc["zones"][2]["regions"][0]["kind"] = "shared"
     doc["zones"][1]["regions"].append({"kind": "shared", "start": "0x90000000", "size": "0x1000"})
-    assert "M004" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M004")
 
 
 def test_m004_root_loader_pattern(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][0]["regions"].append({"kind": "ram", "start": "0x80000000", "size": "0x10000000"})
     doc["zones"][0]["devicetree"]["memory"].append({"start": "0x80000000", "size": "0x10000000"})
-    found = [f for f in check(tmp_path, doc) if f.rule == "M004"]
+    found = fires(check(tmp_path, doc), "M004")
     assert len(found) == 1 and found[0].sev is Severity.ERROR
     doc["zones"][0]["devicetree"]["reserved"] = [{"start": "0x80000000", "size": "0x10000000", "no-map": True}]
-    assert "M004" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M004")
     del doc["zones"][0]["devicetree"]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M004"]
+    found = fires(check(tmp_path, doc), "M004")
     assert len(found) == 1 and found[0].sev is Severity.WARNING
 
 
 def test_m005_physical_and_guest_overlap(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"].append({"kind": "ram", "start": "0x8f000000", "size": "0x2000000"})
-    found = [f for f in check(tmp_path, doc) if f.rule == "M005"]
+    found = fires(check(tmp_path, doc), "M005")
     assert {f.data["space"] for f in found} == {"physical", "guest-physical"}
     doc["zones"][1]["regions"][1] = {"kind": "ram", "start": "0x90000000", "size": "0x1000000", "guest": "0x80000000"}
-    found = [f for f in check(tmp_path, doc) if f.rule == "M005"]
+    found = fires(check(tmp_path, doc), "M005")
     assert [f.data["space"] for f in found] == ["guest-physical"]
     doc["zones"][1]["regions"][1]["guest"] = "0x90000000"
-    assert "M005" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M005")
 
 
 def test_m006_ram_over_device(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"].append({"kind": "ram", "start": "0x08000000", "size": "0x1000"})
-    found = [f for f in check(tmp_path, doc) if f.rule == "M006"]
+    found = fires(check(tmp_path, doc), "M006")
     assert len(found) == 1 and found[0].data["device"] == "gicd"
     doc["zones"][1]["regions"][1]["kind"] = "io"  # passthrough of the device itself is not RAM
-    assert "M006" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M006")
 
 
 def test_m007_emulated_over_passthrough(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"] += [{"kind": "io", "start": "0x0a000000", "size": "0x4000"},
                                    {"kind": "virtio", "start": "0x0a003000", "size": "0x1000"}]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M007"]
+    found = fires(check(tmp_path, doc), "M007")
     assert len(found) == 1 and found[0].data["overlap_start"] == 0x0A003000
     doc["zones"][1]["regions"][2]["start"] = "0x0a004000"
-    assert "M007" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M007")
 
 
 def test_m008_load_addresses(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["images"] = [{"kind": "kernel", "address": "0x80000000", "size": "0x2000000"},
                                  {"kind": "dtb", "address": "0x88000000"}]
-    assert "M008" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M008")
     doc["zones"][1]["images"][1]["address"] = "0x50000000"  # inside root's RAM, outside its own
-    found = [f for f in check(tmp_path, doc) if f.rule == "M008"]
+    found = fires(check(tmp_path, doc), "M008")
     assert len(found) == 1 and "not in the zone's RAM" in found[0].message and "zone root" in found[0].message
     doc["zones"][1]["images"][1]["address"] = "0x81000000"  # inside the kernel image
-    found = [f for f in check(tmp_path, doc) if f.rule == "M008"]
+    found = fires(check(tmp_path, doc), "M008")
     assert len(found) == 1 and "overlaps the dtb image" in found[0].message
 
 
 def test_m009_alignment(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["regions"][0]["size"] = "0x10000800"
-    found = [f for f in check(tmp_path, doc) if f.rule == "M009"]
+    found = fires(check(tmp_path, doc), "M009")
     assert len(found) == 1 and "size" in found[0].message
     doc = layout()
     doc["hypervisor"]["base_alignment"] = "2M"
-    assert "M009" not in rules_of(check(tmp_path, doc))
+    clean(check(tmp_path, doc), "M009")
     doc["hypervisor"]["start"] = "0x40500000"
-    assert "M009" in rules_of(check(tmp_path, doc))
+    fires(check(tmp_path, doc), "M009")
 
 
 def test_m010_cpus(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["cpus"] = [1, 2]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M010"]
+    found = fires(check(tmp_path, doc), "M010")
     assert len(found) == 1 and found[0].data["cpu"] == 1
     doc["zones"][1]["cpus"] = [2, 4]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M010"]
+    found = fires(check(tmp_path, doc), "M010")
     assert len(found) == 1 and found[0].data["board_cpus"] == 4
+    doc["zones"][1]["cpus"] = [3]  # the board's last CPU, owned by one zone only
+    clean(check(tmp_path, doc), "M010")
 
 
 def test_m011_irqs(tmp_path: Path) -> None:
     doc = layout()
     doc["zones"][1]["irqs"] = [32, 33]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M011"]
+    found = fires(check(tmp_path, doc), "M011")
     assert len(found) == 1 and found[0].sev is Severity.WARNING and found[0].data["irq"] == 32
+    doc["zones"][1]["irqs"] = [31, 33, 34]  # neighbours of root's 32, none shared
+    clean(check(tmp_path, doc), "M011")
 
 
 def test_m012_outside_board_memory(tmp_path: Path) -> None:
     doc = layout()
+    doc["zones"][1]["regions"][0]["size"] = "0x40000000"  # ends exactly at the board's memory end
+    clean(check(tmp_path, doc), "M012")
     doc["zones"][1]["regions"][0]["size"] = "0x50000000"
-    found = [f for f in check(tmp_path, doc) if f.rule == "M012"]
+    found = fires(check(tmp_path, doc), "M012")
     assert len(found) == 1 and found[0].data["outside"] == [[0xC0000000, 0xD0000000]]
     del doc["board"]["memory"]
-    found = [f for f in check(tmp_path, doc) if f.rule == "M012"]
+    found = fires(check(tmp_path, doc), "M012")
     assert len(found) == 1 and found[0].sev is Severity.NOTE
 
 
@@ -192,23 +198,25 @@ def test_m013_headroom(tmp_path: Path) -> None:
     doc["zones"][0]["regions"][0]["start"] = "0x41400000"  # 4 MiB after the hypervisor's end
     doc["zones"][0]["regions"][0]["size"] = "0xec00000"
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x41400000", "size": "0xec00000"}]}
-    found = [f for f in check(tmp_path, doc) if f.rule == "M013"]
+    found = fires(check(tmp_path, doc), "M013")
     assert len(found) == 1 and found[0].data["headroom"] == 0x400000
     assert check(tmp_path, doc, headroom=4 << 20) == []
+    clean(check(tmp_path, doc, headroom=4 << 20), "M013")  # exactly the required headroom is enough
 
 
 def test_m014_estimate_and_dependence(tmp_path: Path) -> None:
+    clean(check(tmp_path, BASE), "M014")  # the hypervisor's extent is given, nothing estimated
     doc = layout()
     doc["hypervisor"] = {"start": "0x40400000", "estimate": {"image": ["2M", "8M"], "extended": "0x800000"}}
-    found = [f for f in check(tmp_path, doc) if f.rule == "M014"]
+    found = fires(check(tmp_path, doc), "M014")
     assert len(found) == 1 and found[0].data["dependent_rules"] == []
     # Zone RAM starting 12 MiB after base: overlaps only if the image is larger than 4 MiB.
     doc["zones"][0]["regions"][0] = {"kind": "ram", "start": "0x41000000", "size": "0x10000000"}
     doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x41000000", "size": "0x10000000"}]}
     found = check(tmp_path, doc)
-    m014 = next(f for f in found if f.rule == "M014")
+    m014 = fires(found, "M014")[0]
     assert {"M001", "M002"} <= set(m014.data["dependent_rules"])
-    assert "estimated" in next(f for f in found if f.rule == "M001").message
+    assert "estimated" in fires(found, "M001")[0].message
 
 
 def test_m014_without_any_hypervisor(tmp_path: Path) -> None:
@@ -216,6 +224,7 @@ def test_m014_without_any_hypervisor(tmp_path: Path) -> None:
     del doc["hypervisor"]
     found = check(tmp_path, doc)
     assert rules_of(found) == ["M014"] and found[0].data["checked"] is False
+    fires(found, "M014")
 
 
 def test_m002_note_when_device_tree_memory_facts_are_unresolved() -> None:
@@ -230,9 +239,9 @@ def test_m002_note_when_device_tree_memory_facts_are_unresolved() -> None:
         return System("s", Location("b.rs"), None, Board("b"), [zone])
 
     header = ["#include dt-bindings/irq.h (included at zone0.dts:3) not found: facts defined only there are unknown"]
-    assert [f for f in run_rules(system(header)) if f.rule == "M002"] == []
+    clean(run_rules(system(header)), "M002")
     dtsi = ["#include board-mem.dtsi (included at zone0.dts:4) not found: facts defined only there are unknown"]
     macro = ["memory node /memory@80000000 `reg` at zone0.dts:9: uses MEM_BASE (macro from a missing header)"]
     for unknown in (dtsi, macro):
-        notes = [f for f in run_rules(system(unknown)) if f.rule == "M002"]
+        notes = fires(run_rules(system(unknown)), "M002")
         assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["unknown"] == unknown

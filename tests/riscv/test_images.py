@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rulecheck import clean, fires
 
 from hvcheck.riscv.check import check_path
 from hvcheck.riscv.image import load_image
@@ -23,6 +24,8 @@ EXPECTED = {
     "fixed_mtvec_la": [],
     "vectored_mode3": [("R001", "error")],
     "vectored_base_not64": [("R004", "warning")],
+    "vectored_aligned": [],
+    "direct_unnamed_base": [("R003", "warning")],
     "vectored_rvc_table": [("R004", "error")],
     "reserved_straightline": [("R005", "error")] * 11,
     "reserved_rv32": [("R005", "error")] * 4,
@@ -46,7 +49,7 @@ def test_seed_layout_is_the_incident_layout() -> None:
 
 
 def test_seed_finding_explains_the_trap_loop() -> None:
-    (f,) = check_path(str(RV / "seed_mtvec.elf")).findings
+    (f,) = fires(check_path(str(RV / "seed_mtvec.elf")).findings, "R002")
     assert f.data["value"] == 0x8000007C and f.data["csr_name"] == "mtvec" and f.data["write_pc"] == 0x80000070
     assert "0x8000007c is inside the 4-byte nop at 0x8000007a" in f.message
     assert "the hart reads 0x0000" in f.message and "illegal instruction" in f.message
@@ -61,21 +64,43 @@ def test_fixed_variant_resolves_to_the_handler() -> None:
     (w,) = report.writes
     assert w.values[0].v == 0x80000080
     assert report.image.symbol_at(0x80000080).name == "mtrap_entry"
+    clean(report.findings, "R001")  # MODE 0 (Direct)
+    clean(report.findings, "R002")  # BASE is an instruction start ...
+    clean(report.findings, "R003")  # ... named by a symbol
+    clean(report.findings, "R005")  # every reachable halfword decodes to a defined instruction
+
+
+def test_hand_computed_base_on_an_unlabelled_instruction() -> None:
+    """direct_unnamed_base.S: `la t0, mtrap_entry; addi t0, t0, 4` decodes fine (not R002) but
+    skips the handler's first instruction, and no symbol names the target."""
+    report = check_path(str(RV / "direct_unnamed_base.elf"))
+    clean(report.findings, "R002")
+    (f,) = fires(report.findings, "R003")
+    assert f.sev.label == "warning" and f.data["value"] == 0x80000024
+    assert "csrr t0, mcause" in f.message and "mtrap_entry+0x4" in f.message
+
+
+def test_aligned_vectored_table_of_4_byte_jumps_is_clean() -> None:
+    report = check_path(str(RV / "vectored_aligned.elf"))
+    (w,) = report.writes
+    assert w.values[0].v == 0x80000041  # vec_table (64-byte aligned) | MODE 1
+    clean(report.findings, "R001")
+    clean(report.findings, "R004")
 
 
 def test_mode3_names_the_misaligned_table() -> None:
-    (f,) = check_path(str(RV / "vectored_mode3.elf")).findings
+    (f,) = fires(check_path(str(RV / "vectored_mode3.elf")).findings, "R001")
     assert f.data["mode"] == 3 and f.data["symbol_below"] == "vec_table"
 
 
 def test_rvc_table_lists_every_checked_cause() -> None:
-    (f,) = check_path(str(RV / "vectored_rvc_table.elf")).findings
+    (f,) = fires(check_path(str(RV / "vectored_rvc_table.elf")).findings, "R004")
     assert [e.split()[1] for e in f.data["entries"]] == ["0", "1", "3", "5", "7", "9", "11"]
 
 
 def test_hints_in_straight_line_code_are_not_reported() -> None:
     report = check_path(str(RV / "reserved_straightline.elf"))
-    halfwords = {f.data["halfword"] for f in report.findings}
+    halfwords = {f.data["halfword"] for f in fires(report.findings, "R005")}
     assert 0x0005 not in halfwords and 0x4001 not in halfwords
     assert halfwords == {0x0000, 0x0004, 0x8000, 0x6101, 0x6281, 0x6001, 0x9C41, 0x4002, 0x8002, 0x2001, 0x6002}
 
@@ -176,8 +201,16 @@ def test_one_bad_input_among_several_is_e001(tmp_path: Path) -> None:
     junk.write_bytes(b"garbage")
     proc = run_hvcheck("riscv", str(junk), str(RV / "seed_mtvec.elf"), "--format", "json")
     assert proc.returncode == 1
-    rules = sorted(f["rule"] for f in json.loads(proc.stdout)["findings"])
-    assert rules == ["E001", "R002"]
+    findings = json.loads(proc.stdout)["findings"]
+    assert sorted(f["rule"] for f in findings) == ["E001", "R002"]
+    (e001,) = fires(findings, "E001")
+    assert e001["locations"][0]["path"] == str(junk)
+    # Every input readable: no E001, and both images are still checked.
+    proc = run_hvcheck("riscv", str(RV / "fixed_mtvec_la.elf"), str(RV / "seed_mtvec.elf"), "--format", "json")
+    assert proc.returncode == 1
+    findings = json.loads(proc.stdout)["findings"]
+    clean(findings, "E001")
+    fires(findings, "R002")
 
 
 def test_stripped_binary_still_finds_the_seed_bug(tmp_path: Path) -> None:

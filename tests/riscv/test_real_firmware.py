@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from rulecheck import clean
 
 from hvcheck.riscv.check import check_path
 from hvcheck.riscv.tvec import OldCsr
@@ -34,6 +35,10 @@ def require_file(path: str) -> Path:
 def test_real_firmware_has_no_errors_and_no_dropped_writes(path: str) -> None:
     report = check_path(str(require_file(path)))
     assert [f for f in report.findings if f.sev.label != "note"] == []
+    clean(report.findings, "R001")  # R002 alone may note an unresolved write
+    clean(report.findings, "R003")
+    clean(report.findings, "R004")
+    clean(report.findings, "R005")
     unresolved = sum(1 for w in report.writes for v in w.values if v.v is None)
     notes = [f for f in report.findings if f.rule == "R002" and f.sev.label == "note"]
     assert len(notes) == unresolved  # every unresolved write is a note

@@ -6,6 +6,7 @@ import gzip
 import json
 
 from conftest import run_hvcheck
+from rulecheck import clean, fires
 from triage_helpers import DEMO, FIX
 
 
@@ -13,7 +14,7 @@ def test_seed000_json() -> None:
     proc = run_hvcheck("triage", str(DEMO / "seed000-guest-console.log"), "--format", "json")
     assert proc.returncode == 1, proc.stderr
     out = json.loads(proc.stdout)
-    t003 = [f for f in out["findings"] if f["rule"] == "T003"][0]
+    t003 = fires(out["findings"], "T003")[0]
     assert t003["data"]["xcr0"] == "0x202e7"
     assert out["logs"][0]["lines"] == "0x24"     # JSON renders integers as hex strings
     assert "cpuid" in out["missing_inputs"]
@@ -25,7 +26,7 @@ def test_stdin_and_gzip(tmp_path) -> None:
     assert proc.returncode == 1, proc.stderr
     out = json.loads(proc.stdout)
     assert [f["rule"] for f in out["findings"]] == ["T004"]
-    assert out["findings"][0]["locations"][0]["path"] == "<stdin>"
+    assert fires(out["findings"], "T004")[0]["locations"][0]["path"] == "<stdin>"
     gz = tmp_path / "qemu.log.gz"
     gz.write_bytes(gzip.compress(text.encode()))
     proc = run_hvcheck("triage", str(gz), "--format", "json")
@@ -44,8 +45,17 @@ def test_several_logs_one_unreadable_is_e001(tmp_path) -> None:
     junk.write_bytes(bytes(range(256)) * 64)
     proc = run_hvcheck("triage", str(junk), str(FIX / "linux-only-silent.log"), "--format", "json")
     assert proc.returncode == 1, proc.stderr
-    rules = [f["rule"] for f in json.loads(proc.stdout)["findings"]]
-    assert rules == ["E001", "T005"]
+    findings = json.loads(proc.stdout)["findings"]
+    assert [f["rule"] for f in findings] == ["E001", "T005"]
+    (e001,) = fires(findings, "E001")
+    assert e001["locations"][0]["path"] == str(junk)
+    # Both logs readable: no E001, both still read.
+    proc = run_hvcheck("triage", str(FIX / "linux-only-silent.log"), str(DEMO / "seed002-qemu-int.log"),
+                       "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    clean(findings, "E001")
+    fires(findings, "T004")
 
 
 def test_bad_inputs_exit_2_one_line(tmp_path) -> None:
@@ -87,7 +97,7 @@ def test_cpuid_dump_adds_x003() -> None:
     out = json.loads(proc.stdout)
     rules = sorted(f["rule"] for f in out["findings"])
     assert {"T003", "X001", "X003"} <= set(rules)
-    t003 = [f for f in out["findings"] if f["rule"] == "T003"][0]
+    t003 = fires(out["findings"], "T003")[0]
     assert t003["data"]["confidence"] == "established"
 
 
@@ -98,7 +108,7 @@ def test_riscv_elf_establishes_t004() -> None:
         pytest.skip("riscv area's example not in this build")
     proc = run_hvcheck("triage", str(DEMO / "seed002-qemu-int.log"), "--riscv-elf", str(elf), "--format", "json")
     out = json.loads(proc.stdout)
-    t004 = [f for f in out["findings"] if f["rule"] == "T004"][0]
+    t004 = fires(out["findings"], "T004")[0]
     assert t004["data"]["confidence"] == "established"
     assert "inside the 4-byte nop" in t004["data"]["image_says"]
     assert "R002" in t004["data"]["related_rules"]

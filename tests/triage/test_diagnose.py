@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from rulecheck import clean, fires
 from triage_helpers import DEMO, FIX, write
 
 from hvcheck.demo.scenario_triage import seed001_system
@@ -33,7 +34,7 @@ def _rules(findings) -> list[str]:
 
 def test_t001_established_with_layout_and_cites_lines() -> None:
     findings = diagnose([scan(str(DEMO / "seed001-hvisor-console.log"))], _ctx(seed001_system()))
-    t001 = [f for f in findings if f.rule == "T001"]
+    t001 = fires(findings, "T001")
     assert len(t001) == 1
     if _layout_rules():
         assert sorted(_rules(findings)) == ["M001", "M002", "T001"]
@@ -50,6 +51,8 @@ def test_t001_established_with_layout_and_cites_lines() -> None:
 def test_without_layout_the_same_fault_is_only_facts() -> None:
     findings = diagnose([scan(str(DEMO / "seed001-hvisor-console.log"))], _ctx())
     assert _rules(findings) == ["T005"]
+    fires(findings, "T005")
+    clean(findings, "T001")  # without the layout, the address has no known owner
     f = findings[0]
     assert f.data["confidence"] == "unknown"
     assert "no --layout given" in f.message
@@ -58,12 +61,13 @@ def test_without_layout_the_same_fault_is_only_facts() -> None:
 def test_t001_probable_from_hvisor_diagnostic_alone() -> None:
     findings = diagnose([scan(str(FIX / "hvisor-aarch64-fault-in-hv-mem.log"))], _ctx())
     assert _rules(findings) == ["T001"]
+    clean(findings, "T005")  # a diagnosed fault is not also reported as bare facts
     assert findings[0].data["confidence"] == "probable"
 
 
 def test_t001_outside_hv_range_is_not_t001() -> None:
     findings = diagnose([scan(str(FIX / "hvisor-riscv64-mmio-panic.log"))], _ctx(seed001_system()))
-    assert "T001" not in _rules(findings)
+    clean(findings, "T001")
 
 
 def _zone_system(dt_memory: tuple[int, int] | None) -> System:
@@ -82,12 +86,14 @@ def test_t002_established_when_dt_memory_larger_than_mapping(tmp_path) -> None:
     path = write(tmp_path, log)
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x60000000))))
     assert _rules(findings)[0] == "T002" and findings[0].data["confidence"] == "established"
+    fires(findings, "T002")
     if _layout_rules():
         assert _rules(findings) == ["T002", "M003"]       # the layout rule that explains it, cited
         assert findings[0].data["related_rules"] == ["M003"]
     # the same fault with a device tree that does not claim the address: facts only
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x58000000))))
     assert _rules(findings) == ["T005"]
+    clean(findings, "T002")
     # no device tree: board RAM, unmapped -> probable
     findings = diagnose([scan(path)], _ctx(_zone_system(None)))
     assert _rules(findings)[0] == "T002" and findings[0].data["confidence"] == "probable"
@@ -95,7 +101,7 @@ def test_t002_established_when_dt_memory_larger_than_mapping(tmp_path) -> None:
 
 def test_t003_xcr0_from_edx_eax() -> None:
     findings = diagnose([scan(str(DEMO / "seed000-guest-console.log"))], _ctx())
-    t003 = [f for f in findings if f.rule == "T003"][0]
+    t003 = fires(findings, "T003")[0]
     assert t003.data["xcr0"] == 0x202E7 and t003.data["xcr_index"] == 0
     assert "XTILECFG" in t003.data["xcr0_bits"] and "XTILEDATA" not in t003.data["xcr0_bits"]
     assert t003.data["confidence"] in ("established", "probable")
@@ -105,13 +111,13 @@ def test_t003_high_half_from_rdx(tmp_path) -> None:
     text = (DEMO / "seed000-guest-console.log").read_text().replace(
         "RDX: 0000000000000000 RSI", "RDX: ffffffff00000001 RSI")
     findings = diagnose([scan(write(tmp_path, text))], _ctx())
-    assert [f for f in findings if f.rule == "T003"][0].data["xcr0"] == 0x1000202E7
+    assert fires(findings, "T003")[0].data["xcr0"] == 0x1000202E7
 
 
 def test_t003_ecx_nonzero_named(tmp_path) -> None:
     text = (DEMO / "seed000-guest-console.log").read_text().replace(
         "RCX: 0000000000000000", "RCX: 0000000000000001")
-    t003 = [f for f in diagnose([scan(write(tmp_path, text))], _ctx()) if f.rule == "T003"][0]
+    t003 = fires(diagnose([scan(write(tmp_path, text))], _ctx()), "T003")[0]
     assert "ECX = 0x1" in t003.message
 
 
@@ -125,12 +131,13 @@ def test_t003_without_registers_is_not_established(tmp_path) -> None:
 def test_wrmsr_gp_is_t005_not_t003() -> None:
     findings = diagnose([scan(str(FIX / "x86-gp-wrmsr-xfd.log"))], _ctx())
     assert _rules(findings) == ["T005"] and "IA32_XFD" in findings[0].message
+    clean(findings, "T003")  # #GP on WRMSR, not on XSETBV
 
 
 def test_t004_storm_probable_without_image() -> None:
     findings = diagnose([scan(str(DEMO / "seed002-qemu-int.log"))], _ctx())
     assert _rules(findings) == ["T004"]
-    f = findings[0]
+    f = fires(findings, "T004")[0]
     assert f.data["confidence"] == "probable" and "0x8000007c" in f.message
     assert "no --riscv-elf given" in f.message
 
@@ -138,12 +145,13 @@ def test_t004_storm_probable_without_image() -> None:
 def test_single_illegal_instruction_is_only_facts() -> None:
     findings = diagnose([scan(str(FIX / "riscv-linux-illegal.log"))], _ctx())
     assert _rules(findings) == ["T005"]
+    clean(findings, "T004")  # one illegal instruction in Linux user space is not a trap-vector storm
 
 
 def test_no_hvisor_lines_is_unknown_not_clean() -> None:
     findings = diagnose([scan(str(FIX / "linux-only-silent.log"))], _ctx())
     assert _rules(findings) == ["T005"]
-    assert findings[0].data["confidence"] == "unknown" and "not 'no fault'" in findings[0].message
+    assert fires(findings, "T005")[0].data["confidence"] == "unknown" and "not 'no fault'" in findings[0].message
 
 
 def test_owners_resolved_in_t005(tmp_path) -> None:

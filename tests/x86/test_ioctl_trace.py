@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT, require_tool, run_hvcheck
+from rulecheck import clean, fires
 
 from hvcheck.errors import InputError
 from hvcheck.x86.ioctl_trace import analyse_trace, read_trace
@@ -18,8 +19,12 @@ KVM = FIXTURES / "x86" / "kvm"
 DEMO = ROOT / "hvcheck" / "demo" / "examples" / "x86"
 
 
+def _findings(path: Path, **kw) -> list:
+    return analyse_trace(read_trace(str(path), **kw))
+
+
 def _x010(path: Path, **kw) -> list:
-    return [f for f in analyse_trace(read_trace(str(path), **kw)) if f.rule == "X010"]
+    return [f for f in _findings(path, **kw) if f.rule == "X010"]
 
 
 @pytest.mark.parametrize("name", ["strace-y.txt", "strace-plain.txt", "strace-raw.txt"])
@@ -37,7 +42,7 @@ def test_real_strace_misdirected_ioctls(name: str) -> None:
 
 
 def test_strace_capability_advertised_but_einval_on_dev_kvm() -> None:
-    (f,) = _x010(DEMO / "strace-qemu-dev-kvm.txt")
+    (f,) = fires(_findings(DEMO / "strace-qemu-dev-kvm.txt"), "X010")
     assert f.data["capability"] == "KVM_CAP_SYS_ATTRIBUTES" and f.data["fd_class"] == "dev"
     assert f.locations[0].line == 5 and f.locations[1].line == 4
 
@@ -47,7 +52,7 @@ def test_strace_einval_without_capability_is_not_flagged(tmp_path: Path) -> None
                                                                    "KVM_CAP_SYS_ATTRIBUTES) = 0")
     p = tmp_path / "s.txt"
     p.write_text(text)
-    assert _x010(p) == []
+    clean(_findings(p), "X010")
 
 
 def test_strace_unfinished_resumed_and_pid_prefix(tmp_path: Path) -> None:
@@ -79,8 +84,8 @@ def test_seed_bpftrace_vcpu_handler_on_5_10() -> None:
 def test_bpftrace_same_line_on_a_newer_kernel_is_clean(tmp_path: Path) -> None:
     p = tmp_path / "t.txt"
     p.write_text("ioctl args: flip 9c6e1e00, ioctl 4018aee2, arg 7ffd3c1e9a40\n")
-    assert _x010(p, probe="kvm_arch_vcpu_ioctl", kernel="5.16.0") == []
-    assert len(_x010(p, probe="kvm_arch_vcpu_ioctl", kernel="5.15.0")) == 1
+    clean(_findings(p, probe="kvm_arch_vcpu_ioctl", kernel="5.16.0"), "X010")
+    assert len(fires(_findings(p, probe="kvm_arch_vcpu_ioctl", kernel="5.15.0"), "X010")) == 1
     assert len(_x010(p, probe="kvm_arch_vm_ioctl")) == 1  # never on the x86 VM fd
 
 
@@ -125,6 +130,7 @@ def test_trace_json_output() -> None:
     proc = run_hvcheck("ioctl", "--trace", str(DEMO / "strace-qemu-dev-kvm.txt"), "--format", "json")
     doc = json.loads(proc.stdout)
     assert proc.returncode == 1 and [f["rule"] for f in doc["findings"]] == ["X010"]
+    fires(doc["findings"], "X010")
     assert doc["findings"][0]["locations"][0]["line"] == 5
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import run_hvcheck
+from rulecheck import fires
 
 
 def test_xcr0_incident_value_text() -> None:
@@ -28,7 +29,7 @@ def test_xcr0_json_contract() -> None:
     doc = json.loads(proc.stdout)
     rules = sorted(f["rule"] for f in doc["findings"])
     assert rules == ["X001", "X002"]
-    x001 = next(f for f in doc["findings"] if f["rule"] == "X001")
+    x001 = fires(doc["findings"], "X001")[0]
     assert x001["data"]["nearest_valid"] == ["0x602e7", "0x2e7"]
     assert doc["nearest_valid"] == ["0x602e7", "0x2e7"] and doc["valid"] is False
 

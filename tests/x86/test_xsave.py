@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rulecheck import clean, fires
 
 from hvcheck.findings import Location
 from hvcheck.x86.xsave import nearest_valid, xcr0_findings, xcr0_violations, xsave_size
@@ -159,6 +160,7 @@ def test_x002_names_unenumerated_bits_and_location() -> None:
     src = Location("guest.txt", 18)
     (f,) = xcr0_findings(0x602E7, 0x2E7, source=src)
     assert f.rule == "X002" and f.locations == [src]
+    fires([f], "X002")
     assert f.data["unsupported_bits"] == [17, 18]
     assert f.data["nearest_valid_within_supported"] == [0x2E7]
 
@@ -166,9 +168,21 @@ def test_x002_names_unenumerated_bits_and_location() -> None:
 def test_incident_value_finding() -> None:
     (f,) = xcr0_findings(0x202E7)
     assert f.rule == "X001"
+    fires([f], "X001")
     assert f.data["violations"] == ["amx-pair"]
     assert f.data["nearest_valid"] == [0x602E7, 0x2E7]
     assert "XTILECFG" in f.message and "0x602e7" in (f.fix or "")
+
+
+def test_valid_values_within_what_cpuid_enumerates_are_clean() -> None:
+    """The incident value's two valid neighbours, checked against a CPU enumerating AMX: neither
+    breaks an architectural rule nor sets a bit the CPU does not enumerate."""
+    for value in (0x602E7, 0x2E7):
+        found = xcr0_findings(value, 0x602E7)
+        clean(found, "X001")
+        clean(found, "X002")
+    # x87 (bit 0) is acceptable even when CPUID does not enumerate it (KVM's rule).
+    clean(xcr0_findings(0x3, 0x2), "X002")
 
 
 def test_xsave_sizes_match_known_sapphire_rapids_values() -> None:
