@@ -82,6 +82,14 @@ class Text:
             end = text.find("\n", pos)
             if end < 0:
                 return len(text)
+            opened = text.rfind("/*", pos, end)
+            if opened >= 0 and text.find("*/", opened + 2, end) < 0:
+                # a comment opened on the line continues it, as cpp strips comments first
+                close = text.find("*/", opened + 2)
+                if close < 0:
+                    return len(text)
+                pos = close + 2
+                continue
             if end > 0 and text[end - 1] == "\\" or end > 1 and text[end - 1] == "\r" and text[end - 2] == "\\":
                 pos = end + 1
                 continue
