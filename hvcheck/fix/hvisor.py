@@ -76,6 +76,19 @@ def hvisor_edits(target: Path, system: System, plan: Plan) -> tuple[list[FileEdi
     return list(files.by_path.values()), base
 
 
+def hvisor_guard_edits(target: Path, system: System) -> tuple[list[FileEdits], Path]:
+    """The guard block for the board's linker script (hvcheck.fix.guard)."""
+    from hvcheck.fix.guard import guard_edit
+    from hvcheck.layout.loaders.hvisor.extent import to_physical
+
+    ctx = open_board(target)
+    ld_path = linker_script_path(ctx)
+    ld = read_linker_script(ld_path)
+    base, _ = to_physical(ctx, ld.base)
+    fe = guard_edit(ctx, ld_path, ld, system, base)
+    return [fe], ctx.repo if ctx.repo is not None else target
+
+
 # ---------------------------------------------------------------- board.rs
 
 

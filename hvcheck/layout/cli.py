@@ -41,9 +41,12 @@ def _size(text: str, what: str) -> int:
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@click.option("--cpus", type=click.IntRange(min=1), help="CPU count, where the hypervisor sizes its per-CPU areas "
+              "by the CPUs it finds at boot (otherwise estimated and said so).")
 @common_options
 def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> int:
+           image_size: str | None, headroom: str, cpus: int | None, fmt: str, output: str | None,
+           fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
     PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
@@ -57,13 +60,13 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
-        findings, checked, notes = _check_all(path, need, bounds)
+        findings, checked, notes = _check_all(path, need, bounds, cpus)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
                       preamble=_notes_text(notes), extra={"notes": notes})
-    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
+    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus)
     findings = run_rules(system, headroom=need)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
                   preamble=_notes_text(system.notes), extra={"notes": system.notes})
@@ -76,7 +79,8 @@ def _notes_text(notes: list[str]) -> str | None:
     return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
 
 
-def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int, list[str]]:
+def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
+               cpus: int | None = None) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
     E001 finding, not an abort."""
     from rich.console import Console
@@ -87,7 +91,7 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
     from hvcheck.layout.rules import run_rules
 
     fmt, targets = loaders.discover(path)
-    options = loaders.LoadOptions(image_size=bounds)
+    options = loaders.LoadOptions(image_size=bounds, cpus=cpus)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0

@@ -43,7 +43,7 @@ __all__ = ["ARCHES", "DEFAULT_IMAGE_SIZE", "FORMAT", "RUST_CONFIG_FILES", "Board
 class HvisorFormat:
     name = "hvisor"
     description = "an hvisor checkout, board directory (platform/<arch>/<board>) or file inside a board"
-    options = frozenset({"elf", "board", "root_dts", "image_size"})
+    options = frozenset({"elf", "board", "root_dts", "image_size", "cpus"})
 
     def sniff(self, path: Path) -> int:
         if path.is_dir():
@@ -70,7 +70,7 @@ class HvisorFormat:
             if boards:
                 target = boards[0].path
         return load_hvisor_board(target, elf=options.elf, root_dts=options.root_dts,
-                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE)
+                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE, cpus=options.cpus)
 
     def discover(self, path: Path) -> list[Target]:
         if path.is_file():
@@ -79,7 +79,7 @@ class HvisorFormat:
 
     def load_target(self, target: Target, options: LoadOptions) -> System:
         return load_hvisor_board(target.paths[0], repo_root=target.root,
-                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE)
+                                 image_size=options.image_size or DEFAULT_IMAGE_SIZE, cpus=options.cpus)
 
 
 FORMAT = HvisorFormat()

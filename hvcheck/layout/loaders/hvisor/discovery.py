@@ -7,6 +7,7 @@ Two layouts exist:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hvcheck.errors import InputError
 ARCHES = ("aarch64", "riscv64", "loongarch64", "x86_64")
 # Files a user (or pre-commit, which passes changed file names) may give that belong to one board.
 BOARD_FILE_DEPTH = 3
+MAX_MOD_RS_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,19 @@ def board_dirs(repo: Path) -> list[Path]:
 
 
 def old_board_files(repo: Path) -> list[Path]:
+    """`src/platform/<board>_<arch>.rs` files the build compiles: when src/platform/mod.rs exists,
+    only those it declares as modules (after the move to platform/<arch>/<board>/ a leftover file
+    is not a board)."""
     plat = repo / "src" / "platform"
     if not plat.is_dir():
         return []
-    return sorted(p for p in plat.glob("*_*.rs") if split_old_name(p) is not None)
+    files = sorted(p for p in plat.glob("*_*.rs") if split_old_name(p) is not None)
+    try:
+        mod = (plat / "mod.rs").read_bytes()[:MAX_MOD_RS_BYTES].decode("utf-8", "replace")
+    except OSError:
+        return files
+    declared = set(re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z0-9_]+)\s*;", mod, re.M))
+    return [p for p in files if p.stem in declared]
 
 
 def split_old_name(path: Path) -> tuple[str, str] | None:

@@ -31,6 +31,7 @@ from hvcheck.layout.loaders.hvisor.discovery import (
     old_board_files,
     split_old_name,
 )
+from hvcheck.layout.model import InputProblem
 
 HV_MEM_TYPES = {"MEM_TYPE_RAM": 0, "MEM_TYPE_IO": 1, "MEM_TYPE_VIRTIO": 2}  # src/config.rs
 # The Rust files besides board.rs whose consts a board's layout uses, relative to the repository
@@ -70,6 +71,11 @@ class BoardTree:
     board_dir: Path | None        # platform/<arch>/<board>/ (current layout only)
     features: frozenset[str]      # cargo features the board builds with (cfg selection)
     notes: list[str] = field(default_factory=list)   # how the inputs were interpreted
+    problems: list[InputProblem] = field(default_factory=list)   # inputs that could not be read (E001)
+
+    def problem(self, exc: InputError, checks: str, subject: str) -> None:
+        """Record an unreadable input; the loader leaves out what depended on it and goes on."""
+        self.problems.append(InputProblem(exc.path, exc.line, exc.message, checks, subject))
 
     def rust_config_paths(self) -> list[Path]:
         """board.rs, then every file of :data:`RUST_CONFIG_FILES` present in this checkout."""

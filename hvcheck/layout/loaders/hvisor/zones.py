@@ -9,8 +9,15 @@ from hvcheck.errors import InputError
 from hvcheck.findings import Location
 from hvcheck.layout.loaders.boardrs import Namespace, RustFile
 from hvcheck.layout.loaders.hvisor.board import add_device, device_kind
-from hvcheck.layout.loaders.hvisor.devicetrees import find_dt, read_dt, root_dt_path, x86_e820_facts
-from hvcheck.layout.loaders.hvisor.extent import int_const
+from hvcheck.layout.loaders.hvisor.build import MakeVars
+from hvcheck.layout.loaders.hvisor.devicetrees import (
+    builds_e820,
+    find_dt,
+    read_dt,
+    root_dt_path,
+    x86_e820_facts,
+)
+from hvcheck.layout.loaders.hvisor.extent import LOONGARCH_DMW_MASK, int_const
 from hvcheck.layout.loaders.hvisor.tree import BoardTree
 from hvcheck.layout.loaders.jsonlines import JValue, read_json_lines
 from hvcheck.layout.model import Board, Device, ImageKind, LoadImage, Numbered, Region, RegionKind, Zone
@@ -44,7 +51,8 @@ def kind_of(name: str, value: int | None) -> RegionKind | None:
 # -- the root zone (board.rs) ---------------------------------------------------------------------
 
 
-def root_zone(tree: BoardTree, ns: Namespace, board_rs: RustFile, root_dts: Path | None) -> Zone:
+def root_zone(tree: BoardTree, ns: Namespace, board_rs: RustFile, root_dts: Path | None,
+              make: MakeVars | None) -> Zone:
     name = "root"
     zname = ns.lookup("ROOT_ZONE_NAME")
     if zname is not None:
@@ -78,30 +86,68 @@ def root_zone(tree: BoardTree, ns: Namespace, board_rs: RustFile, root_dts: Path
                 if number not in seen:
                     seen.add(number)
                     zone.irqs.append(Numbered(number, Location(c.file.path, line, detail=irq_name)))
-    kernel = int_const(ns, "ROOT_ZONE_KERNEL_ADDR")
-    if kernel is not None:
-        zone.images.append(LoadImage(ImageKind.KERNEL, kernel[0], None, kernel[1]))
-    dtb = int_const(ns, "ROOT_ZONE_DTB_ADDR")
-    if dtb is not None and not (tree.arch == "x86_64" and dtb[0] == 0):
-        zone.images.append(LoadImage(ImageKind.DTB, dtb[0], None, dtb[1]))
-    dt_path = Path(root_dts) if root_dts is not None else root_dt_path(tree)
+    images = _root_images(tree, ns)
+    dt_path = Path(root_dts) if root_dts is not None else root_dt_path(tree, make)
+    e820 = builds_e820(tree) if tree.arch == "x86_64" else None
     if dt_path is not None:
-        zone.devicetree = read_dt(dt_path)
-    elif tree.arch == "x86_64" and regions_const is not None:
+        try:
+            zone.devicetree = read_dt(dt_path)
+        except InputError as exc:
+            what = "the root zone's RAM and " if regions_const is None else ""
+            tree.problem(exc, f"{what}M002, M003 for zone {name}", f"zone {name} devicetree")
+    elif tree.arch == "x86_64" and regions_const is not None and e820 is not None:
         zone.devicetree = x86_e820_facts(ns, board_rs, zone)
+    elif tree.arch == "x86_64" and regions_const is not None:
+        tree.notes.append(f"zone {name}: this commit builds no e820 map for the root kernel (no "
+                          "src/arch/x86_64/boot.rs with set_e820_entries), so what memory the kernel may allocate "
+                          "is unknown: M002, M003 do not run for it")
     else:
         tree.notes.append(f"zone {name}: no root device tree found (zone0*.dts/.dtb or platform.mk; give --root-dts); "
                           "the device-tree checks (M002, M003) do not run for it")
     if regions_const is None:
         # Era 1a: the root zone's RAM came from its device tree.
         if zone.devicetree is None or not zone.devicetree.memory:
-            raise InputError(board_rs.path, "no ROOT_ZONE_MEMORY_REGIONS and no root device tree with /memory "
-                                            "to take the root zone's RAM from (give --root-dts)")
+            if not any(p.subject == f"zone {name} devicetree" for p in tree.problems):
+                tree.problem(InputError(board_rs.path, "no ROOT_ZONE_MEMORY_REGIONS and no root device tree with "
+                                                       "/memory to take the root zone's RAM from (give --root-dts)"),
+                             f"every check of zone {name}'s RAM and load addresses", f"zone {name} regions")
+            return zone   # its RAM is unknown: its load addresses cannot be checked either
         for m in zone.devicetree.memory:
             zone.add_region(Region(RegionKind.RAM, m.start, m.size,
                                    Location(m.source.path, m.source.line,
                                             detail="root RAM from the device tree (no ROOT_ZONE_MEMORY_REGIONS)")))
+    zone.images.extend(images)
     return zone
+
+
+def _root_images(tree: BoardTree, ns: Namespace) -> list[LoadImage]:
+    """The root kernel's and DTB's load addresses. Before ROOT_ZONE_KERNEL_ADDR (2024) the kernel
+    was loaded at ROOT_ENTRY. LoongArch gives them as DMW window addresses: physical = low 48 bits."""
+    images = []
+    kernel = int_const(ns, "ROOT_ZONE_KERNEL_ADDR")
+    if kernel is None:
+        kernel = int_const(ns, "ROOT_ENTRY")
+    if kernel is not None and not (tree.arch == "x86_64" and kernel[0] == 0):
+        images.append(LoadImage(ImageKind.KERNEL, *_physical(tree, kernel)))
+    dtb = int_const(ns, "ROOT_ZONE_DTB_ADDR")
+    if dtb is not None and not (tree.arch == "x86_64" and dtb[0] == 0):
+        address, size, loc = _physical(tree, dtb)
+        ipa = int_const(ns, "DTB_IPA")
+        if ipa is not None:
+            # zone_create(0, ROOT_ZONE_DTB_ADDR, DTB_IPA): the blob is mapped into the zone at DTB_IPA
+            loc = Location(loc.path, loc.line, detail=f"mapped into the zone at DTB_IPA {ipa[0]:#x} ({ipa[1]}): "
+                                                     "need not be in the zone's RAM")
+        images.append(LoadImage(ImageKind.DTB, address, size, loc, in_zone_ram=ipa is None))
+    return images
+
+
+def _physical(tree: BoardTree, const: tuple[int, Location]) -> tuple[int, None, Location]:
+    value, loc = const
+    if tree.arch == "loongarch64" and value >> 48:
+        phys = value & LOONGARCH_DMW_MASK
+        return phys, None, Location(loc.path, loc.line, detail=f"{value:#x} in a LoongArch DMW window: physical "
+                                                              f"{phys:#x} (low 48 bits)")
+    return value, None, loc
 
 
 # -- other zones (JSON) ----------------------------------------------------------------------------
@@ -123,16 +169,21 @@ def zone_json_paths(tree: BoardTree) -> list[Path]:
 
 
 def zone_configs(tree: BoardTree, board: Board) -> dict[int | None, list[Zone]]:
-    """Every zone JSON, grouped by zone_id (same id = alternatives; shortest file name first)."""
+    """Every zone JSON, grouped by zone_id (same id = alternatives; shortest file name first). An
+    unreadable config is an input problem (E001) and its zone is left out; the others are read."""
     groups: dict[int | None, list[Zone]] = {}
     paths = sorted(zone_json_paths(tree), key=lambda p: (len(p.name), p.name))
     for path in paths:
-        doc = read_json_lines(path)
-        if not isinstance(doc.value, dict) or "memory_regions" not in doc.value:
-            keys = ", ".join(list(doc.value)[:4]) if isinstance(doc.value, dict) else type(doc.value).__name__
-            tree.notes.append(f"{path}: not a zone config (no memory_regions; keys: {keys}); skipped")
+        try:
+            doc = read_json_lines(path)
+            if not isinstance(doc.value, dict) or "memory_regions" not in doc.value:
+                keys = ", ".join(list(doc.value)[:4]) if isinstance(doc.value, dict) else type(doc.value).__name__
+                tree.notes.append(f"{path}: not a zone config (no memory_regions; keys: {keys}); skipped")
+                continue
+            zone = zone_from_json(tree, path, doc, board)
+        except InputError as exc:
+            tree.problem(exc, f"every check of the zone {path.name} configures", f"zone config {path}")
             continue
-        zone = zone_from_json(tree, path, doc, board)
         groups.setdefault(zone.zone_id, []).append(zone)
     return groups
 
@@ -230,7 +281,10 @@ def zone_from_json(tree: BoardTree, path: Path, doc: JValue, board: Board) -> Zo
             tree.notes.append(f"zone {name}: dtb_filepath {dtb_v.value!r} ({p}:{dtb_v.line}) not in the checkout; "
                               f"using {dt_path} (same name as the zone config)")
     if dt_path is not None:
-        zone.devicetree = read_dt(dt_path)
+        try:
+            zone.devicetree = read_dt(dt_path)
+        except InputError as exc:
+            tree.problem(exc, f"M002, M003 for zone {name}", f"zone {name} devicetree")
     else:
         what = f"dtb_filepath {dtb_v.value!r} ({p}:{dtb_v.line})" if dtb_v is not None else "no dtb_filepath"
         tree.notes.append(f"zone {name}: {what}: no matching .dts/.dtb in the board's image/dts; the device-tree "
