@@ -291,13 +291,15 @@ def _relative(value: Any, prefix: str) -> Any:
     return value
 
 
-def scan(repo: Path, rev: str, jobs: int, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+def scan(repo: Path, rev: str, jobs: int, limit: int | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Check every commit; the records and what the summary needs to know about the run."""
+    t0, c0 = time.perf_counter(), os.times()
     commits = commits_to_check(repo, rev)
     if limit:
         commits = commits[:limit]
     # Contiguous chunks: neighbouring commits share most files, so each worker's cache stays warm.
     n = max(1, jobs)
-    size = (len(commits) + n - 1) // n
+    size = max(1, (len(commits) + n - 1) // n)
     chunks = [commits[i:i + size] for i in range(0, len(commits), size)]
     with tempfile.TemporaryDirectory(prefix="hvisor-history-") as tmp:
         args = [(str(repo), c, tmp) for c in chunks]
@@ -306,7 +308,169 @@ def scan(repo: Path, rev: str, jobs: int, limit: int | None) -> tuple[list[dict[
         else:
             with multiprocessing.get_context("fork").Pool(n) as pool:
                 parts = pool.map(_worker, args)
-    return [r for p in parts for r in p], len(commits)
+    c1 = os.times()
+    checked = {c.sha[:7] for c in commits}
+    mainline = [line[:7] for line in git(repo, "rev-list", "--first-parent", "--reverse", rev).split()]
+    meta = {"rev": rev, "head": git(repo, "rev-parse", "--short=7", rev).strip(), "commits": len(commits),
+            "all_commits": len(git(repo, "rev-list", rev).split()), "jobs": n,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(sum(c1[:4]) - sum(c0[:4]), 1),
+            "mainline": [c for c in mainline if c in checked]}
+    return [r for p in parts for r in p], meta
+
+
+# ---------------------------------------------------------------------------------------------
+# the summary (docs/hvisor-history.md), checked against the hand-verified truth
+
+LAYOUT_RULES = ("M001", "M002")
+
+
+def _has(rec: dict[str, Any] | None, rule: str) -> bool | None:
+    return None if rec is None else rule in rec.get("rules", {})
+
+
+def first_bad(records: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
+    """Records where ``rule`` fires for a board and fired on none of the commit's parents (the
+    commit that introduced it on its line of history)."""
+    by = {(r["commit"], r.get("board")): r for r in records}
+    out = []
+    for r in records:
+        if r.get("board") and _has(r, rule) and not any(_has(by.get((p, r["board"])), rule)
+                                                         for p in r.get("parents", [])):
+            out.append(r)
+    return out
+
+
+def fixes(records: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
+    """Records where ``rule`` stopped firing for a board that a parent had it for, and no input
+    problem (E001) explains the silence."""
+    by = {(r["commit"], r.get("board")): r for r in records}
+    return [r for r in records if r.get("board") and _has(r, rule) is False and "E001" not in r.get("rules", {})
+            and any(_has(by.get((p, r["board"])), rule) for p in r.get("parents", []))]
+
+
+def check_truth(records: list[dict[str, Any]], truth: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """(claim, holds, detail) for every hand-verified fact."""
+    by = {(r["commit"], r.get("board")): r for r in records}
+    results = []
+    for inc in truth.get("incidents", []):
+        board, bad = inc["board"], inc["first_bad"]
+        rec = by.get((bad, board))
+        ok = rec is not None and _has(rec, "M001") is True and not any(
+            _has(by.get((p, board)), "M001") for p in rec.get("parents", []))
+        detail = "M001 at the first bad commit, none on its parents" if ok else \
+            f"scan: {rec.get('rules') if rec else 'not checked'}"
+        results.append((f"{board} {bad}: hypervisor in zone RAM from this commit", ok, detail))
+        if inc.get("fixed_by"):
+            fix = by.get((inc["fixed_by"], board))
+            ok = fix is not None and _has(fix, "M001") is False
+            results.append((f"{board} {inc['fixed_by']}: fixed", ok, f"scan: {fix.get('rules') if fix else 'not checked'}"))
+    for d in truth.get("depends", []):
+        rec = by.get((d["commit"], d["board"]))
+        marked = [f for f in (rec or {}).get("findings", []) if f["rule"] == "M001" and "depends_on_estimate" in f["data"]]
+        results.append((f"{d['board']} {d['commit']}: M001 says it depends on the estimate", bool(marked),
+                        marked[0]["data"]["depends_on_estimate"]["bound"] if marked else "no M001 marked"))
+    for c in truth.get("clean", []):
+        board = c["board"]
+        bad = [commit for commit in c["commits"] if any(_has(by.get((commit, board)), r) for r in LAYOUT_RULES)]
+        missing = [commit for commit in c["commits"] if (commit, board) not in by]
+        ok = not bad and not missing
+        results.append((f"{board}: clean at {len(c['commits'])} commit(s) ({c['commits'][0]}..{c['commits'][-1]})", ok,
+                        "no M001/M002" if ok else f"M001/M002 at {bad}; not checked {missing}"))
+    return results
+
+
+def _months(records: list[dict[str, Any]], board: str) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Per month (commit date): how many of the board's checked commits had which findings."""
+    months: dict[str, Counter[str]] = {}
+    for r in records:
+        if r.get("board") == board:
+            months.setdefault(r.get("date", "")[:7], Counter())[_rules_text(r)] += 1
+    return [(m, c.most_common()) for m, c in sorted(months.items())]
+
+
+def _rules_text(rec: dict[str, Any]) -> str:
+    if "crash" in rec:
+        return "CRASH"
+    shown = {k: v for k, v in rec.get("rules", {}).items() if k not in ("M011", "M012", "M014", "E003")}
+    return " ".join(f"{k}×{v}" if v > 1 else k for k, v in sorted(shown.items())) or "clean"
+
+
+def summary(records: list[dict[str, Any]], meta: dict[str, Any], truth: dict[str, Any]) -> tuple[str, bool]:
+    pairs = [r for r in records if r.get("board")]
+    lines = ["# hvcheck over hvisor's history", "",
+             "Generated by `python scripts/hvisor_history.py --summary` from a scan made with",
+             "`python scripts/hvisor_history.py REPO --rev dev --out history.jsonl` (REPO: any clone of",
+             "github syswonder/hvisor; nothing of it is committed here). Truth: "
+             "`scripts/hvisor_history_truth.json`, decided by hand from each commit's source.", "",
+             "## The run", "",
+             f"- `{meta.get('rev')}` at `{meta.get('head')}`: {meta.get('all_commits')} commits, "
+             f"**{meta.get('commits')}** of them change a layout input (board configs, linker scripts, "
+             "constants, zone configs, device trees, build files); each checked board by board exactly as "
+             "`hvcheck layout TREE --all`: "
+             f"**{len(pairs)}** (commit, board) pairs.",
+             f"- {meta.get('seconds')} s wall, {meta.get('cpu_seconds')} s CPU (user + system, all processes) with "
+             f"{meta.get('jobs')} worker(s) on this shared machine; goal: under 5 minutes on 2 cores.",
+             f"- crashes: **{sum(1 for r in pairs if 'crash' in r)}**."]
+    e001 = [r for r in pairs if "E001" in r.get("rules", {})]
+    whole = [r for r in pairs if "error" in r]
+    lines.append(f"- E001: {len(e001)} pairs report an unreadable input; in {len(whole)} the whole board "
+                 "could not be loaded (board.rs itself).")
+    if truth.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in truth["notes"]]
+    results = check_truth(records, truth)
+    ok = all(r[1] for r in results) and not any("crash" in r for r in pairs)
+    lines += ["", "## Hand-verified facts", "",
+              f"{sum(1 for r in results if r[1])} of {len(results)} hold.", "",
+              "| claim | scan agrees | detail |", "|---|---|---|"]
+    lines += [f"| {claim} | {'yes' if good else '**NO**'} | {detail} |" for claim, good, detail in results]
+    lines += ["", "## Incidents: hypervisor inside zone RAM (M001), at their first bad commit", "",
+              "| board | first bad commit | what (scan) | why, from the source (truth file) |", "|---|---|---|---|"]
+    notes = {(i["board"], i["first_bad"]): i for i in truth.get("incidents", [])}
+    for r in first_bad(records, "M001"):
+        f = next((x for x in r.get("findings", []) if x["rule"] == "M001"), None)
+        what = (f"hvisor [{f['data']['hv_start']}, {f['data']['hv_end']}) vs zone {f['data']['zone']} "
+                f"{f['data']['kind']} [{f['data']['region_start']}, {f['data']['region_end']}) at "
+                f"`{f['where'][0].split(',')[0]}`" if f else "")
+        inc = notes.get((r["board"], r["commit"]))
+        lines.append(f"| {r['board']} | `{r['commit']}` {r['date']} {r['subject'][:50]} | {what} | "
+                     f"{inc['why'] + (' Fixed by `' + inc['fixed_by'] + '`.' if inc.get('fixed_by') else '') if inc else 'not in the truth file'} |")
+    lines += ["", "Fixing commits (M001 gone, no unreadable input to explain it): " + ", ".join(
+        f"{r['board']} `{r['commit']}`" for r in fixes(records, "M001")) + ".", ""]
+    dep = [r for r in pairs for f in r.get("findings", []) if f["rule"] == "M001" and "depends_on_estimate" in f["data"]]
+    lines += ["## Every M001 that depends on an estimate", ""]
+    if not dep:
+        lines.append("None.")
+    else:
+        lines += ["| board | commits | the bound that makes it true |", "|---|---|---|"]
+        groups: dict[tuple[str, str], list[str]] = {}
+        for r in dep:
+            for f in r["findings"]:
+                if f["rule"] == "M001" and "depends_on_estimate" in f["data"]:
+                    groups.setdefault((r["board"], f["data"]["depends_on_estimate"]["bound"]), [])
+                    if r["commit"] not in groups[(r["board"], f["data"]["depends_on_estimate"]["bound"])]:
+                        groups[(r["board"], f["data"]["depends_on_estimate"]["bound"])].append(r["commit"])
+        for (board, bound), commits in sorted(groups.items()):
+            lines.append(f"| {board} | {len(commits)}: `{commits[0]}`..`{commits[-1]}` | {bound} |")
+    lines += ["", "## Unreadable inputs (E001)", "", "| board | commits | input | what |", "|---|---|---|---|"]
+    causes: dict[tuple[str, str, str], list[str]] = {}
+    for r in pairs:
+        for f in r.get("findings", []):
+            if f["rule"] == "E001":
+                where = f["where"][0] if f["where"] else ""
+                causes.setdefault((r["board"], re.sub(r":\d+$", "", where), f["data"]["what"][:240]), []).append(r["commit"])
+        if "error" in r:
+            causes.setdefault((r["board"], "(the board)", r["error"][:240]), []).append(r["commit"])
+    for (board, where, what), commits in sorted(causes.items()):
+        lines.append(f"| {board} | {len(commits)}: `{commits[0]}`..`{commits[-1]}` | `{where}` | {what} |")
+    lines += ["", "## Findings per board over time", "",
+              "Per month of commit date: the board's checked commits and their findings (commits on every branch of "
+              f"`{meta.get('rev')}`; M011, M012, M014 and E003 notes left out).", "",
+              "| board | month | commits: findings |", "|---|---|---|"]
+    for board in sorted({r["board"] for r in pairs}):
+        for month, counts in _months(records, board):
+            lines.append(f"| {board} | {month} | " + "; ".join(f"{n}: {key}" for key, n in counts) + " |")
+    return "\n".join(lines).rstrip() + "\n", ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,18 +480,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--limit", type=int, help="only the first N commits (testing)")
     ap.add_argument("--out", type=Path, default=Path("hvisor-history.jsonl"))
+    ap.add_argument("--summary", type=Path, metavar="JSONL", help="summarise a scan instead of scanning")
+    ap.add_argument("--truth", type=Path, default=Path(__file__).with_name("hvisor_history_truth.json"))
+    ap.add_argument("--markdown", type=Path, help="write the summary here (default: stdout)")
     args = ap.parse_args(argv)
+    if args.summary is not None:
+        rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
+        meta = next((r["meta"] for r in rows if "meta" in r), {})
+        truth = json.loads(args.truth.read_text()) if args.truth.is_file() else {}
+        text, ok = summary([r for r in rows if "meta" not in r], meta, truth)
+        if args.markdown:
+            args.markdown.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0 if ok else 1
     if args.repo is None:
-        ap.error("give REPO")
-    t0 = time.perf_counter()
-    records, n = scan(args.repo, args.rev, args.jobs, args.limit)
+        ap.error("give REPO (or --summary JSONL)")
+    records, meta = scan(args.repo, args.rev, args.jobs, args.limit)
     with args.out.open("w") as fh:
+        fh.write(json.dumps({"meta": meta}) + "\n")
         for rec in records:
             fh.write(json.dumps(rec, sort_keys=True) + "\n")
-    boards = {(r["commit"], r.get("board")) for r in records}
+    boards = {(r["commit"], r.get("board")) for r in records if r.get("board")}
     crashes = sum(1 for r in records if "crash" in r)
-    print(f"{n} commits, {len(boards)} (commit, board) pairs, {crashes} crashes, "
-          f"{time.perf_counter() - t0:.0f} s with {args.jobs} job(s) -> {args.out}", file=sys.stderr)
+    print(f"{meta['commits']} commits, {len(boards)} (commit, board) pairs, {crashes} crashes, "
+          f"{meta['seconds']:.0f} s wall, {meta['cpu_seconds']:.0f} s CPU with {meta['jobs']} job(s) -> {args.out}",
+          file=sys.stderr)
     return 0
 
 

@@ -108,8 +108,12 @@ def root_zone(tree: BoardTree, ns: Namespace, board_rs: RustFile, root_dts: Path
         # Era 1a: the root zone's RAM came from its device tree.
         if zone.devicetree is None or not zone.devicetree.memory:
             if not any(p.subject == f"zone {name} devicetree" for p in tree.problems):
-                tree.problem(InputError(board_rs.path, "no ROOT_ZONE_MEMORY_REGIONS and no root device tree with "
-                                                       "/memory to take the root zone's RAM from (give --root-dts)"),
+                why = ("its device tree has no /memory" if zone.devicetree is not None else
+                       "no root device tree is named by the build (zone0_dtb) or found by name in the checkout"
+                       + ("" if images else ", and the board file gives no ROOT_ZONE_DTB_ADDR: it defines no root "
+                                            "zone at this commit"))
+                tree.problem(InputError(board_rs.path, f"the root zone's RAM is unknown: no ROOT_ZONE_MEMORY_REGIONS "
+                                                       f"and {why} (give --root-dts)"),
                              f"every check of zone {name}'s RAM and load addresses", f"zone {name} regions")
             return zone   # its RAM is unknown: its load addresses cannot be checked either
         for m in zone.devicetree.memory:
