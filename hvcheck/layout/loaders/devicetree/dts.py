@@ -189,7 +189,7 @@ class DtsParser:
             self.statements += 1
             if self.statements > MAX_DT_STATEMENTS:
                 raise LimitExceeded(src.path, f"more than {MAX_DT_STATEMENTS} statements: over the limit for one "
-                                              "device tree (MAX_DT_STATEMENTS, docs/limits.md)", src.line_of(src.pos))
+                                              "device tree (MAX_DT_STATEMENTS, `hvcheck docs limits`)", src.line_of(src.pos))
             if src.pos >= len(text):
                 if node is not None:
                     opened = node.loc.line if node.loc.path == src.path and node.loc.line else src.line_of(src.pos)
@@ -227,7 +227,7 @@ class DtsParser:
             src.expect(";", "after /memreserve/")
             if len(self.memreserve) >= MAX_DT_MEMRESERVE:
                 raise LimitExceeded(src.path, f"more than {MAX_DT_MEMRESERVE} /memreserve/ entries (MAX_DT_MEMRESERVE, "
-                                              "docs/limits.md)", src.line_of(start))
+                                              "`hvcheck docs limits`)", src.line_of(start))
             self.budget.take(line=src.line_of(start))
             self.memreserve.append(MemReserve(addr, size, src.loc(start)))
             return True

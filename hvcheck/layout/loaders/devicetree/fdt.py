@@ -52,7 +52,7 @@ def parse_fdt(path: Path, data: bytes) -> tuple[DtNode, list[MemReserve]]:
             break
         if len(memreserve) >= MAX_DT_MEMRESERVE:
             raise LimitExceeded(name, f"more than {MAX_DT_MEMRESERVE} /memreserve/ entries (MAX_DT_MEMRESERVE, "
-                                      "docs/limits.md)")
+                                      "`hvcheck docs limits`)")
         budget.take()
         memreserve.append(MemReserve(addr, size, Location(name, None, detail=f"/memreserve/ entry {len(memreserve)}")))
     pos = off_struct

@@ -130,4 +130,4 @@ class Budget:
         self.used += n
         if self.used > self.limit:
             raise LimitExceeded(self.path, f"more than {self.limit} nodes, properties, cells and labels: over the "
-                                           "limit for one device tree (MAX_DT_ITEMS, docs/limits.md)", line)
+                                           "limit for one device tree (MAX_DT_ITEMS, `hvcheck docs limits`)", line)
