@@ -16,7 +16,7 @@ from pathlib import Path
 from hvcheck.errors import InputError
 from hvcheck.fix.numfmt import format_like
 from hvcheck.fix.plan import Reservation
-from hvcheck.fix.textedit import FileEdits, FixError
+from hvcheck.fix.textedit import FileEdits, FixError, read_source
 from hvcheck.layout.loaders.devicetree.lexer import Text
 from hvcheck.units import hex_range
 
@@ -189,11 +189,7 @@ def dts_edits(reservations: list[Reservation]) -> list[FileEdits]:
         p = Path(path)
         if p.suffix.lower() == ".dtb":
             raise FixError(f"{path}: a compiled device tree; edit its .dts source and rebuild it")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FixError(f"{path}: cannot read: {exc}") from None
-        fe = FileEdits(p, text)
+        fe = FileEdits(p, read_source(p))
         _edit(fe, items)
         out.append(fe)
     return out
