@@ -62,17 +62,26 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
-        findings, checked, notes = _check_all(path, need, bounds, cpus)
+        layouts: list[dict[str, Any]] | None = [] if fmt == "json" else None
+        findings, checked, notes = _check_all(path, need, bounds, layouts, cpus)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
+        extra: dict[str, Any] = {"notes": notes}
+        if layouts is not None:
+            extra["layouts"] = layouts
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
-                      preamble=_notes_text(notes), extra={"notes": notes})
+                      preamble=_notes_text(notes), extra=extra)
     _explain_directory_of_layouts(path)
     system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus)
     findings = run_rules(system, headroom=need)
+    extra = {"notes": system.notes}
+    if fmt == "json":  # the checked model itself (docs/layout-model.md), so others can draw or diff it
+        from hvcheck.map.export import export_system
+
+        extra["layout"] = export_system(system)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
-                  preamble=_notes_text(system.notes), extra={"notes": system.notes})
+                  preamble=_notes_text(system.notes), extra=extra)
 
 
 def _explain_directory_of_layouts(path: Path) -> None:
@@ -108,9 +117,10 @@ def _notes_text(notes: list[str]) -> str | None:
 
 
 def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
+               layouts: list[dict[str, Any]] | None = None,
                cpus: int | None = None) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
-    E001 finding, not an abort."""
+    E001 finding, not an abort. ``layouts``, when given, receives each loaded system's model."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -139,6 +149,10 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
                 progress.advance(task)
                 continue
             checked += 1
+            if layouts is not None:
+                from hvcheck.map.export import export_system
+
+                layouts.append({"name": target.name, "layout": export_system(system)})
             notes.extend(f"[{target.name}] {n}" for n in system.notes)
             for f in run_rules(system, headroom=headroom):
                 f.message = f"[{target.name}] {f.message}"
