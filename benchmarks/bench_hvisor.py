@@ -4,6 +4,9 @@ The checkout is $HVISOR_CHECKOUT, else /tmp/hvisor (a clone of github syswonder/
 committed), else our fixture tree tests/fixtures/hvisor/repo; the section title says which.
 Anchors from the same run: `python3 -c pass` (interpreter start-up) and `dtc` compiling every
 device tree of the checkout that it can compile (what a user would run to validate the DTS).
+With $HVCHECK_BENCH_BASELINE set to a git revision of this repository, the same command run by that
+revision's code (extracted with `git archive`) is measured in the same run too: before/after figures
+for a change, free of this shared machine's drift between runs.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from benchmarks.harness import PYTHON, ROOT, Row, Section, Timing, hvcheck_argv, time_callable, time_command
@@ -36,6 +40,20 @@ def _cpu_seconds(argv: list[str], repeat: int) -> Timing:
     return Timing(samples)
 
 
+def _baseline(repo: Path) -> tuple[str, Timing] | None:
+    rev = os.environ.get("HVCHECK_BENCH_BASELINE")
+    if not rev:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "hvcheck"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        code = f"import sys; sys.path.insert(0, {tmp!r}); from hvcheck.cli import main; sys.argv[0] = 'hvcheck'; main()"
+        timing = time_command([PYTHON, "-c", code, "layout", str(repo), "--all"], repeat=7)
+    short = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", rev], capture_output=True,
+                           text=True).stdout.strip()
+    return short or rev, timing
+
+
 def run() -> list[Section]:
     repo, what = _checkout()
     section = Section(f"hvisor: `hvcheck layout <checkout> --all` on the {what}")
@@ -46,6 +64,12 @@ def run() -> list[Section]:
     whole = time_command(hvcheck_argv("layout", str(repo), "--all"), repeat=7)
     section.rows.append(Row(f"hvcheck layout --all ({len(boards)} boards)", whole, "≤ 2 s",
                             "yes" if whole.median <= 2.0 else "NO", "python3 -c pass", baseline))
+    before = _baseline(repo)
+    if before is not None:
+        rev, timing = before
+        section.rows.append(Row(f"same command at {rev} (the baseline)", timing, "not faster than this code",
+                                "yes" if whole.median <= timing.median * 1.05 else "NO",
+                                "this code (row above)", whole))
     cpu = _cpu_seconds(hvcheck_argv("layout", str(repo), "--all"), repeat=5)
     section.rows.append(Row("same command: CPU time (user + sys) of the process", cpu,
                             note="independent of other load on this shared machine; wall time above "

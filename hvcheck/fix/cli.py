@@ -21,10 +21,11 @@ from hvcheck.units import parse_int, parse_size
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--strategy", type=click.Choice(["punch", "reserve", "relocate", "all"]), default="all",
+@click.option("--strategy", type=click.Choice(["punch", "reserve", "relocate", "all", "guard"]), default="all",
               show_default=True,
               help="punch: split zone RAM around the hypervisor; reserve: no-map reservation in the zone device "
-                   "trees; relocate: move the hypervisor's base; all: punch + reserve.")
+                   "trees; relocate: move the hypervisor's base; all: punch + reserve; guard: ASSERT()s in the "
+                   "board's linker script so every later link fails when hvisor reaches a neighbour.")
 @click.option("--write", is_flag=True, help="Apply the edits (atomically, with .orig backups) instead of printing a diff.")
 @click.option("--force", is_flag=True, help="With --write: replace read-only files too (their mode is kept).")
 @click.option("--recover", is_flag=True,

@@ -1,7 +1,7 @@
 """Edits to device-tree sources: add or widen a `/reserved-memory` child with `no-map`.
 
-The DTS is scanned lexically (comments, strings, preprocessor lines and `/directives/` skipped;
-braces and `;` give the node structure) — enough to find the root node, its `#address-cells` /
+The DTS is scanned with the device-tree reader's lexer (comments, strings, preprocessor lines
+skipped; braces and `;` give the node structure) — enough to find the root node, its `#address-cells` /
 `#size-cells`, an existing `reserved-memory` node and its children's `reg`, without resolving
 includes. The edited text is then re-read by the real reader
 (:func:`hvcheck.layout.loaders.devicetree.read_devicetree`) in the engine's re-check.
@@ -13,13 +13,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvcheck.errors import InputError
 from hvcheck.fix.numfmt import format_like
 from hvcheck.fix.plan import Reservation
 from hvcheck.fix.textedit import FileEdits, FixError, read_source
+from hvcheck.layout.loaders.devicetree.lexer import Text
 from hvcheck.units import hex_range
-
-_DIRECTIVE = re.compile(r"#\s*(include|define|undef|if|ifdef|ifndef|else|elif|endif|line|pragma|error|warning"
-                        r"|\d)\b")
 
 
 @dataclass
@@ -54,39 +53,33 @@ class DtsNode:
 
 
 def scan(text: str, path: str) -> DtsNode:
-    """The node tree of a DTS text; the returned pseudo-node holds the top-level statements."""
+    """The node tree of a DTS text; the returned pseudo-node holds the top-level statements.
+
+    Comments, strings and preprocessor lines are recognised by the device-tree reader's lexer
+    (:mod:`hvcheck.layout.loaders.devicetree.lexer`), so the editor and the reader agree on what
+    is code."""
+    src = Text(path, text)
     top = DtsNode("<top>", 0, 0)
     cur = top
     i, n = 0, len(text)
-    stmt = None
+    stmt: int | None = None
     while i < n:
+        try:
+            j = src.skip_blank(i)
+        except InputError:
+            raise FixError(f"{path}: unterminated comment") from None
+        if j != i:
+            i = j
+            continue
         c = text[i]
-        if c in " \t\r\n":
-            i += 1
-            continue
-        if text.startswith("//", i):
-            i = text.find("\n", i) if text.find("\n", i) >= 0 else n
-            continue
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            if j < 0:
-                raise FixError(f"{path}: unterminated comment")
-            i = j + 2
-            continue
-        if c == "#" and stmt is None and text[text.rfind("\n", 0, i) + 1:i].strip() == "" and \
-                _DIRECTIVE.match(text, i):
-            while True:  # a preprocessor line, with backslash continuations
-                j = text.find("\n", i)
-                if j < 0:
-                    i = n
-                    break
-                if text[j - 1] != "\\":
-                    i = j + 1
-                    break
-                i = j + 1
+        if c == "#" and stmt is None and src.directive_at(i) is not None:
+            i = src.directive_end(i) + 1   # a preprocessor line, with backslash continuations
             continue
         if c == '"':
-            i = _skip_string(text, i, path)
+            try:
+                i = src.string_end(i)
+            except InputError:
+                raise FixError(f"{path}: unterminated string") from None
             stmt = i if stmt is None else stmt
             continue
         if stmt is None:
@@ -97,15 +90,15 @@ def scan(text: str, path: str) -> DtsNode:
             cur = node
             stmt = None
         elif c == "}":
-            if cur is top:
-                raise FixError(f"{path}:{text.count(chr(10), 0, i) + 1}: unbalanced '}}'")
+            if cur.parent is None:
+                raise FixError(f"{path}:{src.line_of(i)}: unbalanced '}}'")
             cur.close = i
             j = i + 1
             while j < n and text[j] in " \t\r\n":
                 j += 1
             cur.end = j + 1 if j < n and text[j] == ";" else i + 1
             i = cur.end
-            cur = cur.parent  # type: ignore[assignment]
+            cur = cur.parent
             stmt = None
             continue
         elif c == ";":
@@ -126,18 +119,6 @@ def scan(text: str, path: str) -> DtsNode:
     if cur is not top:
         raise FixError(f"{path}: unbalanced braces (node {cur.header!r} is never closed)")
     return top
-
-
-def _skip_string(text: str, i: int, path: str) -> int:
-    j = i + 1
-    while j < len(text):
-        if text[j] == "\\":
-            j += 2
-            continue
-        if text[j] == '"':
-            return j + 1
-        j += 1
-    raise FixError(f"{path}: unterminated string")
 
 
 def _cells(node: DtsNode | None, prop: str, default: int) -> int:

@@ -25,6 +25,7 @@ TARGETS = {
     "reserve": {"M002", "M003"},
     "relocate": {"M001", "M002", "M003", "M009"},
     "all": {"M001", "M002", "M003"},
+    "guard": set(),   # changes no layout: it makes the build check it
 }
 NEUTRAL_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -77,6 +78,8 @@ def run_fix(target: Path, strategy: str = "all", *, headroom: int = 8 << 20, oth
 
     system = load_layout(target, elf=elf)
     before = run_rules(system, headroom=headroom)
+    if strategy == "guard":
+        return _guard(target, system, before, headroom, elf)
     plan = make_plan(system, strategy, headroom=headroom, other_zones=other_zones, prefer=prefer)
     result = FixResult(target, strategy, plan, before=before, notes=list(plan.notes))
     hv = system.hypervisor
@@ -121,6 +124,36 @@ def run_fix(target: Path, strategy: str = "all", *, headroom: int = 8 << 20, oth
         result.refused.append("internal check failed: the edited files do not parse to the planned layout "
                               f"(planned {expected}, parsed {got}); please report this")
     _judge(result, strategy)
+    return result
+
+
+def _guard(target: Path, system: System, before: list[Finding], headroom: int, elf: Path | None) -> FixResult:
+    """The guard strategy: a linker-script block, re-checked like every other edit (the board must
+    load to the same layout, and the block must read back to the same asserts)."""
+    from hvcheck.fix.guard import read_guard
+    from hvcheck.layout.rules import run_rules
+
+    if not target.is_dir():
+        raise FixError(f"{target}: the guard strategy writes an hvisor board's linker script; give the board "
+                       "directory (platform/<arch>/<board>)")
+    from hvcheck.fix.hvisor import hvisor_guard_edits
+
+    result = FixResult(target, "guard", Plan("guard"), before=before)
+    result.files, result.base = hvisor_guard_edits(target, system)
+    if not result.changed_files:
+        result.after = before
+        return result
+    edited = {f.path.resolve(): f.result() for f in result.changed_files}
+    after_system, stage_map = _reload(target, edited, elf)
+    result.after = [_unstage(f, stage_map) for f in run_rules(after_system, headroom=headroom)]
+    if model_signature(after_system) != model_signature(system):
+        result.refused.append("internal check failed: the board no longer loads to the same layout with the guard "
+                              "block in its linker script; please report this")
+    for fe in result.changed_files:
+        wanted = [line for line in fe.result().splitlines() if line.startswith("ASSERT(")]
+        if len(read_guard(fe.result())) != len(wanted) or not wanted:
+            result.refused.append(f"internal check failed: the guard block of {fe.path} does not read back")
+    _judge(result, "guard")
     return result
 
 

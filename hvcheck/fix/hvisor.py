@@ -20,6 +20,9 @@ from hvcheck.fix import yamltext as yt
 from hvcheck.fix.numfmt import format_like
 from hvcheck.fix.plan import Plan, RegionSplit
 from hvcheck.fix.textedit import FileEdits, FixError, read_source
+from hvcheck.layout.loaders.boardrs import Namespace, RustConst
+from hvcheck.layout.loaders.hvisor import BoardTree, find_repo_root, open_board
+from hvcheck.layout.loaders.hvisor.linker import linker_script_path, read_linker_script
 from hvcheck.layout.model import System
 
 _INT = re.compile(r"0[xX][0-9a-fA-F_]+|\b\d[\d_]*")
@@ -45,9 +48,7 @@ def _char(raw: bytes, byte_offset: int) -> int:
 
 
 def hvisor_edits(target: Path, system: System, plan: Plan) -> tuple[list[FileEdits], Path]:
-    from hvcheck.layout.loaders import hvisor as hvl
-
-    ctx = hvl._context(target, None)
+    ctx = open_board(target)
     if ctx.board_dir is None:
         raise FixError(f"{target}: fix edits boards in the current layout (platform/<arch>/<board>/) only")
     files = _Files()
@@ -71,21 +72,24 @@ def hvisor_edits(target: Path, system: System, plan: Plan) -> tuple[list[FileEdi
     return list(files.by_path.values()), base
 
 
+def hvisor_guard_edits(target: Path, system: System) -> tuple[list[FileEdits], Path]:
+    """The guard block for the board's linker script (hvcheck.fix.guard)."""
+    from hvcheck.fix.guard import guard_edit
+    from hvcheck.layout.loaders.hvisor.extent import to_physical
+
+    ctx = open_board(target)
+    ld_path = linker_script_path(ctx)
+    ld = read_linker_script(ld_path)
+    base, _ = to_physical(ctx, ld.base)
+    fe = guard_edit(ctx, ld_path, ld, system, base)
+    return [fe], ctx.repo if ctx.repo is not None else target
+
+
 # ---------------------------------------------------------------- board.rs
 
 
-def _namespace(ctx: Any) -> tuple[Any, Any]:
-    from hvcheck.layout.loaders import hvisor as hvl
-    from hvcheck.layout.loaders.boardrs import Namespace
-
-    board_rs = hvl._rust(ctx.board_file, ctx.features, ctx.arch)
-    rust_files = [board_rs]
-    if ctx.repo is not None:
-        for rel in ("src/consts.rs", f"src/arch/{ctx.arch}/consts.rs", "src/config.rs"):
-            p = ctx.repo / rel
-            if p.is_file():
-                rust_files.append(hvl._rust(p, ctx.features, ctx.arch))
-    ns = Namespace(rust_files, hvl.HV_MEM_TYPES)
+def _namespace(ctx: BoardTree) -> tuple[Namespace, RustConst]:
+    ns, _board_rs = ctx.namespace()
     const = ns.lookup("ROOT_ZONE_MEMORY_REGIONS")
     if const is None:
         raise FixError(f"{ctx.board_file}: no ROOT_ZONE_MEMORY_REGIONS (root RAM comes from the device tree); "
@@ -145,7 +149,7 @@ def _line_start(text: str, i: int) -> int:
     return text.rfind("\n", 0, i) + 1
 
 
-def _board_rs_splits(files: _Files, ctx: Any, splits: list[RegionSplit]) -> None:
+def _board_rs_splits(files: _Files, ctx: BoardTree, splits: list[RegionSplit]) -> None:
     ns, const = _namespace(ctx)
     parsed = ns.regions(const)
     array_fe = files.get(const.file.path)
@@ -179,7 +183,8 @@ def _board_rs_splits(files: _Files, ctx: Any, splits: list[RegionSplit]) -> None
             lit_fe.add(ls_, le_, renders[0], split.why)
             const_name = pr.via_const
             lit_text = lit_fe.original
-            src_indent = re.match(r"[ \t]*", lit_text[_line_start(lit_text, ls_):]).group(0)
+            indent_m = re.match(r"[ \t]*", lit_text[_line_start(lit_text, ls_):])
+            src_indent = indent_m.group(0) if indent_m is not None else ""
             extra = "".join(sep + _reindent(r, src_indent, indent) for r in renders[1:])
             if extra:
                 array_fe.add(ee, ee, extra, split.why)
@@ -264,13 +269,11 @@ def _json_splits(files: _Files, path: Path, splits: list[RegionSplit]) -> None:
 # ---------------------------------------------------------------- relocate
 
 
-def _relocate(files: _Files, ctx: Any, system: System, plan: Plan) -> None:
-    from hvcheck.layout.loaders import hvisor as hvl
-
+def _relocate(files: _Files, ctx: BoardTree, system: System, plan: Plan) -> None:
     rel = plan.relocation
     assert rel is not None and system.hypervisor is not None
-    ld_path = hvl._linker_script(ctx)
-    ld = hvl._read_linker(ld_path)
+    ld_path = linker_script_path(ctx)
+    ld = read_linker_script(ld_path)
     fe = files.get(ld_path)
     text = fe.original
     lines = text.split("\n")
@@ -285,8 +288,8 @@ def _relocate(files: _Files, ctx: Any, system: System, plan: Plan) -> None:
     literal = expr.strip() if _INT.fullmatch(expr.strip()) else (first.group(0) if first else "0x0")
     fe.add(offset, offset + len(expr.rstrip()), format_like(literal, new_va), rel.why)
     fe.explain(f"Move BASE_ADDRESS from {ld.base:#x} to {new_va:#x}: {rel.why}.")
-    mk = ctx.board_dir / "platform.mk"
-    if mk.is_file():
+    mk = ctx.board_dir / "platform.mk" if ctx.board_dir is not None else None
+    if mk is not None and mk.is_file():
         mfe = files.get(mk)
         mtext = mfe.original
         hits = 0
@@ -316,9 +319,7 @@ def _relocate(files: _Files, ctx: Any, system: System, plan: Plan) -> None:
 
 def stage_board(target: Path, edited: dict[Path, str], tmp: Path) -> tuple[Path, dict[str, str], Path | None]:
     """Copy the board directory (configuration files only) into ``tmp`` with the edited texts."""
-    from hvcheck.layout.loaders import hvisor as hvl
-
-    repo = hvl.find_repo_root(target)
+    repo = find_repo_root(target)
     staged = tmp / "platform" / target.resolve().parent.name / target.resolve().name
     sources: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(target):

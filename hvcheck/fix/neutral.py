@@ -53,7 +53,10 @@ def neutral_edits(path: Path, text: str, plan: Plan, *, devicetree_files: dict[s
         by_zone.setdefault(split.zone, []).append(split)
     for zone_name, splits in by_zone.items():
         zone = _zone_node(root, zone_name)
-        key, regions = yt.get(zone, "regions")
+        got = yt.get(zone, "regions")
+        if got is None:
+            raise FixError(f"{path}: zone {zone_name} has no regions list")
+        key, regions = got
         changes = {}
         for split in splits:
             item = regions.value[split.index]
@@ -132,7 +135,7 @@ def _shrink(fe: FileEdits, root: Any, res: Reservation) -> bool:
         s, size, e = (_int(yt.value(item, k)) if yt.value(item, k) is not None else None
                       for k in ("start", "size", "end"))
         end = e if e is not None else (s + size if s is not None and size is not None else None)
-        if (s, end) != (res.memory.start, res.memory.end):
+        if s is None or end is None or (s, end) != (res.memory.start, res.memory.end):
             continue
         ns, ne = res.remainder()
         for node, v in _range_subs(item, ns, ne):
@@ -183,8 +186,9 @@ def _relocate(fe: FileEdits, root: Any, plan: Plan) -> None:
     d = rel.delta
     for key in ("start", "end"):
         n = yt.value(hv, key)
-        if n is not None:
-            ed = yt.number_edit(text, n, _int(n) + d)
+        old = _int(n) if n is not None else None
+        if n is not None and old is not None:
+            ed = yt.number_edit(text, n, old + d)
             if ed:
                 fe.add(*ed, why=rel.why)
     parts = yt.value(hv, "parts")
@@ -192,8 +196,9 @@ def _relocate(fe: FileEdits, root: Any, plan: Plan) -> None:
         s = _int(yt.value(item, "start"))
         for key in ("start", "end"):
             n = yt.value(item, key)
-            if n is not None and s is not None:
-                ed = yt.number_edit(text, n, _int(n) + d)
+            old = _int(n) if n is not None else None
+            if n is not None and s is not None and old is not None:
+                ed = yt.number_edit(text, n, old + d)
                 if ed:
                     fe.add(*ed, why=rel.why)
     fe.explain(f"Move the hypervisor from {rel.old_start:#x} to {rel.new_start:#x}: {rel.why}.")

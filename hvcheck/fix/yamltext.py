@@ -118,8 +118,9 @@ def rewrite_items(fe: FileEdits, seq: Any, changes: dict[int, list[list[tuple[An
     text = fe.original
     remaining = sum(len(changes.get(i, [None])) for i in range(len(seq.value)))
     if not is_flow(seq):
-        bounds = [_block_item_bounds(text, seq, item) for item in seq.value]
-        if any(b is None for b in bounds):
+        maybe = [_block_item_bounds(text, seq, item) for item in seq.value]
+        bounds = [b for b in maybe if b is not None]
+        if len(bounds) != len(maybe):
             raise FixError(f"{fe.path}:{seq.start_mark.line + 1}: unusual list layout; edit this list by hand")
         if remaining == 0:
             if key is None:

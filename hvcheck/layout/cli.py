@@ -42,9 +42,12 @@ def _size(text: str, what: str) -> int:
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@click.option("--cpus", type=click.IntRange(min=1), help="CPU count, where the hypervisor sizes its per-CPU areas "
+              "by the CPUs it finds at boot (otherwise estimated and said so).")
 @common_options
 def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> int:
+           image_size: str | None, headroom: str, cpus: int | None, fmt: str, output: str | None,
+           fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
     PATH is a neutral layout file (YAML/JSON, `hvcheck docs layout-format`), an hvisor board
@@ -60,7 +63,7 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
         layouts: list[dict[str, Any]] | None = [] if fmt == "json" else None
-        findings, checked, notes = _check_all(path, need, bounds, layouts)
+        findings, checked, notes = _check_all(path, need, bounds, layouts, cpus)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
@@ -70,7 +73,7 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
                       preamble=_notes_text(notes), extra=extra)
     _explain_directory_of_layouts(path)
-    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
+    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus)
     findings = run_rules(system, headroom=need)
     extra = {"notes": system.notes}
     if fmt == "json":  # the checked model itself (docs/layout-model.md), so others can draw or diff it
@@ -114,7 +117,8 @@ def _notes_text(notes: list[str]) -> str | None:
 
 
 def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
-               layouts: list[dict[str, Any]] | None = None) -> tuple[list[Finding], int, list[str]]:
+               layouts: list[dict[str, Any]] | None = None,
+               cpus: int | None = None) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
     E001 finding, not an abort. ``layouts``, when given, receives each loaded system's model."""
     from rich.console import Console
@@ -128,7 +132,7 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
     if len(targets) == 1 and targets[0].paths[0].resolve() == path.resolve():
         click.echo(f"note: {path} is a single {fmt.name} system; --all checks every one under a tree such as the "
                    "checkout root", err=True)
-    options = loaders.LoadOptions(image_size=bounds)
+    options = loaders.LoadOptions(image_size=bounds, cpus=cpus)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0

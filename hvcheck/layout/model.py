@@ -92,6 +92,9 @@ class LoadImage:
     address: int         # host-physical load address
     size: int | None     # None: unknown size, only the address can be checked
     source: Location
+    # False when the hypervisor maps the image into the zone from wherever it was loaded (2024
+    # hvisor: the root DTB at DTB_IPA), so it need not lie in the zone's own RAM
+    in_zone_ram: bool = True
 
     @property
     def end(self) -> int:
@@ -161,12 +164,21 @@ class HypervisorPart:
 
 @dataclass
 class Estimate:
-    """How an estimated hypervisor end was computed (M014)."""
+    """How an estimated hypervisor end was computed (M014).
+
+    ``end = fixed + image + cpus * per_cpu_size`` with the image and (when the hypervisor sizes
+    its per-CPU areas by the CPUs it finds at boot) the CPU count between assumed bounds; the
+    optional fields let a verdict that holds only for part of the range say which part."""
 
     formula: str
-    end_min: int      # with the smallest assumed image
-    end_max: int      # with the largest assumed image (the value the checks use)
+    end_min: int      # with the smallest assumed image (and CPU count)
+    end_max: int      # with the largest assumed image (and CPU count): the value the checks use
     assumption: str
+    image_size: tuple[int, int] | None = None   # assumed (min, max) image size
+    cpus: tuple[int, int] | None = None         # assumed (min, max) number of per-CPU areas
+    per_cpu_size: int = 0
+    fixed: int = 0                              # the end without image and per-CPU areas (base + pool)
+    cpus_source: str = ""                       # why the CPU count is what it is (file:line)
 
 
 @dataclass
@@ -207,6 +219,19 @@ class Board:
     granule: int = 0x1000
 
 
+@dataclass(frozen=True)
+class InputProblem:
+    """One input of a system that could not be read or understood. The loader leaves out what
+    depended on it and goes on; the rules report it (E001) and do not report what it hid as
+    clean (``subject`` names what is missing: "hypervisor", "zone NAME devicetree", ...)."""
+
+    path: str | None
+    line: int | None
+    message: str
+    checks_not_run: str
+    subject: str = ""
+
+
 @dataclass
 class System:
     """A whole partitioned system: the hypervisor, the board and every zone."""
@@ -217,6 +242,8 @@ class System:
     board: Board
     zones: list[Zone] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Inputs that could not be read; the checks that needed them did not run (each becomes an E001).
+    input_problems: list[InputProblem] = field(default_factory=list)
 
     @property
     def root(self) -> Zone | None:

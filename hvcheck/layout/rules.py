@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hvcheck.findings import Finding, Location, Severity, rule
+from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding, rule
 from hvcheck.layout import dtfacts
 from hvcheck.layout.intervals import (
     Interval,
@@ -20,7 +20,7 @@ from hvcheck.layout.intervals import (
     subtract,
     union,
 )
-from hvcheck.layout.model import Hypervisor, Region, RegionKind, System, Zone
+from hvcheck.layout.model import Estimate, Hypervisor, Region, RegionKind, System, Zone
 from hvcheck.units import hex_range, human_size
 
 DEFAULT_HEADROOM = 8 << 20
@@ -30,6 +30,13 @@ DEFAULT_HEADROOM = 8 << 20
 class Context:
     system: System
     headroom: int = DEFAULT_HEADROOM
+    # Findings whose verdict depends on the hypervisor's end: id(finding) -> X such that the verdict
+    # holds exactly when the end is above X (rules whose evidence is the extent record it).
+    end_thresholds: dict[int, int] = dataclasses.field(default_factory=dict)
+
+    def holds_if_end_above(self, finding: Finding, threshold: int) -> Finding:
+        self.end_thresholds[id(finding)] = threshold
+        return finding
 
 
 Rule = Callable[[Context], list[Finding]]
@@ -89,7 +96,7 @@ def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
             s, e = max(r.start, hv.start), min(r.end, hv.end)
             if s >= e:
                 continue
-            out.append(Finding(
+            out.append(ctx.holds_if_end_above(Finding(
                 "M001",
                 f"{hv.name} {_r(hv.start, hv.end)} overlaps zone {zone.name}'s {r.kind.value} region "
                 f"{_r(r.start, r.end)} by {_r(s, e)}{_estimated_note(hv)}: the zone's stage-2 map lets its "
@@ -100,7 +107,7 @@ def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
                       "region_end": r.end, "overlap_start": s, "overlap_end": e, "kind": r.kind.value},
                 fix=f"remove {_r(s, e)} from the region (hvcheck fix --strategy punch) or move {hv.name} "
                     "out of every zone's RAM (--strategy relocate)",
-            ))
+            ), s))
     return out
 
 
@@ -120,25 +127,15 @@ def _hv_guest_ranges(zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Ra
 
 @layout_rule("M002", "a zone's kernel may allocate hypervisor memory (not reserved in its device tree)", E)
 def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
-    out = [_incomplete_devicetree(z) for z in ctx.system.zones
-           if z.devicetree is not None and _memory_unknowns(z.devicetree.unknown)]
+    out: list[Finding] = []
     hv = ctx.system.hypervisor
     if hv is None:
         return out
     for zone in ctx.system.zones:
         mapped = _hv_guest_ranges(zone, hv)
-        if not mapped:
-            continue
         dt = zone.devicetree
-        if dt is None:
-            out.append(Finding(
-                "M002",
-                f"zone {zone.name} maps {hv.name} memory and no device tree was given for it, so whether its "
-                "kernel allocates that memory could not be checked",
-                locations=[mapped[0][0].source], severity=Severity.NOTE,
-                data={"zone": zone.name, "checked": False},
-                fix="give the zone's device tree (layout file 'devicetree', or --root-dts)"))
-            continue
+        if not mapped or dt is None:
+            continue  # no device tree: E003 says the check could not run
         guest = union(g for _, _, g in mapped)
         alloc = intersect(dtfacts.allocatable(dt), guest)
         mapped_only = intersect(subtract(dtfacts.mapped_by_kernel(dt), dtfacts.allocatable(dt)), guest)
@@ -149,7 +146,7 @@ def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
             if partial:
                 why = (" The reservation(s) " + ", ".join(f"{r.name or 'entry'} {_r(r.start, r.end)}" for r in partial)
                        + " cover only part of it — typically the image alone, not the per-CPU areas and pool.")
-            out.append(Finding(
+            out.append(ctx.holds_if_end_above(Finding(
                 "M002",
                 f"zone {zone.name}'s kernel may allocate {hv.name} memory at guest {_ranges_text(alloc)}: it is in "
                 f"the /memory of device tree {dt.path} and not removed by /reserved-memory no-map, /memreserve/ or mem=. Linux will "
@@ -158,17 +155,27 @@ def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
                 locations=locs + [r.source for r in partial],
                 data={"zone": zone.name, "allocatable": [list(x) for x in alloc], "devicetree": dt.path},
                 fix="add a /reserved-memory child with no-map covering the whole extent (hvcheck fix --strategy "
-                    "reserve), or punch the range out of the zone's RAM"))
+                    "reserve), or punch the range out of the zone's RAM"), _lowest_host(mapped, alloc)))
         if mapped_only:
-            out.append(Finding(
+            out.append(ctx.holds_if_end_above(Finding(
                 "M002",
                 f"zone {zone.name}'s device tree reserves {hv.name} memory at guest {_ranges_text(mapped_only)} "
                 "without no-map: the page allocator stays off it, but the kernel still maps it in its linear map, "
                 "so a driver claiming the reservation, /dev/mem or a stray pointer can still write it",
                 locations=locs + [r.source for r in partial],
                 data={"zone": zone.name, "mapped_not_allocatable": [list(x) for x in mapped_only]},
-                fix="add no-map to the reserved-memory node"))
+                fix="add no-map to the reserved-memory node"), _lowest_host(mapped, mapped_only)))
     return out
+
+
+def _lowest_host(mapped: list[tuple[Region, Range, Range]], guest_ranges: list[Range]) -> int:
+    """The lowest host address of ``guest_ranges`` inside the hypervisor's mapped ranges: the
+    verdict about them holds while the hypervisor's end is above it."""
+    lows = []
+    for _region, (hs, _he), (gs, ge) in mapped:
+        for a, _b in intersect(guest_ranges, [(gs, ge)]):
+            lows.append(hs + (a - gs))
+    return min(lows)
 
 
 def _memory_unknowns(unknown: list[str]) -> list[str]:
@@ -185,11 +192,11 @@ def _incomplete_devicetree(zone: Zone) -> Finding:
     relevant = _memory_unknowns(dt.unknown)
     shown = relevant[:5] + ([f"... and {len(relevant) - 5} more"] if len(relevant) > 5 else [])
     return Finding(
-        "M002",
+        "E003",
         f"zone {zone.name}'s device tree {dt.path} could not be fully resolved, so M002/M003 may miss memory it "
         f"describes: {'; '.join(shown)}",
-        locations=[Location(dt.path)], severity=Severity.NOTE,
-        data={"zone": zone.name, "checked": "partially", "unknown": relevant},
+        locations=[Location(dt.path)],
+        data={"zone": zone.name, "checked": "partially", "checks": ["M002", "M003"], "unknown": relevant},
         fix="provide the missing headers (or a compiled .dtb) so every memory fact resolves")
 
 
@@ -309,13 +316,15 @@ def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
         what, src, zone = m.item
         dev = d.item
         s, e = max(m.start, d.start), min(m.end, d.end)
-        out.append(Finding(
+        finding = Finding(
             "M006",
             f"{what} {_r(m.start, m.end)} overlaps device {dev.name} ({dev.kind}) {_r(dev.start, dev.end)}: "
             "memory accesses there reach the device (or the device's registers are handed out as RAM)",
             locations=[src, dev.source],
             data={"owner": what, "device": dev.name, "overlap_start": s, "overlap_end": e},
-            fix="shrink or move the RAM region so it stops before the device window"))
+            fix="shrink or move the RAM region so it stops before the device window")
+        out.append(ctx.holds_if_end_above(finding, s) if hv is not None and not zone
+                   else finding)
     return out
 
 
@@ -353,11 +362,12 @@ def m008_load_address(ctx: Context) -> list[Finding]:
         for img in zone.images:
             span = (img.address, img.end)
             size_note = "" if img.size else " (size unknown: only the address was checked)"
-            outside = subtract([span], own)
+            outside = subtract([span], own) if img.in_zone_ram else []
             problems = []
             if outside:
                 problems.append(f"{_ranges_text(outside)} is not in the zone's RAM")
-            if hv is not None and img.address < hv.end and hv.start < img.end:
+            in_hv = hv is not None and img.address < hv.end and hv.start < img.end
+            if in_hv and hv is not None:
                 problems.append(f"it overlaps {hv.name} {_r(hv.start, hv.end)}")
             inside_own = not outside
             for other in ctx.system.zones:
@@ -375,14 +385,17 @@ def m008_load_address(ctx: Context) -> list[Finding]:
                         (img.address, img.kind.value) < (img2.address, img2.kind.value):
                     problems.append(f"it overlaps the {img2.kind.value} image at {img2.address:#x}")
             if problems:
-                out.append(Finding(
+                finding = Finding(
                     "M008",
                     f"zone {zone.name}'s {img.kind.value} load address {img.address:#x}{size_note}: "
                     + "; ".join(problems),
                     locations=[img.source],
                     data={"zone": zone.name, "image": img.kind.value, "address": img.address,
                           "size": img.size if img.size else None},
-                    fix="load the image inside the zone's own RAM, clear of other images"))
+                    fix="load the image inside the zone's own RAM, clear of other images")
+                only_hv = in_hv and hv is not None and len(problems) == 1
+                out.append(ctx.holds_if_end_above(finding, max(img.address, hv.start)) if only_hv and hv is not None
+                           else finding)
     return out
 
 
@@ -465,11 +478,7 @@ def m011_irqs(ctx: Context) -> list[Finding]:
 def m012_outside_board_memory(ctx: Context) -> list[Finding]:
     board = ctx.system.board
     if not board.memory:
-        if any(z.regions for z in ctx.system.zones):
-            return [Finding("M012", "the board's physical memory list was not given, so regions were not checked "
-                            "against it", locations=[ctx.system.source], severity=Severity.NOTE,
-                            data={"checked": False})]
-        return []
+        return []  # E003 says the check could not run
     ram = union((m.start, m.end) for m in board.memory)
     io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
     out = []
@@ -522,7 +531,7 @@ def m013_headroom(ctx: Context) -> list[Finding]:
     if gap >= ctx.headroom:
         return []
     state = "already overlaps it (see M001/M006)" if start < hv.end else f"leaves {human_size(gap)}"
-    return [Finding(
+    return [ctx.holds_if_end_above(Finding(
         "M013",
         f"{hv.name} ends at {hv.end:#x}{_estimated_note(hv)} and the next owner, {what}, {state}; less than the "
         f"{human_size(ctx.headroom)} headroom, so the next growth of the binary (PCIe support, a larger pool) "
@@ -530,7 +539,8 @@ def m013_headroom(ctx: Context) -> list[Finding]:
         locations=[*_hv_locs(hv), src],
         data={"hv_end": hv.end, "next_owner": what, "next_start": start, "headroom": gap,
               "required": ctx.headroom},
-        fix="move the neighbour (or the hypervisor) so the gap is at least the required headroom")]
+        fix="move the neighbour (or the hypervisor) so the gap is at least the required headroom"),
+        max(hv.start, start - ctx.headroom))]
 
 
 # ---------------------------------------------------------------- M014
@@ -540,21 +550,17 @@ def m013_headroom(ctx: Context) -> list[Finding]:
 def m014_estimated_extent(ctx: Context) -> list[Finding]:
     hv = ctx.system.hypervisor
     if hv is None:
-        return [Finding("M014", "no hypervisor extent was given, so M001, M002, M006 (hypervisor) and M013 were not "
-                        "checked", locations=[ctx.system.source], data={"checked": False},
-                        fix="give the hypervisor's start/end, or its ELF (--elf)")]
+        return []  # E003 (or the E001 that hid the extent) says what was not checked
     est = hv.estimate
     if est is None:
         return []
-    # Which verdicts depend on the assumption: rerun the extent-dependent rules with the smallest end.
-    # Rules only read the model, so a shallow copy with a new hypervisor end is enough.
-    small = dataclasses.replace(ctx.system, hypervisor=dataclasses.replace(hv, end=est.end_min))
-    small_ctx = Context(small, ctx.headroom)
+    # Which verdicts depend on the assumption: those that hold only while the end is above a point
+    # inside the estimated range (each such finding says so itself, in depends_on_estimate).
+    probe = Context(ctx.system, ctx.headroom)
     dependent = []
-    for rid in ("M001", "M002", "M006", "M008", "M013"):
-        big = {_key(f) for f in RULES[rid](ctx)}
-        little = {_key(f) for f in RULES[rid](small_ctx)}
-        if big != little:
+    for rid in EXTENT_RULES:
+        found = RULES[rid](probe)
+        if any(probe.end_thresholds.get(id(f), -1) >= est.end_min for f in found):
             dependent.append(rid)
     verdict = ("no verdict depends on it" if not dependent else
                f"these verdicts depend on it: {', '.join(dependent)} (they hold for the largest image only)")
@@ -573,11 +579,102 @@ def _key(f: Finding) -> tuple[str, tuple[str, ...]]:
 
 
 
+# ---------------------------------------------------------------- inputs: E001, E003
+
+EXTENT_RULES = ("M001", "M002", "M006", "M008", "M013")
+
+declare_rule("E003", "a check could not run: an input it needs is missing or incomplete", N, "input")
+
+
+def e001_unreadable_inputs(ctx: Context) -> list[Finding]:
+    """Inputs the loader could not read (it left out what depended on them and went on)."""
+    return [input_error_finding(p.path, p.line, p.message, p.checks_not_run) for p in ctx.system.input_problems]
+
+
+def e003_checks_not_run(ctx: Context) -> list[Finding]:
+    """Checks that could not run for lack of an input: never a silent pass."""
+    system = ctx.system
+    covered = {p.subject for p in system.input_problems}
+    out = []
+    if system.hypervisor is None and "hypervisor" not in covered:
+        out.append(Finding(
+            "E003", "no hypervisor extent was given, so M001, M002, M006 (hypervisor), M008 (hypervisor) and M013 "
+            "were not checked", locations=[system.source],
+            data={"checked": False, "checks": ["M001", "M002", "M006", "M008", "M013"], "missing": "hypervisor"},
+            fix="give the hypervisor's start/end, or its ELF (--elf)"))
+    for zone in system.zones:
+        if zone.devicetree is None:
+            hv = system.hypervisor
+            mapped = _hv_guest_ranges(zone, hv) if hv is not None else []
+            if f"zone {zone.name} devicetree" in covered or not mapped or hv is None:
+                continue   # an E001 already says so, or nothing of the hypervisor's is at stake
+            out.append(Finding(
+                "E003", f"zone {zone.name} maps {hv.name} memory and no device tree was given for it, so whether its "
+                "kernel allocates that memory could not be checked (M002)",
+                locations=[mapped[0][0].source],
+                data={"zone": zone.name, "checked": False, "checks": ["M002"], "missing": "devicetree"},
+                fix="give the zone's device tree (layout file 'devicetree', or --root-dts)"))
+        elif _memory_unknowns(zone.devicetree.unknown):
+            out.append(_incomplete_devicetree(zone))
+    if not system.board.memory and any(z.regions for z in system.zones):
+        out.append(Finding(
+            "E003", "the board's physical memory list was not given, so regions were not checked against it (M012)",
+            locations=[system.source], data={"checked": False, "checks": ["M012"], "missing": "board memory"},
+            fix="give the board's memory banks"))
+    return out
+
+
+RULES["E001"] = e001_unreadable_inputs
+RULES["E003"] = e003_checks_not_run
+
+
 def run_rules(system: System, *, headroom: int = DEFAULT_HEADROOM, only: Iterable[str] | None = None) -> list[Finding]:
-    """Run every layout rule (or ``only`` those IDs) and return the findings in rule order."""
+    """Run every layout rule (or ``only`` those IDs) and return the findings in rule order.
+
+    With an estimated hypervisor extent, every finding that holds only for part of the estimated
+    range says so itself: ``data["depends_on_estimate"]`` with the bound, and the words in its
+    message."""
     ctx = Context(system, headroom)
     out: list[Finding] = []
+    wanted = None if only is None else set(only)
     for rid, fn in RULES.items():
-        if only is None or rid in set(only):
+        if wanted is None or rid in wanted:
             out.extend(fn(ctx))
+    hv = system.hypervisor
+    if hv is not None and hv.estimate is not None:
+        for f in out:
+            threshold = ctx.end_thresholds.get(id(f))
+            if threshold is not None and threshold >= hv.estimate.end_min:
+                _mark_estimate_dependence(f, hv, hv.estimate, threshold)
     return out
+
+
+def _mark_estimate_dependence(f: Finding, hv: Hypervisor, est: Estimate, threshold: int) -> None:
+    """Say in the finding that it holds only if the hypervisor really ends above ``threshold``,
+    and what that takes of the estimated image size and CPU count."""
+    need = threshold + 1 - est.fixed          # image + per-CPU areas needed
+    parts = []
+    bound: dict[str, object] = {"hv_end_above": threshold, "estimated_end_min": est.end_min,
+                                "estimated_end_max": est.end_max}
+    if est.image_size is not None:
+        lo, hi = est.image_size
+        cpus_max = est.cpus[1] if est.cpus is not None else 0
+        image = need - cpus_max * est.per_cpu_size
+        if lo < image <= hi:
+            bound["image_size_at_least"] = image
+            parts.append(f"an image larger than {human_size(image - 1)}"
+                         + (f" with {cpus_max} CPUs" if est.cpus is not None else ""))
+        if est.cpus is not None and est.per_cpu_size:
+            clo, chi = est.cpus
+            cpus = -(-(need - hi) // est.per_cpu_size)
+            if clo < cpus <= chi:
+                bound["cpus_at_least"] = cpus
+                parts.append(f"at least {cpus} CPUs with a {human_size(hi)} image")
+    if est.cpus_source:
+        bound["cpus_source"] = est.cpus_source
+    how = " or ".join(parts) if parts else f"an end between {est.end_min:#x} and {est.end_max:#x}"
+    bound["bound"] = f"{hv.name} ends above {threshold:#x}: {how}"
+    f.data["depends_on_estimate"] = bound
+    decide = "--elf" + (" or --cpus N" if est.cpus is not None and est.cpus[0] != est.cpus[1] else "")
+    f.message += (f". This verdict depends on the estimated extent: it holds only if {hv.name} really ends above "
+                  f"{threshold:#x} ({how}); give {decide} to decide (M014)")

@@ -57,11 +57,15 @@ def test_m002_allocatable_vs_reserved_no_map_vs_reserved_only(tmp_path: Path) ->
     clean(check(tmp_path, doc), "M002")
 
 
-def test_m002_without_device_tree_is_a_note_not_a_pass(tmp_path: Path) -> None:
+def test_m002_without_device_tree_is_an_e003_note_not_a_pass(tmp_path: Path) -> None:
     doc = layout()
+    clean(check(tmp_path, doc), "E003")
     doc["zones"][1]["regions"][0] = {"kind": "ram", "start": "0x40000000", "size": "0x20000000"}
-    notes = fires(check(tmp_path, doc), "M002")
+    found = check(tmp_path, doc)
+    notes = fires(found, "E003")
+    clean(found, "M002")   # "could not check" is not an M002 verdict
     assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["checked"] is False
+    assert notes[0].data["checks"] == ["M002"] and notes[0].data["zone"] == doc["zones"][1]["name"]
 
 
 def test_m003_dt_memory_not_mapped(tmp_path: Path) -> None:
@@ -189,8 +193,10 @@ def test_m012_outside_board_memory(tmp_path: Path) -> None:
     found = fires(check(tmp_path, doc), "M012")
     assert len(found) == 1 and found[0].data["outside"] == [[0xC0000000, 0xD0000000]]
     del doc["board"]["memory"]
-    found = fires(check(tmp_path, doc), "M012")
-    assert len(found) == 1 and found[0].sev is Severity.NOTE
+    found = check(tmp_path, doc)
+    clean(found, "M012")
+    notes = fires(found, "E003")
+    assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["checks"] == ["M012"]
 
 
 def test_m013_headroom(tmp_path: Path) -> None:
@@ -223,8 +229,9 @@ def test_m014_without_any_hypervisor(tmp_path: Path) -> None:
     doc = copy.deepcopy(BASE)
     del doc["hypervisor"]
     found = check(tmp_path, doc)
-    assert rules_of(found) == ["M014"] and found[0].data["checked"] is False
-    fires(found, "M014")
+    assert rules_of(found) == ["E003"] and found[0].data["checked"] is False
+    assert found[0].data["missing"] == "hypervisor"
+    clean(found, "M014")
 
 
 def test_m002_note_when_device_tree_memory_facts_are_unresolved() -> None:
@@ -239,9 +246,56 @@ def test_m002_note_when_device_tree_memory_facts_are_unresolved() -> None:
         return System("s", Location("b.rs"), None, Board("b"), [zone])
 
     header = ["#include dt-bindings/irq.h (included at zone0.dts:3) not found: facts defined only there are unknown"]
-    clean(run_rules(system(header)), "M002")
+    assert [f for f in run_rules(system(header)) if f.data.get("checked") == "partially"] == []
     dtsi = ["#include board-mem.dtsi (included at zone0.dts:4) not found: facts defined only there are unknown"]
     macro = ["memory node /memory@80000000 `reg` at zone0.dts:9: uses MEM_BASE (macro from a missing header)"]
     for unknown in (dtsi, macro):
-        notes = fires(run_rules(system(unknown)), "M002")
+        found = run_rules(system(unknown))
+        clean(found, "M002")
+        notes = [f for f in fires(found, "E003") if f.data.get("checked") == "partially"]
         assert len(notes) == 1 and notes[0].sev is Severity.NOTE and notes[0].data["unknown"] == unknown
+
+
+def test_verdicts_that_hold_for_part_of_the_estimate_say_so_themselves(tmp_path: Path) -> None:
+    """depends_on_estimate: in the finding's own data and words, with the bound that makes it true."""
+    doc = layout()
+    doc["hypervisor"] = {"start": "0x40400000", "estimate": {"image": ["2M", "8M"], "extended": "0x800000"}}
+    # zone RAM 12 MiB after base: overlapped only by an image larger than 4 MiB
+    doc["zones"][0]["regions"][0] = {"kind": "ram", "start": "0x41000000", "size": "0x10000000"}
+    doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x41000000", "size": "0x10000000"}]}
+    found = check(tmp_path, doc)
+    m001 = fires(found, "M001")[0]
+    bound = m001.data["depends_on_estimate"]
+    assert bound["hv_end_above"] == 0x41000000 and bound["image_size_at_least"] == (4 << 20) + 1
+    assert "holds only if hypervisor really ends above 0x41000000 (an image larger than 4 MiB)" in m001.message
+    # a region the smallest image already reaches does not depend on the estimate: no field
+    doc["zones"][0]["regions"][0] = {"kind": "ram", "start": "0x40000000", "size": "0x20000000"}
+    doc["zones"][0]["devicetree"] = {"memory": [{"start": "0x40000000", "size": "0x20000000"}]}
+    found = check(tmp_path, doc)
+    m001 = fires(found, "M001")[0]
+    assert "depends_on_estimate" not in m001.data and "holds only if" not in m001.message
+    m002 = fires(found, "M002")[0]
+    assert "depends_on_estimate" not in m002.data
+
+
+def test_estimate_dependence_names_the_cpu_count_when_the_count_is_estimated() -> None:
+    from hvcheck.findings import Location
+    from hvcheck.layout.model import Board, Estimate, Hypervisor, Region, RegionKind, System, Zone
+    from hvcheck.layout.rules import run_rules
+
+    # end = 0x40400000 + image [2, 8] MiB + cpus [2, 8] x 1 MiB + 16 MiB pool
+    fixed = 0x40400000 + (16 << 20)
+    est = Estimate("f", fixed + (2 << 20) + (2 << 20), fixed + (8 << 20) + (8 << 20), "assumed",
+                   image_size=(2 << 20, 8 << 20), cpus=(2, 8), per_cpu_size=1 << 20, fixed=fixed,
+                   cpus_source="src/main.rs:204")
+    hv = Hypervisor("hvisor", 0x40400000, est.end_max, Location("linker.ld", 2), Location("consts.rs", 6),
+                    estimate=est)
+    zone = Zone("root", 0, True, Location("board.rs", 1))
+    boundary = fixed + (8 << 20) + (5 << 20)      # needs an 8 MiB image with at least 6 CPUs
+    zone.add_region(Region(RegionKind.RAM, boundary, 0x1000000, Location("board.rs", 9)))
+    found = run_rules(System("s", Location("board.rs"), hv, Board("b"), [zone]))
+    bound = fires(found, "M001")[0].data["depends_on_estimate"]
+    assert bound["cpus_at_least"] == 6 and bound["cpus_source"] == "src/main.rs:204"
+    assert "at least 6 CPUs" in fires(found, "M001")[0].message
+    zone.regions[0] = Region(RegionKind.RAM, est.end_max, 0x1000000, Location("board.rs", 9), owner="root")
+    clean(run_rules(System("s", Location("board.rs"), hv, Board("b"), [zone])), "M001")

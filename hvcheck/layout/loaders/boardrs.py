@@ -218,9 +218,17 @@ def _error_nodes(node: Any) -> Iterator[Any]:
 
 def read_rust(path: Path, cfg: Callable[[str], bool] | None = None) -> RustFile:
     """Parse a Rust source file; InputError on unreadable, oversized, non-UTF-8 or unparsable text."""
-    name = str(path)
-    raw = read_capped(path, MAX_RUST_BYTES, "Rust config files")
-    decode_text(raw, name, expected="Rust source")
+    return rust_from_bytes(path, read_rust_bytes(path), cfg)
+
+
+def read_rust_bytes(path: Path) -> bytes:
+    """The bounded raw text of a Rust source file (callers that cache by content read it first)."""
+    return read_capped(path, MAX_RUST_BYTES, "Rust config files")
+
+
+def rust_from_bytes(path: Path, raw: bytes, cfg: Callable[[str], bool] | None = None) -> RustFile:
+    """Parse ``raw`` (the text of ``path``); InputError on non-UTF-8 or unparsable text."""
+    decode_text(raw, str(path), expected="Rust source")
     return RustFile(path, raw, cfg)
 
 

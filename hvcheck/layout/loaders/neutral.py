@@ -219,7 +219,8 @@ def _estimated(node: Node, name: str, start: int, start_loc: Location) -> Hyperv
         raise node.fail("estimated hypervisor end is beyond the 64-bit address space")
     formula = "end = start + image + extended (per-CPU areas + memory pool)"
     est = Estimate(formula, end_min, end_max,
-                   f"image between {lo:#x} and {hi:#x} bytes, extended {extended:#x} bytes")
+                   f"image between {lo:#x} and {hi:#x} bytes, extended {extended:#x} bytes",
+                   image_size=(lo, hi), fixed=start + extended)
     detail = f"estimated: {formula}; {est.assumption}; the checks use the largest end"
     hv = Hypervisor(name, start, end_max, start_loc, Location(node.path, node.line, detail=detail), estimate=est)
     hv.parts = [

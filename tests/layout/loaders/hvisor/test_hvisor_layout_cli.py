@@ -37,9 +37,9 @@ EXPECTED = {
     "aarch64/stomp": {"M001", "M002", "M013", "M014"},
     "aarch64/faulty": {"M003", "M004", "M005", "M006", "M007", "M008", "M009", "M010", "M011", "M012", "M013",
                        "M014"},
-    "loongarch64/dmw": {"M012", "M014"},
+    "loongarch64/dmw": {"E003", "M014"},
     "riscv64/variants": {"M014"},
-    "x86_64/highhalf": {"M012", "M013", "M014"},
+    "x86_64/highhalf": {"E003", "M013", "M014"},
 }
 
 
@@ -94,7 +94,8 @@ def test_all_on_the_fixture_checkout() -> None:
 
 def test_all_reports_broken_boards_as_e001_and_checks_the_rest() -> None:
     code, doc, stderr = _json(str(BROKEN), "--all")
-    assert code == 1 and "checked 1 of 7 boards" in stderr
+    # board.rs broken: the board is E001; a broken device tree or zone config: E001 for that file only
+    assert code == 1 and "checked 3 of 7 boards" in stderr
     e001 = fires(doc["findings"], "E001")
     where = sorted((f["locations"][0]["path"].split("/aarch64/")[1], f["locations"][0]["line"]) for f in e001)
     assert where == [("badjson/configs/zone1-linux.json", 20), ("badtype/board.rs", 35),
@@ -103,17 +104,27 @@ def test_all_reports_broken_boards_as_e001_and_checks_the_rest() -> None:
     assert any(f["data"].get("board") == "aarch64/good" for f in doc["findings"])
 
 
-@pytest.mark.parametrize("board, where", [
-    ("conflict", "conflict/image/dts/zone0.dts:12: merge-conflict marker"),
-    ("macro-region", "macro-region/board.rs:34: ROOT_ZONE_MEMORY_REGIONS: unsupported region element"),
-    ("badjson", "badjson/configs/zone1-linux.json:20: invalid JSON"),
-])
-def test_single_broken_board_exits_2_with_file_and_line(board: str, where: str) -> None:
-    proc = run_hvcheck("layout", str(BROKEN / "platform/aarch64" / board))
+def test_single_board_with_broken_board_rs_exits_2_with_file_and_line() -> None:
+    proc = run_hvcheck("layout", str(BROKEN / "platform/aarch64/macro-region"))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and where in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert "macro-region/board.rs:34: ROOT_ZONE_MEMORY_REGIONS: unsupported region element" in lines[0]
+
+
+@pytest.mark.parametrize("board, where, what, still", [
+    ("conflict", "conflict/image/dts/zone0.dts", 12, "merge-conflict marker"),
+    ("badjson", "badjson/configs/zone1-linux.json", 20, "invalid JSON"),
+])
+def test_single_board_with_one_unreadable_input_reports_e001_and_checks_the_rest(
+        board: str, where: str, what: int, still: str) -> None:
+    code, doc, stderr = _json(str(BROKEN / "platform/aarch64" / board))
+    assert code == 1 and stderr == ""
+    e001 = fires(doc["findings"], "E001")
+    assert len(e001) == 1 and e001[0]["locations"][0]["path"].endswith(where)
+    assert e001[0]["locations"][0]["line"] == what and still in e001[0]["message"]
+    fires(doc["findings"], "M014")   # the extent and every other check still ran
 
 
 def test_checkout_without_board_and_unknown_board() -> None:
