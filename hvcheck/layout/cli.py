@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,10 @@ from hvcheck.cli import AreaCommand, common_options, finish
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, input_error_finding
 from hvcheck.units import hex_range, parse_int, parse_size
+
+if TYPE_CHECKING:
+    from hvcheck.layout.loaders import LoadOptions
+    from hvcheck.layout.model import System
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
@@ -34,39 +39,62 @@ def _size(text: str, what: str) -> int:
 
 
 @click.command(cls=AreaCommand, area="layout")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--board", help="With an hvisor checkout: the board to check.")
-@click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout: check every board.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("--board", help="With an hvisor checkout or a Jailhouse tree: the board (system config) to check.")
+@click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout or a Jailhouse tree: check every "
+              "board (every system config with its cells).")
 @click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@click.option("--jailhouse-src", type=click.Path(path_type=Path),
+              help="Jailhouse source tree to build .c configs against (default: the tree they are in).")
+@click.option("--together", multiple=True, metavar="CELL,CELL[,...]",
+              help="Jailhouse: cells that run at the same time (repeatable); other cells are alternatives.")
+@click.option("--scenario", type=click.Path(path_type=Path),
+              help="Jailhouse: scenario file ('together A, B' and, for --all, 'pair SYSTEM: CELL ...' lines).")
 @common_options
-def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-           image_size: str | None, headroom: str, fmt: str, output: str | None, fail_on: str) -> int:
+def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
+           image_size: str | None, headroom: str, jailhouse_src: Path | None, together: tuple[str, ...],
+           scenario: Path | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
     PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
-    directory (platform/<arch>/<board>), or an hvisor checkout with --board NAME or --all.
+    directory (platform/<arch>/<board>), an hvisor checkout with --board NAME or --all, or a
+    Jailhouse system config followed by its cell configs (.cell or .c; docs/jailhouse.md), or a
+    Jailhouse tree with --board NAME or --all.
     """
-    from hvcheck.layout.loaders import load_layout
+    from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
     need = _size(headroom, "--headroom")
     bounds = _image_size(image_size)
+    options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds,
+                                  jailhouse_src=jailhouse_src, together=together or None, scenario=scenario)
+    path = paths[0]
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
-        findings, checked, notes = _check_all(path, need, bounds)
+        if len(paths) > 1:
+            raise InputError(str(paths[1]), "--all checks one tree; give a single PATH")
+        findings, checked, notes = _check_all(path, need, options)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
                       preamble=_notes_text(notes), extra={"notes": notes})
-    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds)
-    findings = run_rules(system, headroom=need)
+    system = loaders.load_paths(list(paths), options)
+    findings = _unread(system) + run_rules(system, headroom=need)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
                   preamble=_notes_text(system.notes), extra={"notes": system.notes})
+
+
+def _unread(system: System) -> list[Finding]:
+    """E001 for the inputs of a multi-file system that could not be read (the rest was checked)."""
+    from hvcheck.catalogue import rule_range
+
+    return [input_error_finding(u.path, u.line, u.message, f"{rule_range('layout')} involving this input")
+            for u in system.unread]
 
 
 def _notes_text(notes: list[str]) -> str | None:
@@ -76,7 +104,7 @@ def _notes_text(notes: list[str]) -> str | None:
     return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
 
 
-def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tuple[list[Finding], int, list[str]]:
+def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
     E001 finding, not an abort."""
     from rich.console import Console
@@ -86,8 +114,7 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
     from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
-    fmt, targets = loaders.discover(path)
-    options = loaders.LoadOptions(image_size=bounds)
+    fmt, targets = loaders.discover(path, options)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0
@@ -99,13 +126,14 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None) -> tup
             try:
                 system = fmt.load_target(target, options)
             except InputError as exc:
+                notes.extend(f"[{target.name}] {n}" for n in target.notes)
                 findings.append(input_error_finding(exc.path, exc.line, f"{target.name}: {exc.message}",
                                                     f"{rule_range('layout')} for {target.name}"))
                 progress.advance(task)
                 continue
             checked += 1
-            notes.extend(f"[{target.name}] {n}" for n in system.notes)
-            for f in run_rules(system, headroom=headroom):
+            notes.extend(f"[{target.name}] {n}" for n in (*target.notes, *system.notes))
+            for f in _unread(system) + run_rules(system, headroom=headroom):
                 f.message = f"[{target.name}] {f.message}"
                 f.data.setdefault("board", target.name)
                 findings.append(f)

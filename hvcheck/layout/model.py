@@ -7,6 +7,7 @@ rules in :mod:`hvcheck.layout.rules` read it and never look at files.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -61,6 +62,15 @@ class Region:
     guest_start: int | None = None  # guest-physical start; None means identity
     label: str | None = None
     owner: str = ""     # the zone's name, filled in by Zone
+    # The root zone writes this zone's image into the region before the zone starts (Jailhouse
+    # LOADABLE): the root needs a writable mapping of it.
+    loadable: bool = False
+    # Accesses are trapped and forwarded by the hypervisor at byte granularity instead of being
+    # mapped at stage 2 (Jailhouse sub-page MMIO): no page granule applies, but the zone still
+    # reaches the physical range.
+    trapped: bool = False
+    # The zone's mapping allows writes (False for read-only shared sections as well as ROM).
+    writable: bool = True
 
     @property
     def end(self) -> int:
@@ -104,6 +114,9 @@ class Numbered:
 
     number: int
     source: Location
+    # The controller the number belongs to when a system has several that number independently
+    # (e.g. "IOAPIC 0xfec01000"); None: the system's one numbering.
+    domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,12 +154,45 @@ class Zone:
     irqs: list[Numbered] = field(default_factory=list)
     images: list[LoadImage] = field(default_factory=list)
     devicetree: DeviceTreeFacts | None = None
+    # Parts of this zone's configured regions that other zones take away while they exist (a
+    # Jailhouse root cell loses each non-root cell's memory when the cell is created). They are not
+    # in `regions`, which is the zone with every other zone created; the zone maps them before.
+    taken: list[Region] = field(default_factory=list)
+    # Parts of the zone's configuration the hypervisor (or its loader) refuses or silently ignores.
+    refusals: list[Refusal] = field(default_factory=list)
+    # This zone's ends of shared-memory links (Jailhouse ivshmem devices).
+    shared_memory: list[SharedMemoryEndpoint] = field(default_factory=list)
 
     def add_region(self, region: Region) -> Region:
-        region = Region(region.kind, region.start, region.size, region.source, region.guest_start,
-                        region.label, self.name)
+        region = dataclasses.replace(region, owner=self.name)
         self.regions.append(region)
         return region
+
+
+@dataclass(frozen=True)
+class SharedMemoryEndpoint:
+    """One zone's end of a shared-memory link: which link (what the hypervisor connects the ends
+    by), which peer this end is, how many peers it expects, and the sections it maps for the link
+    in order (state table, read/write section, then one output section per peer; an absent
+    section has size 0)."""
+
+    link: str
+    peer: int
+    peers: int
+    sections: tuple[Region, ...]
+    source: Location
+    protocol: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A configuration fact the hypervisor refuses (zone creation fails) or ignores (silently has
+    no effect), with where the refusal is in the hypervisor's own source."""
+
+    what: str            # "cell uses CPU 5, which the root cell does not have"
+    consequence: str     # "cell_create returns -EBUSY (hypervisor/control.c)"
+    source: Location
+    ignored: bool = False  # True: the hypervisor accepts the config but drops this part
 
 
 @dataclass(frozen=True)
@@ -180,6 +226,10 @@ class Hypervisor:
     estimate: Estimate | None = None
     base_alignment: int | None = None
     base_alignment_source: Location | None = None
+    # The extent is a fixed reservation the hypervisor's image, per-CPU data and pool are placed
+    # inside (Jailhouse hypervisor_memory; its driver refuses an image that does not fit), so the
+    # binary's growth cannot cross its end.
+    fixed_reservation: bool = False
 
     @property
     def span(self) -> Span:
@@ -195,6 +245,9 @@ class Device:
     start: int
     end: int
     source: Location
+    # The hypervisor drives or intercepts this device itself (GIC, IOMMU, the PCI config window,
+    # its debug console): a zone that maps it bypasses the hypervisor.
+    hypervisor_owned: bool = False
 
 
 @dataclass
@@ -207,6 +260,15 @@ class Board:
     granule: int = 0x1000
 
 
+@dataclass(frozen=True)
+class UnreadInput:
+    """An input of a multi-file system that could not be read (the rest was still checked)."""
+
+    path: str | None
+    line: int | None
+    message: str
+
+
 @dataclass
 class System:
     """A whole partitioned system: the hypervisor, the board and every zone."""
@@ -217,10 +279,22 @@ class System:
     board: Board
     zones: list[Zone] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Pairs of zone names that never run at the same time (alternative configurations of the same
+    # CPUs); conflicts between them are not conflicts. Empty: every zone runs with every other.
+    never_together: set[frozenset[str]] = field(default_factory=set)
+    # What the hypervisor does with overlapping regions of one zone: "refused" (zone creation
+    # fails, hvisor) or "last-wins" (the later region's mapping overwrites, Jailhouse paging_create).
+    region_overlap: str = "refused"
+    # Inputs of this system that could not be read; it was checked without them (reported as E001).
+    unread: list[UnreadInput] = field(default_factory=list)
 
     @property
     def root(self) -> Zone | None:
         return next((z for z in self.zones if z.root), None)
+
+    def can_run_together(self, a: str, b: str) -> bool:
+        """Whether zones ``a`` and ``b`` can exist at the same time."""
+        return a == b or frozenset((a, b)) not in self.never_together
 
     def all_regions(self) -> list[Region]:
         return [r for z in self.zones for r in z.regions]

@@ -943,7 +943,7 @@ class HvisorFormat:
         return load_hvisor_board(target, elf=options.elf, root_dts=options.root_dts,
                                  image_size=options.image_size or DEFAULT_IMAGE_SIZE)
 
-    def discover(self, path: Path) -> list[Target]:
+    def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]:
         if path.is_file():
             return []
         return [Target(b.name, (b.path,), path) for b in discover_boards(path)]
