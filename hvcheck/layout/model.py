@@ -27,12 +27,17 @@ class RegionKind(enum.StrEnum):
     @property
     def is_mapped(self) -> bool:
         """Backed by a stage-2 mapping the guest can touch (everything but emulated windows)."""
-        return self is not RegionKind.EMULATED
+        return self != "emulated"
 
     @property
     def is_memory(self) -> bool:
         """Memory rather than device MMIO."""
-        return self in (RegionKind.RAM, RegionKind.SHARED, RegionKind.RESERVED, RegionKind.ROM)
+        return self in _MEMORY_KINDS
+
+
+# String values: a set lookup hashes like a str (rules ask this of every region, 10^5 times in a
+# large Jailhouse set; a tuple of members goes through Enum's slower class attribute lookups).
+_MEMORY_KINDS = frozenset({"ram", "shared", "reserved", "rom"})
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,8 @@ class Zone:
     shared_memory: list[SharedMemoryEndpoint] = field(default_factory=list)
 
     def add_region(self, region: Region) -> Region:
-        region = dataclasses.replace(region, owner=self.name)
+        if region.owner != self.name:
+            region = dataclasses.replace(region, owner=self.name)
         self.regions.append(region)
         return region
 

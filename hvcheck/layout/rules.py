@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from hvcheck.findings import Finding, Location, Severity, rule
 from hvcheck.layout import dtfacts
 from hvcheck.layout.intervals import (
+    Coverage,
     Interval,
     Range,
     intersect,
@@ -226,7 +227,8 @@ def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M004
 
 
-_PRIVATE = (RegionKind.RAM, RegionKind.RESERVED)
+# Sets of the kinds' string values: membership hashes like a str (each rule asks it of every region).
+_PRIVATE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value})
 
 
 @layout_rule("M004", "private RAM of two zones overlaps", E)
@@ -326,15 +328,21 @@ def _same_mapping(a: Region, b: Region) -> bool:
 @layout_rule("M006", "a RAM region overlaps a device window", E)
 def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
     devices = [Interval(d.start, d.end, d) for d in ctx.system.board.devices]
-    mem: list[Interval[tuple[str, Location, str]]] = [
-        Interval(r.start, r.end, (f"zone {z.name} {r.kind.value}", r.source, z.name))
-        for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
+    if not devices:
+        return []
+    mem: list[Interval[tuple[Zone | None, Region | None]]] = [
+        Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
     hv = ctx.system.hypervisor
     if hv is not None:
-        mem.append(Interval(hv.start, hv.end, (hv.name, hv.source, "")))
+        mem.append(Interval(hv.start, hv.end, (None, None)))
     out = []
     for m, d in overlapping_pairs_between(mem, devices):
-        what, src, zone = m.item
+        z, r = m.item
+        if z is not None and r is not None:
+            what, src = f"zone {z.name} {r.kind.value}", r.source
+        else:
+            assert hv is not None
+            what, src = hv.name, hv.source
         dev = d.item
         s, e = max(m.start, d.start), min(m.end, d.end)
         out.append(Finding(
@@ -425,6 +433,8 @@ def m009_alignment(ctx: Context) -> list[Finding]:
         for r in zone.regions:
             if not r.kind.is_mapped or r.trapped:
                 continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
+            if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
+                continue
             bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
             if bad:
                 out.append(Finding(
@@ -516,16 +526,17 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
         return []
     ram = union((m.start, m.end) for m in board.memory)
     io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
+    ram_cover, all_cover = Coverage(ram), Coverage(ram + io)
     out = []
     for zone in ctx.system.zones:
         for r in zone.regions:
             if r.kind.is_memory:
-                allowed, what = ram, "the board's memory"
+                allowed, what = ram_cover, "the board's memory"
             elif r.kind is RegionKind.IO and board.io:
-                allowed, what = union(ram + io), "the board's memory and I/O ranges"
+                allowed, what = all_cover, "the board's memory and I/O ranges"
             else:
                 continue
-            missing = subtract([(r.start, r.end)], allowed)
+            missing = allowed.missing(r.start, r.end)
             if missing:
                 out.append(Finding(
                     "M012",
@@ -618,15 +629,16 @@ def _key(f: Finding) -> tuple[str, tuple[str, ...]]:
 # ---------------------------------------------------------------- M015
 
 
-_WRITABLE = (RegionKind.RAM, RegionKind.RESERVED, RegionKind.SHARED, RegionKind.IO)
+_WRITABLE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value, RegionKind.SHARED.value,
+                       RegionKind.IO.value})
 
 
 @layout_rule("M015", "a loadable region the root zone cannot write", E)
 def m015_loadable_not_writable_by_root(ctx: Context) -> list[Finding]:
     root = ctx.system.root
     out = []
-    cover = union((r.start, r.end) for r in (root.regions + root.taken)
-                  if r.kind in _WRITABLE and r.writable) if root else []
+    cover = Coverage((r.start, r.end) for r in (root.regions + root.taken)
+                     if r.kind in _WRITABLE and r.writable) if root else Coverage([])
     for zone in ctx.system.zones:
         if zone.root:
             continue
@@ -643,7 +655,7 @@ def m015_loadable_not_writable_by_root(ctx: Context) -> list[Finding]:
                 continue
             if root is None:
                 continue
-            missing = subtract([(r.start, r.end)], cover)
+            missing = cover.missing(r.start, r.end)
             if missing:
                 out.append(Finding(
                     "M015",
@@ -670,8 +682,8 @@ def m016_zone_maps_hypervisor_device(ctx: Context) -> list[Finding]:
     owned = [Interval(d.start, d.end, d) for d in ctx.system.board.devices if d.hypervisor_owned]
     if not owned:
         return []
-    io = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions
-          if r.kind.is_mapped and not r.kind.is_memory]
+    io = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
+          if r.kind == "io"]
     out = []
     for a, d in overlapping_pairs_between(io, owned):
         zone, r = a.item
@@ -701,8 +713,8 @@ def m016_zone_maps_hypervisor_device(ctx: Context) -> list[Finding]:
 @layout_rule("M017", "a zone takes memory another zone uses as shared memory", E)
 def m017_private_over_shared(ctx: Context) -> list[Finding]:
     private = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
-    shared = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions
-              if r.kind is RegionKind.SHARED]
+    shared = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
+              if r.kind == "shared"]
     out = []
     for a, b in overlapping_pairs_between(private, shared):
         (za, ra), (zb, rb) = a.item, b.item

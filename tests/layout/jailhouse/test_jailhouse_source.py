@@ -47,7 +47,7 @@ def test_regions_map_to_their_line_and_comment() -> None:
     prov = cfg.prov
     demo = CONFIGS / "demo.c"
     shm_line = _line_of(demo, "JAILHOUSE_SHMEM_NET_REGIONS(0x7fb00000, 0)")
-    # The macro's four entries share its line and inherit the group comment above it.
+    # The macro's four entries share its line and the comment above it.
     for i in range(4):
         loc = prov.region(i)
         assert (loc.path, loc.line) == (str(demo), shm_line)
@@ -134,3 +134,22 @@ def test_entries_follow_designated_indexes(tmp_path: Path) -> None:
     sysm = load_paths([CONFIGS / "demo.c", path], LoadOptions(jailhouse_src=TREE))
     assert [r.kind for r in sysm.zones[1].regions][:2] == kinds
     assert cf.MEM_WRITE == WRITE and cf.MEM_READ == READ
+
+
+def test_an_uncommented_entry_after_a_macro_group_gets_no_label(tmp_path: Path) -> None:
+    path = tmp_path / "plain.c"
+    path.write_text((CONFIGS / "demo.c").read_text().replace("/* MMIO (permissive) */ {", "{"))
+    cfg = read_config(path, LoadOptions(jailhouse_src=TREE))
+    assert cfg.prov.region_label(3) == "IVSHMEM shared memory regions for 00:01.0 (networking)"
+    assert cfg.prov.region_label(4) is None
+
+
+def test_all_on_a_source_tree_builds_every_config_and_pairs_the_wrapper() -> None:
+    proc = run_hvcheck("layout", str(TREE), "--all", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    notes = "\n".join(doc["notes"])
+    assert ("[arm64/demo] set: system config demo.c with demo-inmate (name prefix); demo-inmate-aarch32 (name "
+            "prefix); demo-linux (name prefix)") in notes
+    refused = fires(doc["findings"], "M018")
+    assert refused[0]["locations"][0]["path"].endswith("demo-inmate.c")

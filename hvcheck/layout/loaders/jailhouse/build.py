@@ -217,20 +217,26 @@ def _board(system: ConfigFile, root: Zone) -> Board:
 # ---------------------------------------------------------------- zones
 
 
+_K_RAM, _K_IO, _K_ROM = RegionKind.RAM, RegionKind.IO, RegionKind.ROM
+_K_SHARED, _K_EMULATED = RegionKind.SHARED, RegionKind.EMULATED
+_X86_RAM_FLAGS = cf.MEM_EXECUTE | cf.MEM_DMA | cf.MEM_LOADABLE
+
+
 def _kind(r: cf.MemRegion, arch: int | None, shared: bool) -> RegionKind:
     """What a region is to the model. The IO flag is ARM-only: on x86, MMIO (BARs, firmware tables)
     is given without it, and only RAM carries EXECUTE, DMA or LOADABLE."""
-    if r.has(cf.MEM_COMM_REGION):
-        return RegionKind.EMULATED
-    if r.has(cf.MEM_IO):
-        return RegionKind.IO
-    if arch == 0 and not r.flags & (cf.MEM_EXECUTE | cf.MEM_DMA | cf.MEM_LOADABLE) and not shared:
-        return RegionKind.IO if r.has(cf.MEM_WRITE) else RegionKind.ROM
+    flags = r.flags
+    if flags & cf.MEM_COMM_REGION:
+        return _K_EMULATED
+    if flags & cf.MEM_IO:
+        return _K_IO
+    if arch == 0 and not flags & _X86_RAM_FLAGS and not shared:
+        return _K_IO if flags & cf.MEM_WRITE else _K_ROM
     if shared:
-        return RegionKind.SHARED
-    if not r.has(cf.MEM_WRITE):
-        return RegionKind.ROM
-    return RegionKind.RAM
+        return _K_SHARED
+    if not flags & cf.MEM_WRITE:
+        return _K_ROM
+    return _K_RAM
 
 
 def _ivshmem_roles(cfg: ConfigFile) -> dict[int, str]:
@@ -253,25 +259,30 @@ def _zone(cfg: ConfigFile, *, root: bool, arch: str, system: cf.SystemConfig | N
     arch_id = cfg.system.architecture if cfg.system is not None else (system.architecture if system else None)
     zone = Zone(name or desc.name or cfg.stem, None, root, prov.cell())
     roles = _ivshmem_roles(cfg)
+    sources = prov.regions()
+    labels = prov.region_labels()
+    regions = zone.regions
+    zname = zone.name
+    ram_like = cf.MEM_EXECUTE | cf.MEM_DMA | cf.MEM_LOADABLE
+    page = cf.PAGE_SIZE - 1
+    # The loop runs once per region (10^5 in a large set): flags are tested inline.
     for r in desc.regions:
-        if r.size == 0:
+        index, _, phys, virt, size, flags = r
+        if size == 0:
             continue  # an empty `{ 0 }` slot (JAILHOUSE_SHMEM_NET_REGIONS has one): the hypervisor skips it
-        role = roles.get(r.index)
-        shared = role is not None or r.has(cf.MEM_ROOTSHARED)
-        kind = _kind(r, arch_id, shared)
-        label = prov.region_label(r.index)
+        role = roles.get(index) if roles else None
+        kind = _kind(r, arch_id, role is not None or bool(flags & cf.MEM_ROOTSHARED))
+        label = labels[index] if labels else None
         if role is not None:
             label = f"{label}: {role}" if label and role not in label else (label or role)
-        if kind is RegionKind.EMULATED:
+        if kind is _K_EMULATED:
             if not label or "communication region" not in label:
                 label = f"{label} (communication region)" if label else "communication region"
-            zone.add_region(Region(kind, r.virt_start, r.size, prov.region(r.index), None, label))
+            regions.append(Region(kind, virt, size, sources[index], None, label, zname))
             continue
-        trapped = r.is_subpage and not r.flags & (cf.MEM_EXECUTE | cf.MEM_DMA | cf.MEM_LOADABLE)
-        zone.add_region(Region(kind, r.phys_start, r.size, prov.region(r.index),
-                               r.virt_start if r.virt_start != r.phys_start else None, label,
-                               loadable=r.has(cf.MEM_LOADABLE) and not root, trapped=trapped,
-                               writable=r.has(cf.MEM_WRITE)))
+        trapped = bool((virt & page or size & page) and not flags & ram_like)
+        regions.append(Region(kind, phys, size, sources[index], virt if virt != phys else None, label, zname,
+                              bool(flags & cf.MEM_LOADABLE) and not root, trapped, bool(flags & cf.MEM_WRITE)))
     cpu_src = prov.field("cpus", desc.cpu_set_offset)
     zone.cpus = [Numbered(c, cpu_src) for c in desc.cpus]
     zone.irqs = _irqs(cfg, zone, arch_id, system or cfg.system)
@@ -575,19 +586,26 @@ def _take_from_root(root: Zone, system: ConfigFile, cells: list[ConfigFile], sys
     if not holes_u and not sub_u:
         return
     kept: list[Region] = []
+    trapped_holes = union(holes_u + sub_u)
+    ends, trapped_ends = [e for _, e in holes_u], [e for _, e in trapped_holes]
     for r in root.regions:
         if r.kind in (RegionKind.EMULATED, RegionKind.SHARED):
             kept.append(r)
             continue
-        pieces, lost = _cut(r, holes_u if not r.trapped else union(holes_u + sub_u))
+        hs, he = (trapped_holes, trapped_ends) if r.trapped else (holes_u, ends)
+        i = bisect_right(he, r.start)   # the first hole ending after the region starts
+        if i == len(hs) or hs[i][0] >= r.start + r.size:
+            kept.append(r)              # untouched: most regions
+            continue
+        pieces, lost = _cut(r, hs, i)
         kept.extend(pieces)
         root.taken.extend(lost)
     root.regions = kept
 
 
-def _cut(r: Region, holes: list[tuple[int, int]]) -> tuple[list[Region], list[Region]]:
-    """``r`` minus the sorted disjoint ``holes``: (what stays, what is taken), provenance kept."""
-    i = max(0, bisect_right(holes, (r.start, r.end)) - 1)
+def _cut(r: Region, holes: list[tuple[int, int]], i: int) -> tuple[list[Region], list[Region]]:
+    """``r`` minus the sorted disjoint ``holes`` from ``holes[i]`` on: (what stays, what is taken),
+    provenance kept."""
     keep: list[Region] = []
     lost: list[Region] = []
     pos = r.start
@@ -603,6 +621,9 @@ def _cut(r: Region, holes: list[tuple[int, int]]) -> tuple[list[Region], list[Re
         return [r], []
     if pos < r.end:
         keep.append(_piece(r, pos, r.end))
+    whole = hex_range(r.start, r.end)
+    keep = [dataclasses.replace(k, label=f"{r.label + '; ' if r.label else ''}the part of {whole} no cell takes")
+            for k in keep]
     return keep, lost
 
 

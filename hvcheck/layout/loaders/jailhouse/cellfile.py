@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hvcheck.errors import InputError
 
@@ -81,9 +82,10 @@ def flag_names(flags: int) -> str:
     return " | ".join(names) if names else "0"
 
 
-@dataclass(frozen=True)
-class MemRegion:
-    index: int          # position in mem_regions[] (what ivshmem's shmem_regions_start counts)
+class MemRegion(NamedTuple):
+    """A NamedTuple: a 10^5-region config builds 10^5 of them."""
+
+    slot: int           # position in mem_regions[] (what ivshmem's shmem_regions_start counts)
     offset: int         # byte offset in the file
     phys_start: int
     virt_start: int
@@ -332,8 +334,8 @@ def parse_cell(data: bytes, path: str, offset: int = 0, *, embedded: bool = Fals
         cpu_mask ^= low
     cpu_set_offset = pos
     pos += cpu_set_size
-    regions = [MemRegion(i, pos + i * MEMORY_SIZE, *struct.unpack_from("<QQQQ", data, pos + i * MEMORY_SIZE))
-               for i in range(n_mem)]
+    regions = [MemRegion(i, pos + i * MEMORY_SIZE, p, v, sz, fl) for i, (p, v, sz, fl)
+               in enumerate(struct.iter_unpack("<QQQQ", data[pos:pos + n_mem * MEMORY_SIZE]))]
     pos += n_mem * MEMORY_SIZE + n_cache * CACHE_SIZE
     irqchips = []
     for i in range(n_irq):

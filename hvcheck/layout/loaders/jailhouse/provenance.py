@@ -43,6 +43,20 @@ class Provenance:
         r = self.desc.regions[index]
         return self._entry("mem", index, f"mem_regions[{index}]", r.offset)
 
+    def regions(self) -> list[Location]:
+        """Every region's location at once (a large config has 10^5 of them)."""
+        if self.entries:
+            return [self.region(i) for i in range(len(self.desc.regions))]
+        path, suffix = self.path, "" if self.binary else " of the compiled config"
+        return [Location(path, None, None, f"mem_regions[{r.slot}] at byte {r.offset:#x}{suffix}")
+                for r in self.desc.regions]
+
+    def region_labels(self) -> list[str | None] | None:
+        """Every region's comment, or None when the config came without source."""
+        if not self.entries:
+            return None
+        return [self.region_label(i) for i in range(len(self.desc.regions))]
+
     def region_label(self, index: int) -> str | None:
         origin = self.entries.get(("mem", index))
         return origin.label if origin else None

@@ -6,7 +6,7 @@ The mapping reads ``gcc -E`` output with the same flags: its ``# N "file"`` line
 each token's original line (through ``#include``d wrappers and macro expansions, which keep the
 line of their invocation); a small tokenizer walks the config's initializer, counting the entries
 of each array member. The comment is read from the original file: one on the entry's first line,
-else comment-only lines right above it; entries below a group comment inherit it.
+else comment-only lines right above it; the entries of one macro expansion share it.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ class _Comments:
         return self.cache[file]
 
     def at(self, file: str, line: int) -> tuple[str | None, bool]:
-        """(comment, is_group): a comment on the line itself, or comment-only lines right above."""
+        """(comment, above): a comment on the line itself, or comment-only lines right above."""
         lines = self.lines(file)
         if not 1 <= line <= len(lines):
             return None, False
@@ -339,18 +339,15 @@ def map_entries(preprocessed: str, config: Path) -> tuple[dict[tuple[str, int], 
                 kind = ENTRY_TYPES[typ]
                 close = _match_close(toks, pos)
                 base = counters.get(kind, 0)
-                inherited: str | None = None
+                previous: Origin | None = None
                 last = base
                 for index, first in _elements(toks, pos, close):
                     t = toks[first]
-                    label, group = comments.at(t.file, t.line)
-                    if label is None:
-                        label = inherited
-                    elif group:
-                        inherited = label
+                    if previous is not None and (previous.path, previous.line) == (t.file, t.line):
+                        label = previous.label   # another entry of the same macro expansion
                     else:
-                        inherited = None
-                    entries[(kind, base + index)] = Origin(t.file, t.line, label)
+                        label, _ = comments.at(t.file, t.line)
+                    previous = entries[(kind, base + index)] = Origin(t.file, t.line, label)
                     last = max(last, base + index + 1)
                 counters[kind] = last
             elif typ in HEADER_TYPES and toks[pos].text == "{":

@@ -10,6 +10,7 @@ reported unpaired (a scenario file's ``pair`` lines place it explicitly).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +34,13 @@ class ConfigSet:
     how: dict[str, str] = field(default_factory=dict)   # cell stem -> why it is in this set
 
 
-def config_kind(path: Path) -> str | None:
-    """'system' / 'cell' for a Jailhouse config file, None for anything else (cheap: no build)."""
+_QUOTED_INCLUDE = re.compile(rb'^\s*#\s*include\s+"([^"]+)"', re.M)
+MAX_WRAPPER_DEPTH = 4   # `#include "other.c"` wrappers followed when telling a .c config's kind
+
+
+def config_kind(path: Path, depth: int = 0) -> str | None:
+    """'system' / 'cell' for a Jailhouse config file, None for anything else (cheap: no build). A
+    .c wrapper that includes another config (imx8dxl-inmate-demo-aarch32.c) has that one's kind."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(64 << 10 if path.suffix == ".c" else 8)
@@ -45,6 +51,12 @@ def config_kind(path: Path) -> str | None:
             return "system"
         if b"struct jailhouse_cell_desc" in head:
             return "cell"
+        if depth < MAX_WRAPPER_DEPTH:
+            for m in _QUOTED_INCLUDE.finditer(head):
+                inner = path.parent / m.group(1).decode("utf-8", "replace")
+                kind = config_kind(inner, depth + 1) if inner.suffix == ".c" and inner.is_file() else None
+                if kind is not None:
+                    return kind
         return None
     if head[:5] == b"JHSYS":
         return "system"
