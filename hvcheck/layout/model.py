@@ -188,6 +188,13 @@ class SharedMemoryEndpoint:
     sections: tuple[Region, ...]
     source: Location
     protocol: str = ""
+    # What the other ends must speak when it differs from `protocol` (a virtio back-end expects the
+    # front-end of the same device type); "" means the same.
+    peer_protocol: str = ""
+
+    @property
+    def expects(self) -> str:
+        return self.peer_protocol or self.protocol
 
 
 @dataclass(frozen=True)

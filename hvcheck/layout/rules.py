@@ -800,7 +800,7 @@ def _link_problems(a: SharedMemoryEndpoint, b: SharedMemoryEndpoint, na: str,
             out.append((f"the {_section_name(i)} is {_r(sa.start, sa.end) if sa.size else 'absent'} in zone {na} but "
                         f"{_r(sb.start, sb.end) if sb.size else 'absent'} in zone {nb}: the two ends do not share "
                         "that memory", Severity.ERROR))
-    if a.protocol != b.protocol:
+    if a.expects != b.protocol or b.expects != a.protocol:
         out.append((f"zone {na} speaks protocol {a.protocol or 'undefined'}, zone {nb} {b.protocol or 'undefined'}: "
                     "their drivers will not talk to each other", Severity.WARNING))
     return out

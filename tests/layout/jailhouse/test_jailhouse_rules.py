@@ -424,3 +424,12 @@ def test_io_flag_is_arm_only_x86_mmio_is_io(tmp_path: Path) -> None:
     kinds = {r.start: r.kind for r in sysm.zones[0].regions}
     assert kinds == {0x100000: RegionKind.RAM, 0xFEB00000: RegionKind.IO, 0xE0000: RegionKind.ROM}
     assert IO  # the x86 region above carries no IO flag: it is MMIO by its access rights
+
+
+def test_m019_virtio_back_end_pairs_with_its_front_end(tmp_path: Path) -> None:
+    root, cell = _linked()
+    root.pci[0].shmem_protocol, cell.pci[0].shmem_protocol = 0xC002, 0x8002   # virtio-blk back-end / front-end
+    clean(check(tmp_path, system(root), cell), "M019")
+    cell.pci[0].shmem_protocol = 0xC002                                         # two back-ends
+    hit = fires(check(tmp_path, system(root), cell), "M019")
+    assert hit[0].severity is Severity.WARNING and "virtio back-end 2" in hit[0].message

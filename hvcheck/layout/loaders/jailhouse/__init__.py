@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from hvcheck.errors import InputError
@@ -28,11 +29,33 @@ from hvcheck.layout.model import System, UnreadInput
 MAX_CACHED_CONFIGS = 1024   # parsed/compiled configs kept between the sets of one --all run
 
 _CACHE: dict[tuple[str, int, int, str], ConfigFile] = {}
+# --all builds the .c configs of later sets in the background while earlier sets are checked.
+_PENDING: dict[str, Future[ConfigFile]] = {}
+_POOL: ThreadPoolExecutor | None = None
+
+
+def prefetch(paths: Sequence[Path], options: LoadOptions) -> None:
+    """Start building ``paths`` (.c configs) in worker threads; read_config picks the results up.
+    gcc does the work, so threads run in parallel."""
+    global _POOL
+    todo = [p for p in paths if p.suffix == ".c" and str(p) not in _PENDING]
+    if not todo or not _can_build():
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="jh-build")
+    for p in todo:
+        _PENDING[str(p)] = _POOL.submit(_read_config, p, options)
 
 
 def read_config(path: Path, options: LoadOptions) -> ConfigFile:
     """One config file, parsed (and built first when it is a .c source)."""
-    path = Path(path)
+    pending = _PENDING.pop(str(path), None)
+    if pending is not None:
+        return pending.result()
+    return _read_config(Path(path), options)
+
+
+def _read_config(path: Path, options: LoadOptions) -> ConfigFile:
     try:
         st = path.stat()
     except OSError as exc:
@@ -183,6 +206,7 @@ class JailhouseFormat:
                                  "in --scenario FILE)")
                 targets.append(Target(f"{directory.name}/{s.system.stem}", (s.system.path, *(c.path for c in s.cells)),
                                       path, tuple(notes)))
+        prefetch([p for t in targets for p in t.paths], options or LoadOptions())
         return targets
 
     def load_target(self, target: Target, options: LoadOptions) -> System:

@@ -365,14 +365,16 @@ def _ivshmem_refusals(cfg: ConfigFile, zone: Zone) -> None:
 PROTOCOLS = {0: "", 1: "virtual ethernet (ivshmem-net)"}
 
 
-def _protocol(value: int) -> str:
+def _protocol(value: int) -> tuple[str, str]:
+    """(what this end speaks, what the other ends must speak): a virtio back-end (0xc000 | device
+    type) talks to the front-end of the same type (0x8000 | type), cell-config.h."""
     if value in PROTOCOLS:
-        return PROTOCOLS[value]
+        return PROTOCOLS[value], ""
     if value >= 0xC000:
-        return f"virtio back-end {value & 0x3fff}"
+        return f"virtio back-end {value & 0x3fff}", f"virtio front-end {value & 0x3fff}"
     if value >= 0x8000:
-        return f"virtio front-end {value & 0x3fff}"
-    return f"custom {value:#x}"
+        return f"virtio front-end {value & 0x3fff}", f"virtio back-end {value & 0x3fff}"
+    return f"custom {value:#x}", ""
 
 
 def _endpoints(cfg: ConfigFile, zone: Zone) -> list[SharedMemoryEndpoint]:
@@ -393,8 +395,9 @@ def _endpoints(cfg: ConfigFile, zone: Zone) -> list[SharedMemoryEndpoint]:
                                    r.virt_start if r.virt_start != r.phys_start else None,
                                    writable=r.has(cf.MEM_WRITE), owner=zone.name))
         bdf = dev.bdf_text()[5:]
+        speaks, expects = _protocol(dev.shmem_protocol)
         out.append(SharedMemoryEndpoint(f"ivshmem {bdf}", dev.shmem_dev_id, dev.shmem_peers, tuple(sections),
-                                        cfg.prov.pci(dev.index), _protocol(dev.shmem_protocol)))
+                                        cfg.prov.pci(dev.index), speaks, expects))
     return out
 
 
