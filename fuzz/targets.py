@@ -50,6 +50,8 @@ TARGETS: list[Target] = [
     Target("ioctl-trace", ("ioctl", "--trace", "{input}"), ("tests/fixtures/x86/kvm/strace-*.txt",
                                                             "hvcheck/demo/examples/x86/*-*ioctl*.txt",
                                                             "hvcheck/demo/examples/x86/strace-*.txt")),
+    Target("kvm-probe", ("kvm", "--from", "{input}"), ("tests/fixtures/kvm/*.json",
+                                                      "hvcheck/demo/examples/kvm/*.json")),
     Target("conformance-results", ("riscv-conformance", "--results", "{input}"),
            ("hvcheck/demo/examples/riscvconf/*.bin*",), binary=True),
     Target("triage-log", ("triage", "{input}"), ("tests/fixtures/triage/**/*.log",

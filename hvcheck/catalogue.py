@@ -15,10 +15,12 @@ from hvcheck.findings import REGISTRY, Rule
 # Each of these is cheap to import (no tree-sitter, pyelftools or rich at module level).
 RULE_MODULES: tuple[str, ...] = (
     "hvcheck.findings",
+    "hvcheck.suppress",
     "hvcheck.layout.rules",
     "hvcheck.x86.xsave",
     "hvcheck.x86.cpuid_model",
     "hvcheck.x86.ioctl_trace",
+    "hvcheck.kvm.checks",
     "hvcheck.riscv.tvec",
     "hvcheck.riscv.check",
     "hvcheck.riscv.conformance",

@@ -47,4 +47,4 @@ def one_line(text: str, limit: int = 400) -> str:
 
 
 class LimitExceeded(InputError):
-    """An input exceeds a documented resource limit (docs/limits.md)."""
+    """An input exceeds a documented resource limit (`hvcheck docs limits`)."""

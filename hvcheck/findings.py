@@ -145,6 +145,16 @@ def get_rule(rule_id: str) -> Rule:
 declare_rule("E001", "an input needed by a check could not be read or parsed", E, "input")
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """How a finding was accepted: ``kind`` is "inline" (a comment in the input), "config" (an ignore
+    in the project configuration) or "baseline"; ``where`` is the comment, config entry or file."""
+
+    kind: str
+    reason: str
+    where: Location
+
+
 @dataclass
 class Finding:
     """One violated invariant (or one input problem), with its evidence.
@@ -158,6 +168,10 @@ class Finding:
     data: dict[str, Any] = field(default_factory=dict)
     fix: str | None = None
     severity: Severity | None = None
+    # Set by the run's post-processing (hvcheck.baseline.fingerprint), read by the reporters.
+    fingerprint: str | None = None
+    # Why the finding is not counted, when it is suppressed (inline comment, config, baseline).
+    suppressed: Suppression | None = None
 
     def __post_init__(self) -> None:
         registered = get_rule(self.rule)  # an unknown ID is a programming error, fail loudly

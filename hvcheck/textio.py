@@ -26,7 +26,7 @@ def decode_text(raw: bytes, name: str, *, strict: bool = True, expected: str = "
 
 
 def read_text(path: str | Path, limit: int, what: str, *, strict: bool = True, expected: str = "text") -> str:
-    """Read and decode a text input within its size limit (docs/limits.md)."""
+    """Read and decode a text input within its size limit (`hvcheck docs limits`)."""
     return decode_text(read_capped(path, limit, what), str(path), strict=strict, expected=expected)
 
 

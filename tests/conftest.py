@@ -25,6 +25,20 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require_kvm(device: str = "/dev/kvm") -> str:
+    """A KVM device this process can open. Locally an absent or unusable device skips the test;
+    under CI (the machines have a working /dev/kvm) it is a failure, so CI can never pass by skipping."""
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        reason = f"{device}: {exc.strerror}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; the KVM tests need a usable {device} in CI")
+        pytest.skip(reason)
+    os.close(fd)
+    return device
+
+
 def run_hvcheck(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a subprocess (exit codes, stderr, no tracebacks)."""
     return subprocess.run(

@@ -56,7 +56,11 @@ def test_json_contract_fields_and_hex_integers() -> None:
 
 
 def test_sarif_structure_field_by_field() -> None:
-    doc = json.loads(render_sarif(sample()))
+    from pathlib import Path
+
+    from hvcheck.report import RunInfo
+
+    doc = json.loads(render_sarif(sample(), RunInfo(command="layout", root=Path.cwd())))
     assert doc["version"] == "2.1.0"
     assert doc["$schema"].endswith("sarif-2.1.0.json")
     assert len(doc["runs"]) == 1
@@ -76,10 +80,14 @@ def test_sarif_structure_field_by_field() -> None:
         assert rule_ids[res["ruleIndex"]] == res["ruleId"]
         assert res["message"]["text"]
     locs = results[0]["locations"]
-    assert locs[0]["physicalLocation"]["artifactLocation"]["uri"] == "board.rs"
+    assert locs[0]["physicalLocation"]["artifactLocation"] == {"uri": "board.rs", "uriBaseId": "SRCROOT"}
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == Path.cwd().as_uri() + "/"
     assert locs[0]["physicalLocation"]["region"]["startLine"] == 12
-    assert locs[1]["physicalLocation"]["region"]["startLine"] == 3
-    assert results[1]["locations"] == []  # an estimate has no file to point at
+    assert results[0]["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    # An estimate has no file to point at: a logical location, so code scanning keeps the result.
+    assert results[1]["locations"][0]["logicalLocations"][0]["name"] == "estimated: x"
+    assert run["automationDetails"]["id"] == "hvcheck/layout/"
+    assert run["invocations"][0]["executionSuccessful"] is True
     elf = results[2]["locations"][0]
     assert "region" not in elf["physicalLocation"] and "__hv_end" in elf["message"]["text"]
     assert "punch a hole" in results[0]["message"]["text"]

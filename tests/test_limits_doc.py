@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import ROOT, run_hvcheck
 
-DOC = ROOT / "docs" / "limits.md"
+DOC = ROOT / "hvcheck" / "docs" / "limits.md"
 
 
 def _constants() -> dict[str, int]:

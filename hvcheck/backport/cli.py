@@ -88,4 +88,5 @@ def backport(upstream: str, backport: str, repo: str | None, upstream_tree: str 
         raise InputError(repo, "--repo is not a directory")
     result = run_backport(upstream, backport, repo=repo, upstream_tree=upstream_tree, backport_tree=backport_tree)
     return finish(result.findings, fmt=fmt, output=output, fail_on=fail_on,
-                  title=f"hvcheck backport: {upstream} -> {backport}", preamble=result.preamble(), extra=result.extra())
+                  title=f"hvcheck backport: {upstream} -> {backport}", preamble=result.preamble(), extra=result.extra(),
+                  inputs=[upstream, backport] if repo is None else [repo])

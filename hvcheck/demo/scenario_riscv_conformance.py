@@ -67,7 +67,7 @@ def steps() -> list[DemoStep]:
             run=model,
             expect={"R010"},
             explain="The same harness output as QEMU 2.12-3.1 would give (a model: QEMU 7.2's run with "
-                    "0x0000 executed as c.addi4spn fp, sp, 0, the bug of seed 002). The hypervisor's "
+                    "0x0000 executed as c.addi4spn fp, sp, 0, the bug behind the RISC-V trap-vector incident). The hypervisor's "
                     "mtvec pointed at a 0x0000; real hardware traps, this QEMU clobbered fp instead.",
             preamble=lambda: tables.get("model", ""),
         ),

@@ -14,7 +14,7 @@ from hvcheck.findings import Finding, Location
 
 SEED = "001"
 ORDER = 90  # position within the seed: problem, then diagnosis detail, then fix
-TITLE = "crash triage: from the console log to the violated invariant (seeds 000, 001, 002)"
+TITLE = "crash triage: from the console log to the violated invariant (all three incidents)"
 
 HERE = EXAMPLES / "triage"
 SEED000_LOG = HERE / "seed000-guest-console.log"

@@ -34,7 +34,7 @@ def _cpuid() -> list[Finding]:
 def _xcr0() -> list[Finding]:
     from hvcheck.x86.xsave import xcr0_findings
 
-    return xcr0_findings(0x202E7, source=Location(detail="XSETBV EDX:EAX at fpu__init_cpu_xstate+0x63 (seed 000)"))
+    return xcr0_findings(0x202E7, source=Location(detail="XSETBV EDX:EAX at fpu__init_cpu_xstate+0x63 (the AMX XSETBV panic)"))
 
 
 def _xcr0_table() -> str:

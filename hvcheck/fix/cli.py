@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from hvcheck.cli import common_options, exit_code, write_report
+from hvcheck.cli import (
+    common_options,
+    exit_code,
+    prepare_run,
+    resolve_fail_on,
+    run_options,
+    use_color,
+    write_report,
+)
 from hvcheck.errors import InputError
 from hvcheck.units import parse_int, parse_size
 
@@ -23,8 +31,8 @@ from hvcheck.units import parse_int, parse_size
 @click.option("--prefer", help="relocate: choose the free base nearest to this address.")
 @click.option("--headroom", default="8M", show_default=True,
               help="Free space to keep after the hypervisor (punched with it; required by relocate; M013).")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
-@click.option("--board", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
 @common_options
 def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
         elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> int:
@@ -35,7 +43,7 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
     layout rules first; a fix that leaves errors it should remove, or adds new ones, is refused
     (exit 1). --write changes all files or none.
     """
-    from hvcheck.fix.engine import run_fix
+    from hvcheck.fix.engine import TARGETS, run_fix
     from hvcheck.fix.textedit import FixError
     from hvcheck.report import render
 
@@ -91,10 +99,21 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
              "written": written, "base": str(result.base.resolve()),
              "before": sorted({f.rule for f in result.before})}
     findings = result.after
-    text = render(findings, fmt, preamble="\n".join(lines) + "\n", extra=extra)
+    outcome, info = prepare_run(findings, [str(path)])
+    if fmt == "sarif" and diff and not result.refused:
+        # Code scanning wants the problems with their fix: the findings the strategy removes, each
+        # carrying the whole (all-files) edit as one SARIF fix.
+        from hvcheck.fix.sarif import sarif_fix
+
+        fixed = [f for f in result.before if f.rule in TARGETS[strategy]]
+        outcome, info = prepare_run(fixed, [str(path)])
+        one_fix = sarif_fix(result, info.root)
+        info.fixes = {i: [one_fix] for i, f in enumerate(outcome.findings) if f.rule in TARGETS[strategy]}
+    text = render(outcome.findings, fmt, preamble="\n".join(lines) + "\n", extra=extra,
+                  color=use_color(fmt, output, run_options().color), run=info)
     if fmt == "text" and diff and not write:
         # The diff goes last and raw (never re-wrapped, tabs kept): `git apply` and
         # `patch -p1` skip the report text before it.
         text = text.rstrip("\n") + "\n\n" + diff
     write_report(text, output)
-    return 1 if result.refused else exit_code(findings, fail_on)
+    return 1 if result.refused else exit_code(outcome.reported, resolve_fail_on(fail_on, [str(path)]))

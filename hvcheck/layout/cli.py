@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hvcheck.cli import AreaCommand, common_options, finish
+from hvcheck.cli import AreaCommand, common_options, config_default, finish
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, input_error_finding
 from hvcheck.units import hex_range, parse_int, parse_size
@@ -40,10 +40,11 @@ def _size(text: str, what: str) -> int:
 
 @click.command(cls=AreaCommand, area="layout")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--board", help="With an hvisor checkout or a Jailhouse tree: the board (system config) to check.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout or a Jailhouse tree: the board (system "
+              "config) to check.")
 @click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout or a Jailhouse tree: check every "
               "board (every system config with its cells).")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
@@ -59,19 +60,20 @@ def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Pa
            scenario: Path | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
-    PATH is a neutral layout file (YAML/JSON, see docs/layout-format.md), an hvisor board
-    directory (platform/<arch>/<board>), an hvisor checkout with --board NAME or --all, or a
+    PATH is a neutral layout file (YAML/JSON, `hvcheck docs layout-format`), an hvisor board
+    directory (platform/<arch>/<board>), an hvisor checkout with --board NAME or --all, a
     Jailhouse system config followed by its cell configs (.cell or .c; docs/jailhouse.md), or a
     Jailhouse tree with --board NAME or --all.
     """
     from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
-    need = _size(headroom, "--headroom")
-    bounds = _image_size(image_size)
+    path = paths[0]
+    inputs = [str(p) for p in paths]
+    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    bounds = _image_size(config_default("image-size", image_size, inputs))
     options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds,
                                   jailhouse_src=jailhouse_src, together=together or None, scenario=scenario)
-    path = paths[0]
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
@@ -81,11 +83,13 @@ def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Pa
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
-        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all",
+        return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
                       preamble=_notes_text(notes), extra={"notes": notes})
+    if len(paths) == 1:
+        _explain_directory_of_layouts(path)
     system = loaders.load_paths(list(paths), options)
     findings = _unread(system) + run_rules(system, headroom=need)
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}",
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
                   preamble=_notes_text(system.notes), extra={"notes": system.notes})
 
 
@@ -95,6 +99,31 @@ def _unread(system: System) -> list[Finding]:
 
     return [input_error_finding(u.path, u.line, u.message, f"{rule_range('layout')} involving this input")
             for u in system.unread]
+
+
+def _explain_directory_of_layouts(path: Path) -> None:
+    """A directory no format claims but whose subdirectories are layouts (hvisor's platform/aarch64,
+    a folder of layout files): say what to pass instead."""
+    from hvcheck.layout import loaders
+
+    if not path.is_dir():
+        return
+    try:
+        loaders.recognise(path)
+        return
+    except InputError:
+        pass
+    inside = []
+    for child in sorted(path.iterdir())[:200]:
+        try:
+            loaders.recognise(child)
+            inside.append(child.name)
+        except (InputError, OSError):
+            continue
+    if inside:
+        shown = ", ".join(inside[:12]) + (f", ... ({len(inside)} in all)" if len(inside) > 12 else "")
+        raise InputError(str(path), f"holds {len(inside)} layout(s), not one: give one of them ({shown}), or the "
+                                    "tree above it with --all")
 
 
 def _notes_text(notes: list[str]) -> str | None:
@@ -115,6 +144,9 @@ def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Fi
     from hvcheck.layout.rules import run_rules
 
     fmt, targets = loaders.discover(path, options)
+    if len(targets) == 1 and targets[0].paths[0].resolve() == path.resolve():
+        click.echo(f"note: {path} is a single {fmt.name} system; --all checks every one under a tree such as the "
+                   "checkout root", err=True)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0
@@ -126,9 +158,9 @@ def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Fi
             try:
                 system = fmt.load_target(target, options)
             except InputError as exc:
-                notes.extend(f"[{target.name}] {n}" for n in target.notes)
                 findings.append(input_error_finding(exc.path, exc.line, f"{target.name}: {exc.message}",
                                                     f"{rule_range('layout')} for {target.name}"))
+                notes.extend(f"[{target.name}] {n}" for n in target.notes)
                 progress.advance(task)
                 continue
             checked += 1
@@ -146,10 +178,10 @@ def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Fi
 
 @click.command()
 @click.argument("address")
-@click.option("--layout", "layout_path", required=True, type=click.Path(path_type=Path),
+@click.option("--layout", "layout_path", metavar="PATH", required=True, type=click.Path(path_type=Path),
               help="Layout file or hvisor board directory.")
-@click.option("--board", help="With an hvisor checkout: the board.")
-@click.option("--elf", type=click.Path(path_type=Path), help="Linked hypervisor ELF.")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF.")
 @common_options
 def explain(address: str, layout_path: Path, board: str | None, elf: Path | None, fmt: str, output: str | None,
             fail_on: str) -> int:
@@ -173,4 +205,50 @@ def explain(address: str, layout_path: Path, board: str | None, elf: Path | None
     extra = {"address": addr, "owners": [
         {"owner": o.what, "start": o.start, "end": o.end, "offset": addr - o.start, "zone": o.zone,
          "source": o.source.to_json()} for o in owners]}
-    return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    return finish([], fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra,
+                  inputs=[str(layout_path)])
+
+
+@click.command(cls=AreaCommand, area="layout")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
+@common_options
+def changed(files: tuple[Path, ...], headroom: str, fmt: str, output: str | None, fail_on: str | None) -> int:
+    """Check every layout that FILES belong to, each once ({rules}): a board.rs, zone JSON, device
+    tree or linker script checks its hvisor board; a layout file checks itself; files no format
+    claims are skipped. For pre-commit (which passes the changed file names) and CI jobs that check
+    only what a change touched (`hvcheck changed $(git diff --name-only origin/main)`)."""
+    from hvcheck.catalogue import rule_range
+    from hvcheck.layout import loaders
+    from hvcheck.layout.rules import run_rules
+
+    inputs = [str(f) for f in files] or None
+    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    systems: dict[Path, Any] = {}
+    skipped = []
+    for f in files:
+        if not f.exists():
+            continue  # a deleted file: nothing to check
+        owner = loaders.system_of(f)
+        if owner is None:
+            skipped.append(str(f))
+            continue
+        systems.setdefault(owner[1].resolve(), owner)
+    findings: list[Finding] = []
+    for fmt_, system_path in systems.values():
+        name = str(system_path)
+        try:
+            system = fmt_.load([system_path], loaders.LoadOptions())
+        except InputError as exc:
+            findings.append(input_error_finding(exc.path, exc.line, f"{name}: {exc.message}",
+                                                f"{rule_range('layout')} for {name}"))
+            continue
+        for finding in run_rules(system, headroom=need):
+            finding.data.setdefault("board", system.name)
+            findings.append(finding)
+    lines = [f"{len(systems)} layout(s) to check from {len(files)} file(s)"]
+    if skipped:
+        lines.append(f"skipped (no layout format claims them): {', '.join(skipped[:20])}"
+                     + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else ""))
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck changed", preamble="\n".join(lines),
+                  inputs=inputs, extra={"systems": [str(p) for _, p in systems.values()], "skipped": skipped})

@@ -1,12 +1,29 @@
-"""Reporters turn findings into text, JSON or SARIF. They never compute anything."""
+"""Reporters turn findings into text, JSON, SARIF, GitHub annotations or compact lines. They never
+compute anything: what was suppressed and why, fingerprints and the project root are decided
+before (hvcheck.policy) and handed over in :class:`RunInfo`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hvcheck.findings import Finding
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "github", "compact")
+
+
+@dataclass
+class RunInfo:
+    """What a reporter may say about the run beyond its findings."""
+
+    command: str = "hvcheck"               # the subcommand (SARIF automationDetails.id)
+    root: Path | None = None               # relative paths (SARIF uriBaseId, github, compact) are from here
+    summary: str | None = None             # suppression / baseline summary line
+    show_suppressed: bool = False
+    baseline: bool = False                 # a baseline was given: SARIF baselineState
+    errors: list[str] = field(default_factory=list)   # the run failed: toolExecutionNotifications
+    fixes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # finding index -> SARIF fixes
 
 
 def render(
@@ -18,17 +35,27 @@ def render(
     preamble: str | None = None,
     extra: dict[str, Any] | None = None,
     width: int | None = None,
+    run: RunInfo | None = None,
 ) -> str:
-    """Render findings. ``preamble`` is text-only context (tables, decodes) printed first;
-    ``extra`` adds top-level fields to the JSON document (the contract allows new fields)."""
+    """Render findings (suppressed ones are flagged on the Finding). ``preamble`` is text-only context
+    (tables, decodes) printed first; ``extra`` adds top-level fields to the JSON document."""
+    run = run or RunInfo()
     if fmt == "json":
         from hvcheck.report.json_report import render_json
 
-        return render_json(findings, extra=extra)
+        return render_json(findings, extra=extra, run=run)
     if fmt == "sarif":
         from hvcheck.report.sarif import render_sarif
 
-        return render_sarif(findings)
+        return render_sarif(findings, run=run)
+    if fmt == "github":
+        from hvcheck.report.lines import render_github
+
+        return render_github(findings, run=run)
+    if fmt == "compact":
+        from hvcheck.report.lines import render_compact
+
+        return render_compact(findings, run=run)
     from hvcheck.report.text import render_text
 
-    return render_text(findings, color=color, title=title, preamble=preamble, width=width)
+    return render_text(findings, color=color, title=title, preamble=preamble, width=width, run=run)

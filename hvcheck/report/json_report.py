@@ -7,18 +7,28 @@ from typing import Any
 
 from hvcheck import __version__
 from hvcheck.findings import Finding, summary
+from hvcheck.report import RunInfo
 
 
-def _jsonable(value: Any) -> Any:
-    """Integers become 0x-hex strings (the contract); containers recurse; the rest stays."""
+# Integers under these keys are positions in a file, not addresses or sizes: line numbers are JSON
+# integers everywhere (DESIGN.md §3).
+def _is_plain_int_key(key: str | None) -> bool:
+    return key is not None and (key in ("line", "column") or key.endswith(("_line", "_column")))
+
+
+def _jsonable(value: Any, key: str | None = None) -> Any:
+    """Integers become 0x-hex strings (the contract: addresses, sizes, register values), except line
+    and column numbers, which stay integers; containers recurse; the rest stays."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
+        if _is_plain_int_key(key):
+            return value
         return f"-{-value:#x}" if value < 0 else f"{value:#x}"
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, key) for v in value]
     if isinstance(value, float | str):
         return value
     return str(value)
@@ -34,16 +44,31 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
     }
     if f.fix:
         out["fix"] = f.fix
+    if f.fingerprint:
+        out["fingerprint"] = f.fingerprint
+    if f.suppressed is not None:
+        out["suppression"] = {"kind": f.suppressed.kind, "reason": f.suppressed.reason,
+                              "where": f.suppressed.where.to_json()}
     return out
 
 
-def render_json(findings: list[Finding], extra: dict[str, Any] | None = None) -> str:
+def render_json(findings: list[Finding], extra: dict[str, Any] | None = None, run: RunInfo | None = None) -> str:
+    """``findings`` holds the reported findings; suppressed ones (inline, config, baseline) go to
+    ``suppressed`` with why, and do not count in ``summary``."""
+    reported = [f for f in findings if f.suppressed is None]
     doc: dict[str, Any] = {
         "tool": "hvcheck",
         "version": __version__,
-        "findings": [finding_to_json(f) for f in findings],
-        "summary": summary(findings),
+        "findings": [finding_to_json(f) for f in reported],
+        "summary": summary(reported),
     }
+    suppressed = [f for f in findings if f.suppressed is not None]
+    if suppressed:
+        doc["suppressed"] = [finding_to_json(f) for f in suppressed]
+    if run is not None and run.summary:
+        doc["run_summary"] = run.summary
+    if run is not None and run.errors:
+        doc["errors"] = list(run.errors)
     for key, value in (extra or {}).items():
-        doc.setdefault(key, _jsonable(value))
+        doc.setdefault(key, _jsonable(value, key))
     return json.dumps(doc, indent=2) + "\n"

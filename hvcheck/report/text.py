@@ -12,6 +12,7 @@ import textwrap
 from functools import lru_cache
 
 from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
+from hvcheck.report import RunInfo
 
 # ANSI styles (only when colour is on).
 _RESET = "\x1b[0m"
@@ -71,19 +72,7 @@ class _Out:
             self.lines.append(self.style(chunk, code) if code else chunk)
 
 
-def render_text(
-    findings: list[Finding],
-    *,
-    color: bool = False,
-    title: str | None = None,
-    preamble: str | None = None,
-    width: int | None = None,
-) -> str:
-    out = _Out(color, width)
-    if title:
-        out.lines.append(out.style(clip(title, TITLE_LIMIT), _BOLD))
-    if preamble:
-        out.lines.extend(preamble.rstrip("\n").split("\n"))
+def _finding_lines(out: _Out, findings: list[Finding]) -> None:
     current: tuple[Severity, str] | None = None
     for f in sorted(findings, key=lambda f: (-f.sev, f.rule)):
         if (f.sev, f.rule) != current:
@@ -98,10 +87,74 @@ def render_text(
                 out.lines.append(out.style(f"         | {clip(src, SOURCE_LIMIT)}", _DIM))
         if f.fix:
             out.para(f.fix, f"      {out.style('fix:', _GREEN)} ", "           ")
-    if not findings:
+        if f.suppressed is not None:
+            out.para(f"{f.suppressed.kind}: {f.suppressed.reason} ({f.suppressed.where})", "      suppressed, ",
+                     "         ", _DIM)
+
+
+def _counts_line(findings: list[Finding]) -> str:
+    counts = summary(findings)
+    return f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"
+
+
+def _board_table(groups: dict[str, list[Finding]], hidden: dict[str, int]) -> list[str]:
+    """board × errors/warnings/notes (+ suppressed), the last thing a `--all` run prints."""
+    width = max([len(b) for b in groups] + [5])
+    rows = ["", f"{'board':<{width}}  errors  warnings  notes  suppressed"]
+    for board, fs in groups.items():
+        c = summary(fs)
+        rows.append(f"{board:<{width}}  {c['error']:>6}  {c['warning']:>8}  {c['note']:>5}  {hidden.get(board, 0):>10}")
+    return rows
+
+
+def render_text(
+    findings: list[Finding],
+    *,
+    color: bool = False,
+    title: str | None = None,
+    preamble: str | None = None,
+    width: int | None = None,
+    run: RunInfo | None = None,
+) -> str:
+    run = run or RunInfo()
+    out = _Out(color, width)
+    if title:
+        out.lines.append(out.style(clip(title, TITLE_LIMIT), _BOLD))
+    if preamble:
+        out.lines.extend(preamble.rstrip("\n").split("\n"))
+    reported = [f for f in findings if f.suppressed is None]
+    boards = [str(f.data["board"]) for f in findings if "board" in f.data]
+    if boards:
+        # A multi-board run (`layout --all`): one section per board, then a board × severity table.
+        groups: dict[str, list[Finding]] = {b: [] for b in sorted(set(boards))}
+        other = [f for f in reported if "board" not in f.data]
+        for f in reported:
+            if "board" in f.data:
+                groups[str(f.data["board"])].append(f)
+        for board, fs in groups.items():
+            if fs:
+                out.lines.extend(["", out.style(f"== {board} ==", _BOLD) + f"  ({_counts_line(fs)})"])
+                _finding_lines(out, fs)
+        if other:
+            out.lines.extend(["", out.style("== inputs ==", _BOLD)])
+            _finding_lines(out, other)
+        per_board: dict[str, int] = {}
+        for f in findings:
+            if f.suppressed is not None and "board" in f.data:
+                per_board[str(f.data["board"])] = per_board.get(str(f.data["board"]), 0) + 1
+        out.lines.extend(_board_table(groups, per_board))
+    else:
+        _finding_lines(out, reported)
+    if run.show_suppressed:
+        hidden = [f for f in findings if f.suppressed is not None]
+        if hidden:
+            out.lines.extend(["", out.style(f"suppressed ({len(hidden)})", _BOLD)])
+            _finding_lines(out, hidden)
+    if not reported:
         if not preamble:
             out.lines.append("no findings")
     else:
-        counts = summary(findings)
-        out.lines.extend(["", f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"])
+        out.lines.extend(["", _counts_line(reported)])
+    if run.summary:
+        out.lines.append(run.summary)
     return "\n".join(out.lines) + "\n"

@@ -37,5 +37,5 @@ def riscv(elfs: tuple[str, ...], fmt: str, output: str | None, fail_on: str) -> 
         findings, checked = collect_per_input(elfs, check_one, rule_range("riscv"))
         if checked == 0:
             raise InputError(findings[0].locations[0].path, f"nothing could be checked: {findings[0].data['what']}")
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck riscv",
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck riscv", inputs=list(elfs),
                   preamble="\n".join(texts), extra={"images": images})

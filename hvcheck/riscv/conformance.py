@@ -388,7 +388,7 @@ def _finding(run: HarnessRun, d: Divergence, text_of: Callable[[int], str], rese
         what = f"{n} {d.label} encoding{'s' if n != 1 else ''} in the {d.slot} slot did not trap"
         if d.label == "illegal":
             why = ("0x0000 is defined illegal (U-2019 §1.5, §16.5); software relies on it trapping — "
-                   "executing it silently corrupts state (seed 002: QEMU 2.12-3.1 ran it as "
+                   "executing it silently corrupts state (the RISC-V trap-vector incident: QEMU 2.12-3.1 ran it as "
                    "c.addi4spn fp, sp, 0, i.e. mv fp, sp)")
             severity = Severity.ERROR
             fix = "upgrade the emulator (QEMU >= 4.1 traps 0x0000); never validate trap handling on it"

@@ -11,12 +11,12 @@ from hvcheck.cli import AreaCommand, collect_per_input, common_options, finish
 
 @click.command(cls=AreaCommand, area="triage")
 @click.argument("logs", nargs=-1, required=True)
-@click.option("--layout", type=click.Path(exists=True), help="System layout (neutral YAML/JSON or an hvisor board "
+@click.option("--layout", metavar="PATH", type=click.Path(), help="System layout (neutral YAML/JSON or an hvisor board "
               "directory): resolves every address to its owner and runs the layout rules (T001/T002).")
-@click.option("--board", help="Board name when --layout is an hvisor checkout with several boards.")
-@click.option("--elf", type=click.Path(exists=True, dir_okay=False),
+@click.option("--board", metavar="BOARD", help="Board name when --layout is an hvisor checkout with several boards.")
+@click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False),
               help="hvisor ELF: exact [skernel, __hv_end) for T001.")
-@click.option("--cpuid", type=click.Path(exists=True, dir_okay=False),
+@click.option("--cpuid", metavar="DUMP", type=click.Path(dir_okay=False),
               help="The guest's CPUID dump (`cpuid -r` or JSON): checks its XSAVE mask for T003 (X003).")
 @click.option("--riscv-elf", type=click.Path(exists=True, dir_okay=False),
               help="RISC-V image that trapped: resolves trap pcs (trap vector? mid-instruction?) for T004.")
@@ -52,7 +52,7 @@ def triage(logs: tuple[str, ...], layout: str | None, board: str | None, elf: st
             first = unreadable[0]
             raise InputError(first.locations[0].path, first.data["what"], first.locations[0].line)
     findings = unreadable + diagnose(results, ctx)
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage",
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title="hvcheck triage", inputs=list(logs),
                   preamble=preamble(results, ctx), extra=extra(results, ctx))
 
 

@@ -37,7 +37,7 @@ def parse_u64(text: str, what: str) -> int:
 @click.argument("value")
 @click.option("--supported", metavar="MASK",
               help="CPUID.(EAX=0DH,ECX=0):EDX:EAX of the CPU (enables X002).")
-@click.option("--cpuid", "cpuid_dump", metavar="DUMP",
+@click.option("--cpuid", "cpuid_dump", metavar="DUMP", type=click.Path(dir_okay=False),
               help="Take the supported mask from a CPUID dump (`cpuid -r` output, JSON leaf list, or `self`).")
 @common_options
 def xcr0(value: str, supported: str | None, cpuid_dump: str | None, fmt: str, output: str | None,
@@ -139,7 +139,8 @@ def cpuid(dump: str | None, host_arg: str | None, use_self: bool, fmt: str, outp
     if host is not None:
         extra["host"] = {"path": host.path, "format": host.fmt, "cpus": sorted(host.cpus),
                          "xcr0_mask": host.xcr0_mask(), "vendor": host.vendor()}
-    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    return finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra,
+                  inputs=[p for p in (dump, host_arg) if p and p != "self"] or None)
 
 
 def _parse_ioctl_arg(text: str) -> int:
@@ -237,6 +238,7 @@ def ioctl(numbers: tuple[str, ...], trace_files: tuple[str, ...], probe: str | N
         extra["traces"] = list(trace_files)
     lines.append("")
     lines.append(f"table: {K.header_info()}")
-    code = finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra)
+    code = finish(findings, fmt=fmt, output=output, fail_on=fail_on, preamble="\n".join(lines), extra=extra,
+                  inputs=list(trace_files) or None)
     # An unknown request word is a result, not a usage error: exit 1 even with no finding.
     return 1 if unknown else code

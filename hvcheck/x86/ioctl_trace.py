@@ -384,7 +384,7 @@ def _check_event(trace: Trace, ev: Event, ioc: K.Ioctl) -> Finding | None:
         else:
             msg = (f"{where} reached the {label} handler ({ev.via}) on kernel {trace.kernel}; upstream implements it "
                    f"there only since {since}{note}{outcome}. Either the caller used the wrong fd, or a backport put "
-                   f"the case in this handler (seed 000: the system attribute of dd6e63122018 landed in "
+                   f"the case in this handler (the AMX XSETBV incident: the system attribute of dd6e63122018 landed in "
                    f"kvm_arch_vcpu_ioctl instead of kvm_arch_dev_ioctl)")
         return Finding("X010", msg, locations=klocs, data={**data, "since": since},
                        fix="compare the handler's case list with upstream (hvcheck backport)")

@@ -14,7 +14,7 @@ from helpers import BASE
 from hvcheck.errors import InputError
 from hvcheck.layout.loaders import load_layout
 
-SCHEMA = json.loads((ROOT / "docs" / "layout.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "hvcheck" / "docs" / "layout.schema.json").read_text())
 EXAMPLES = sorted((ROOT / "hvcheck" / "demo" / "examples" / "layout").glob("*.yaml"))
 
 

@@ -97,7 +97,12 @@ def format_named(name: str) -> LayoutFormat:
     raise KeyError(name)
 
 
-def recognise(path: Path) -> LayoutFormat:
+# A claim at least this sure means "this file is certainly mine" (a format key, a file inside a
+# board); below it a format only guesses from a suffix.
+SURE = 20
+
+
+def recognise(path: Path, min_score: int = 1) -> LayoutFormat:
     """The format that claims ``path`` most surely, or an InputError that lists what is accepted."""
     path = Path(path)
     if not path.exists():
@@ -105,7 +110,7 @@ def recognise(path: Path) -> LayoutFormat:
     best: tuple[int, LayoutFormat] | None = None
     for fmt in formats():
         score = fmt.sniff(path)
-        if score > 0 and (best is None or score > best[0]):
+        if score >= min_score and (best is None or score > best[0]):
             best = (score, fmt)
     if best is None:
         accepted = "; ".join(f"{f.description}" for f in formats())
@@ -127,6 +132,18 @@ def load_paths(paths: Sequence[Path], options: LoadOptions = LoadOptions()) -> S
     fmt = recognise(paths[0])
     check_options(fmt, paths[0], options)
     return fmt.load([Path(p) for p in paths], options)
+
+
+def system_of(path: Path) -> tuple[LayoutFormat, Path] | None:
+    """For a changed file: the format and the system (layout file, board directory, ...) it belongs
+    to, or None when no format claims it. A format may define ``system_of(path)``; by default a
+    path is its own system."""
+    try:
+        fmt = recognise(path, SURE)
+    except InputError:
+        return None
+    finder = getattr(fmt, "system_of", None)
+    return fmt, (finder(path) if finder is not None else path)
 
 
 def discover(path: Path, options: LoadOptions = LoadOptions()) -> tuple[LayoutFormat, list[Target]]:

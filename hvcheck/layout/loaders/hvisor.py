@@ -943,10 +943,18 @@ class HvisorFormat:
         return load_hvisor_board(target, elf=options.elf, root_dts=options.root_dts,
                                  image_size=options.image_size or DEFAULT_IMAGE_SIZE)
 
+    def system_of(self, path: Path) -> Path:
+        """A file inside a board belongs to its board directory."""
+        if path.is_file() and not is_hvisor_tree(path):
+            return board_of_file(path) or path
+        return path
+
     def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]:
         if path.is_file():
             return []
-        return [Target(b.name, (b.path,), path) for b in discover_boards(path)]
+        # A board directory given alone: its repository root is found by walking up.
+        root = None if (path / "board.rs").is_file() else path
+        return [Target(b.name, (b.path,), root) for b in discover_boards(path)]
 
     def load_target(self, target: Target, options: LoadOptions) -> System:
         return load_hvisor_board(target.paths[0], repo_root=target.root,

@@ -3,6 +3,7 @@ its JSON Schema in docs/layout.schema.json. Every error names file:line."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -331,9 +332,14 @@ def _devicetree_file(path: Path, node: Node) -> DeviceTreeFacts:
 # ---------------------------------------------------------------- registration (hvcheck.layout.loaders)
 
 
+# The format key as a mapping key (YAML `hvcheck-layout: 1`, JSON `"hvcheck-layout": 1`), not just
+# the words in a comment or a description.
+_FORMAT_KEY_LINE = re.compile(rb'(?m)^\s*["\']?' + re.escape(FORMAT_KEY.encode()) + rb'["\']?\s*:')
+
+
 class NeutralFormat:
     name = "neutral"
-    description = "a neutral layout file (.yaml/.yml/.json with an 'hvcheck-layout' key, docs/layout-format.md)"
+    description = "a neutral layout file (.yaml/.yml/.json with an 'hvcheck-layout' key: `hvcheck docs layout-format`)"
     options = frozenset({"elf"})
 
     def sniff(self, path: Path) -> int:
@@ -346,7 +352,7 @@ class NeutralFormat:
             return 10  # let load() report why it cannot be read
         # The format key near the top makes it certain; a bare suffix is a weak claim that other
         # formats (an hvisor zone JSON inside a board) outrank.
-        return 60 if FORMAT_KEY.encode() in head else 10
+        return 60 if _FORMAT_KEY_LINE.search(head) else 10
 
     def load(self, paths: Sequence[Path], options: LoadOptions) -> System:
         if len(paths) != 1:

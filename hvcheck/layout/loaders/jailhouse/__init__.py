@@ -192,7 +192,7 @@ class JailhouseFormat:
             refs = tree.scan(directory, prefer_source)
             seen += len(refs)
             if seen > tree.MAX_TREE_CONFIGS:
-                raise InputError(str(path), f"more than {tree.MAX_TREE_CONFIGS} config files (limit, docs/limits.md)")
+                raise InputError(str(path), f"more than {tree.MAX_TREE_CONFIGS} config files (limit, `hvcheck docs limits`)")
             if not any(r.kind == "system" for r in refs):
                 continue
             sets, unpaired = tree.pair(refs, directory, explicit)

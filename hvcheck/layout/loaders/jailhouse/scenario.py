@@ -76,7 +76,7 @@ def read_scenario(path: Path) -> ScenarioFile:
                 raise InputError(str(path), f"bad cell name {n!r}", number)
         count += len(names)
         if count > MAX_SCENARIO_NAMES:
-            raise InputError(str(path), f"more than {MAX_SCENARIO_NAMES} names (limit, docs/limits.md)", number)
+            raise InputError(str(path), f"more than {MAX_SCENARIO_NAMES} names (limit, `hvcheck docs limits`)", number)
         if keyword == "together":
             out.together.append((system, names, src))
         else:
