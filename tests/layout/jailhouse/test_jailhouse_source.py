@@ -153,3 +153,26 @@ def test_all_on_a_source_tree_builds_every_config_and_pairs_the_wrapper() -> Non
             "prefix); demo-linux (name prefix)") in notes
     refused = fires(doc["findings"], "M018")
     assert refused[0]["locations"][0]["path"].endswith("demo-inmate.c")
+
+
+def test_all_builds_sources_ahead_but_board_builds_only_its_own_set(tmp_path: Path) -> None:
+    require_tool("gcc")
+    require_tool("objcopy")
+    import shutil
+
+    from hvcheck.layout.loaders import LoadOptions
+    from hvcheck.layout.loaders import jailhouse as jh
+
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    shutil.copy(tree / "configs" / "arm64" / "demo.c", tree / "configs" / "arm64" / "other.c")   # a second set
+    jh._PENDING.clear()
+    system = jh.FORMAT.load([tree], LoadOptions(board="demo"))
+    assert system.name.endswith("demo") and not jh._PENDING     # nothing left building in the background
+    targets = jh.FORMAT.discover(tree, LoadOptions())
+    sources = {str(p) for t in targets for p in t.paths if p.suffix == ".c"}
+    assert sources and set(jh._PENDING) == sources               # --all: every set's sources start building
+    built = jh.FORMAT.load_target(targets[0], LoadOptions())
+    assert not any(str(p) in jh._PENDING for p in targets[0].paths)   # picked up, not built twice
+    assert [z.name for z in built.zones] == [z.name for z in system.zones]
+    jh._PENDING.clear()

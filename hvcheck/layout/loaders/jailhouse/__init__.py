@@ -160,7 +160,7 @@ class JailhouseFormat:
 
     def load(self, paths: Sequence[Path], options: LoadOptions) -> System:
         if len(paths) == 1 and Path(paths[0]).is_dir():
-            targets = self.discover(Path(paths[0]), options)
+            targets = self._sets(Path(paths[0]), options)
             if options.board:
                 hit = [t for t in targets if options.board in (t.name, t.name.split("/")[-1])]
                 if not hit:
@@ -178,6 +178,13 @@ class JailhouseFormat:
         return load_set(paths, options)
 
     def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]:
+        """Every set of the tree, for --all: their .c configs start building in the background
+        (one set, --board, builds only its own)."""
+        targets = self._sets(path, options)
+        prefetch([p for t in targets for p in t.paths], options or LoadOptions())
+        return targets
+
+    def _sets(self, path: Path, options: LoadOptions | None) -> list[Target]:
         if not path.is_dir():
             return []
         explicit: dict[str, list[str]] = {}
@@ -206,7 +213,6 @@ class JailhouseFormat:
                                  "in --scenario FILE)")
                 targets.append(Target(f"{directory.name}/{s.system.stem}", (s.system.path, *(c.path for c in s.cells)),
                                       path, tuple(notes)))
-        prefetch([p for t in targets for p in t.paths], options or LoadOptions())
         return targets
 
     def load_target(self, target: Target, options: LoadOptions) -> System:
