@@ -22,7 +22,6 @@ x86/ioapic.c, ivshmem.c, driver/cell.c at e57d1eff):
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -624,15 +623,22 @@ def _cut(r: Region, holes: list[tuple[int, int]], i: int) -> tuple[list[Region],
         return [r], []
     if pos < r.end:
         keep.append(_piece(r, pos, r.end))
-    whole = hex_range(r.start, r.end)
-    keep = [dataclasses.replace(k, label=f"{r.label + '; ' if r.label else ''}the part of {whole} no cell takes")
-            for k in keep]
+    label = f"{r.label + '; ' if r.label else ''}the part of {hex_range(r.start, r.end)} no cell takes"
+    for k in keep:
+        k.__dict__["label"] = label     # fresh copies made by _piece, not yet shared
     return keep, lost
 
 
 def _piece(r: Region, start: int, end: int) -> Region:
-    guest = None if r.guest_start is None else r.guest_start + (start - r.start)
-    return dataclasses.replace(r, start=start, size=end - start, guest_start=guest)
+    """``r`` cut to [start, end). A copy of its fields rather than dataclasses.replace, which
+    re-runs __init__ and costs ten times more (10^5 cut regions in a generated set)."""
+    piece = object.__new__(Region)
+    fields = piece.__dict__
+    fields.update(r.__dict__)
+    fields["start"], fields["size"] = start, end - start
+    if r.guest_start is not None:
+        fields["guest_start"] = r.guest_start + (start - r.start)
+    return piece
 
 
 def _take_irqs(root: Zone, cells: list[Zone]) -> None:
