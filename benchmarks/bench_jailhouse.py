@@ -133,8 +133,10 @@ def _generated(tree: Path | None) -> Section:
                                         note=f"anchor / hvcheck = {anchor.median / ours.median:.0f}x"))
             section.notes.append(f"the anchor is not run above n = {ANCHOR_SIZES[-1]:,}: it grows about n^3 "
                                  "(5,000 regions took 346 s on this machine, issue 14)")
-    section.notes.append("wall time includes interpreter start-up (`python3 -c pass` is ~30-60 ms here) and "
-                         "reading the .cell files; this machine is shared, so medians move with its load")
+    baseline = time_command([PYTHON, "-c", "pass"], repeat=7)
+    section.rows.append(Row("interpreter start-up alone (`python3 -c pass`), same run", baseline,
+                            note="wall times above include it; this machine is shared (2 cores), so wall medians "
+                                 "move with its load: the CPU-time row does not"))
     return section
 
 
