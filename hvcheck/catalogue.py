@@ -24,8 +24,9 @@ RULE_MODULES: tuple[str, ...] = (
     "hvcheck.riscv.tvec",
     "hvcheck.riscv.check",
     "hvcheck.riscv.conformance",
-    "hvcheck.backport.check",
+    "hvcheck.backport.rules",
     "hvcheck.triage.diagnose",
+    "hvcheck.triage.ownership",
 )
 
 AREA_ORDER = ("input", "layout", "x86", "riscv", "backport", "triage")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, overload
 
 import click
 
@@ -25,6 +25,7 @@ from hvcheck.errors import InputError
 # build is simply not offered, so each area can land on its own.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "layout": ("hvcheck.layout.cli", "layout", "Check a system's memory and resource layout."),
+    "map": ("hvcheck.map.cli", "map_command", "Draw the memory map of a layout (html, svg, text) or export it (json)."),
     "explain": ("hvcheck.layout.cli", "explain", "Who owns an address: every region containing it, with provenance."),
     "changed": ("hvcheck.layout.cli", "changed", "Check every layout the given (changed) files belong to (pre-commit, CI)."),
     "fix": ("hvcheck.fix.cli", "fix", "Propose (and with --write, apply) layout fixes: punch, reserve, relocate."),
@@ -162,9 +163,35 @@ def _check_baseline(path: str) -> None:
     read_baseline(path)
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+@overload
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+@overload
+def common_options(
+    func: None = None, *, formats: tuple[str, ...] = ..., format_default: str | None = ..., format_help: str | None = ...
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+
+def common_options(
+    func: Callable[..., Any] | None = None,
+    *,
+    formats: tuple[str, ...] = FORMAT_CHOICES,
+    format_default: str | None = "text",
+    format_help: str | None = None,
+) -> Any:
     """The options every subcommand accepts after its name (DESIGN.md §3): report format and file,
-    the failing severity, and what CI adoption needs (config, baseline, suppressions, paths, colour)."""
+    the failing severity, and what CI adoption needs (config, baseline, suppressions, paths, colour).
+
+    ``@common_options`` as is; a command with output of its own (`hvcheck map`: html, svg) uses
+    ``@common_options(formats=FORMAT_CHOICES + (...), ...)`` and still takes every report format."""
+    if func is None:
+        return lambda f: _add_common_options(f, formats, format_default, format_help)
+    return _add_common_options(func, formats, format_default, format_help)
+
+
+def _add_common_options(func: Callable[..., Any], formats: tuple[str, ...], format_default: str | None,
+                        format_help: str | None) -> Callable[..., Any]:
     hidden_tail = [
         click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
                      expose_value=False, callback=_store("color"),
@@ -195,13 +222,13 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMAT_CHOICES),
-        default="text",
-        show_default=True,
+        type=click.Choice(formats),
+        default=format_default,
+        show_default=format_default is not None,
         is_eager=True,
         callback=_record("fmt"),
-        help="Report format: text, json, sarif (GitHub code scanning), github (workflow annotations), "
-             "compact (path:line:col: severity rule message).",
+        help=format_help or "Report format: text, json, sarif (GitHub code scanning), github (workflow annotations), "
+                            "compact (path:line:col: severity rule message).",
     )(func)
     return func
 

@@ -67,9 +67,11 @@ def test_error_messages_are_one_safe_line() -> None:
 
 
 def test_huge_names_from_input_are_clipped_in_text_reports() -> None:
+    from hvcheck.catalogue import load_catalogue
     from hvcheck.findings import Finding
     from hvcheck.report.text import render_text
 
+    load_catalogue()        # M011 is declared by the layout rules; this test must not depend on test order
     out = render_text([Finding("M011", "z" * 1_000_000)], title="t" * 1_000_000)
     assert len(out) < 10_000 and "more characters" in out
 
@@ -88,4 +90,7 @@ def test_read_capped_names_the_limit_and_never_reads_past_it(tmp_path) -> None:
     assert "100-byte limit for things" in str(info.value)
     with pytest.raises(InputError) as info2:
         read_capped(tmp_path, 100, "things")
-    assert info2.value.message.startswith("cannot read")
+    assert info2.value.message == "is a directory, not a file"
+    with pytest.raises(InputError) as info3:
+        read_capped(tmp_path / "absent", 100, "things")
+    assert info3.value.message.startswith("cannot read")

@@ -1,7 +1,8 @@
-"""Backport fidelity: did every backported hunk land in the same function and `switch` as upstream?
+"""Backport fidelity: did every backported hunk land in the same place as upstream's, with the same lines?
 
-Patches are parsed with unidiff (:mod:`.patchfile`), changed-line blocks are paired by content
-(:mod:`.pairing`), each side's enclosing function and `switch`/`case` context is resolved with
-tree-sitter-c on reconstructed pre- and post-images (:mod:`.sources`, :mod:`.cscope`), and
-:mod:`.check` turns disagreements into P001-P005 findings. DESIGN.md §4 "Backports".
+Shape (issue 12): :mod:`.model` (patches, hunks, blocks, scopes, placements) ← :mod:`.readers`
+(mail and mbox text, unified diffs, source trees, C scopes from tree-sitter-c or from the patch
+text) → :mod:`.pairing` (blocks paired by their changed lines; moved-and-rewritten blocks linked
+by rare identifiers) → :mod:`.placement` (where each block sits on each side, with its evidence)
+→ :mod:`.rules` (P001-P007) ← :mod:`.check` (P003/P004, P008) (orchestration) ← :mod:`.cli`. DESIGN.md §4 "Backports".
 """

@@ -1,62 +1,35 @@
-"""Compare an upstream patch with its backport, hunk by hunk: P001-P005.
+"""Compare an upstream patch with its backport: pair the messages of a series, pair the change
+blocks, link the rewritten ones, place every block on both sides and apply the rules.
 
-Library entry point: :func:`check_backport`. Each paired unit's context on both sides comes from
-:mod:`.context`; this module decides what disagrees and explains it in one paragraph.
+Library entry point: :func:`check_backport`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from hvcheck.backport.context import CASE_LABEL, LINE_HEAD, Side, Where
-from hvcheck.backport.cscope import Function
-from hvcheck.backport.pairing import Pair, Unit, norm, pair_blocks, similarity
-from hvcheck.backport.patchfile import Block
-from hvcheck.findings import Finding, Location, Severity, declare_rule
+from hvcheck.backport.model import EVIDENCE_TREE, Block, Patch, Placement, Problem
+from hvcheck.backport.pairing import Pair, Unit, link_rewritten, norm, pair_blocks, same_file, similarity
+from hvcheck.backport.placement import Side, first_significant
+from hvcheck.backport.readers.cscope import Definition, index_source
+from hvcheck.backport.readers.mail import normalise_subject
+from hvcheck.backport.readers.textscope import cached_header_scope, patch_scopes
+from hvcheck.backport.rules import (
+    Context,
+    PairRecord,
+    compare_pair,
+    describe_change,
+    judge_link,
+    place_text,
+    side_data,
+    unit_lines,
+)
+from hvcheck.findings import Finding, Location, Severity
 
-# The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
-declare_rule("P001", "a hunk landed in a different function than upstream", Severity.ERROR, "backport")
-declare_rule("P002", "a hunk landed in a different switch/dispatcher context than upstream", Severity.ERROR, "backport")
-declare_rule("P003", "an upstream hunk is missing from the backport", Severity.WARNING, "backport")
-declare_rule("P004", "the backport changes lines upstream does not", Severity.WARNING, "backport")
-declare_rule("P005", "a hunk's content differs from upstream", Severity.WARNING, "backport")
-
-RENAME_MIN_SIMILARITY = 0.6
-SWITCH_MIN_JACCARD = 0.5
-
-# Which file descriptor each KVM dispatcher serves (Documentation/virt/kvm/api.rst, "ioctl classes").
-DISPATCHER_ROLES = {
-    "kvm_dev_ioctl": "system ioctls on /dev/kvm",
-    "kvm_arch_dev_ioctl": "system ioctls on /dev/kvm",
-    "kvm_vm_ioctl": "VM ioctls on the VM fd",
-    "kvm_arch_vm_ioctl": "VM ioctls on the VM fd",
-    "kvm_vm_compat_ioctl": "VM ioctls on the VM fd (compat)",
-    "kvm_vcpu_ioctl": "vCPU ioctls on the vCPU fd",
-    "kvm_arch_vcpu_ioctl": "vCPU ioctls on the vCPU fd",
-    "kvm_arch_vcpu_async_ioctl": "vCPU ioctls on the vCPU fd (async)",
-    "kvm_device_ioctl": "device ioctls on a KVM device fd",
-}
-
-
-@dataclass
-class PairRecord:
-    """One row of the comparison table (text preamble and JSON `pairs`)."""
-
-    upstream: Where | None
-    backport: Where | None
-    verdict: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        def side(w: Where | None) -> dict[str, Any] | None:
-            if w is None:
-                return None
-            return _side_data(w)
-        return {"upstream": side(self.upstream), "backport": side(self.backport), "verdict": self.verdict,
-                "notes": self.notes}
+MAX_PAIR_ROWS = 200  # pairs "in the same place" listed in the table (all with a verdict or a note are)
 
 
 @dataclass
@@ -65,365 +38,263 @@ class Result:
     pairs: list[PairRecord]
     compared: int
     not_analysed: list[str]
+    header: list[str]  # lines for the text preamble: trees used, messages paired, mail decoding
+    uncounted_same: int = 0  # identical pairs beyond MAX_PAIR_ROWS, counted but not kept
+
+    def listed(self) -> tuple[list[PairRecord], int]:
+        """The rows of the pair table: every pair with a verdict or a note, and the first
+        MAX_PAIR_ROWS of the others (a 50,000-hunk series would otherwise print 50,000 rows)."""
+        out: list[PairRecord] = []
+        plain = 0
+        for p in self.pairs:
+            if p.verdict:
+                out.append(p)
+            elif plain < 2 * MAX_PAIR_ROWS:
+                out.append(p)
+                plain += 1
+        return out, len(self.pairs) - len(out) + self.uncounted_same
 
     def preamble(self) -> str:
-        rows = [f"paired {sum(1 for p in self.pairs if p.upstream and p.backport)} change block(s); "
-                f"{sum(1 for p in self.pairs if not p.backport)} upstream-only, "
-                f"{sum(1 for p in self.pairs if not p.upstream)} backport-only"]
-        for p in self.pairs:
-            u = _short(p.upstream)
-            b = _short(p.backport)
+        rows = list(self.header)
+        rows.append(f"paired {sum(1 for p in self.pairs if p.upstream and p.backport) + self.uncounted_same} "
+                    "change block(s); "
+                    f"{sum(1 for p in self.pairs if not p.backport)} upstream-only, "
+                    f"{sum(1 for p in self.pairs if not p.upstream)} backport-only")
+        listed, omitted = self.listed()
+        for p in listed:
             verdict = " ".join(p.verdict) if p.verdict else "same place"
-            rows.append(f"  {u:<52} -> {b:<52} {verdict}")
+            rows.append(f"  {_short(p.upstream):<52} -> {_short(p.backport):<52} {verdict}")
             for note in p.notes:
                 rows.append(f"      note: {note}")
+        if omitted:
+            rows.append(f"  ... and {omitted} more pair(s) in the same place, not listed")
         if self.not_analysed:
             rows.append("not analysed: " + ", ".join(self.not_analysed))
         return "\n".join(rows) + "\n"
 
     def extra(self) -> dict[str, Any]:
-        return {"backport": {"pairs": [p.to_json() for p in self.pairs], "not_analysed": self.not_analysed}}
+        listed, omitted = self.listed()
+        return {"backport": {"pairs": [p.to_json() for p in listed], "pairs_not_listed": str(omitted),
+                             "not_analysed": self.not_analysed, "context": self.header}}
 
 
-def _short(w: Where | None) -> str:
+def _short(w: Placement | None) -> str:
     if w is None:
         return "(none)"
-    where = w.context.function_name or "file scope"
-    if w.context.function and not where.endswith(")"):
-        where += "()"
-    if not w.from_tree:
-        return f"{w.patch_path.rsplit('/', 1)[-1]}:{w.patch_line} {where} (patch context)"
+    where = w.scope.container.describe() if w.scope else "?"
+    if w.line is None:
+        return f"{w.patch_path.rsplit('/', 1)[-1]}:{w.patch_line} {where} ({w.evidence or 'unknown'})"
     return f"{w.path}:{w.line} {where}"
 
 
-def _fn(w: Where) -> str:
-    name = w.context.function_name
-    if not name:
-        return "file scope"
-    return name if name.endswith(")") else f"{name}()"
+# --- series ---------------------------------------------------------------------------------------
 
-
-def _role(name: str | None) -> str:
-    role = DISPATCHER_ROLES.get((name or "").split("(")[0])
-    return f" ({role})" if role else ""
-
-
-def _labels(lines: list[str]) -> list[str]:
-    out = []
-    for text in lines:
-        m = CASE_LABEL.match(text, 0, LINE_HEAD)
-        if m and m.group(3):
-            out.append(f"case {norm(m.group(3))}")
+def pair_messages(up: Patch, bp: Patch) -> dict[int, int]:
+    """Upstream message index → backport message index: by normalised subject, then by the commit
+    a backport names (`commit X upstream`) equal to the upstream message's own id, then by
+    [PATCH n/m] number."""
+    with_diff_u = sorted({fp.message for fp in up.files})
+    with_diff_b = sorted({fp.message for fp in bp.files})
+    if len(with_diff_u) == 1 and len(with_diff_b) == 1:
+        return {with_diff_u[0]: with_diff_b[0]}
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    subj_b: dict[str, list[int]] = {}
+    for j in with_diff_b:
+        subj_b.setdefault(normalise_subject(bp.messages[j].subject), []).append(j)
+    for i in with_diff_u:
+        key = normalise_subject(up.messages[i].subject)
+        cands = [j for j in subj_b.get(key, []) if j not in used] if key else []
+        if cands:
+            out[i] = cands[0]
+            used.add(cands[0])
+    for i in with_diff_u:
+        if i in out:
+            continue
+        own = up.messages[i].ref("self")
+        if own is None:
+            continue
+        for j in with_diff_b:
+            if j in used:
+                continue
+            if any(r.kind == "upstream" and (own.sha.startswith(r.sha) or r.sha.startswith(own.sha))
+                   for r in bp.messages[j].refs):
+                out[i] = j
+                used.add(j)
+                break
+    for i in with_diff_u:
+        if i in out or up.messages[i].series is None:
+            continue
+        n = up.messages[i].series
+        assert n is not None
+        for j in with_diff_b:
+            sj = bp.messages[j].series
+            if j not in used and sj is not None and sj[0] == n[0]:
+                out[i] = j
+                used.add(j)
+                break
     return out
 
 
-def describe_change(unit: Unit) -> tuple[str, str]:
-    """(verb phrase, object) e.g. ("adds", "`case KVM_GET_DEVICE_ATTR`")."""
-    added = [ln.text for b in unit.blocks for ln in b.added if norm(ln.text)]
-    removed = [ln.text for b in unit.blocks for ln in b.removed if norm(ln.text)]
-    labels = _labels(added)
-    if labels:
-        return "adds", " and ".join(f"`{lab}`" for lab in labels)
-    if added and removed:
-        return "changes", f"`{norm(removed[0])}` to `{norm(added[0])}`" + _more(len(added) + len(removed) - 2)
-    if added:
-        return "adds", f"`{norm(added[0])}`" + _more(len(added) - 1)
-    return "removes", f"`{norm(removed[0])}`" + _more(len(removed) - 1)
+# --- side queries the rules need ------------------------------------------------------------------
+
+def _defines(side: Side, w: Placement, kind: str, name: str) -> int | None:
+    """Line of a definition of ``kind``/``name`` in the side's images of w's file (pre first: where
+    it was before the patch)."""
+    fp = next((f for f in side.patch.files if f.path == w.path), None)
+    if fp is None:
+        return None
+    for which in ("pre", "post"):
+        idx = side.index(fp, which)
+        if idx is None:
+            continue
+        found: list[Definition] = idx.definitions_named(kind, name.rstrip("…"))
+        if found:
+            return found[0].start
+    return None
 
 
-def _more(n: int) -> str:
-    return f" (+{n} more line{'s' if n != 1 else ''})" if n > 0 else ""
-
-
-def _place(w: Where) -> str:
-    ctx = w.context
-    if ctx.switch is not None and ctx.switch.condition not in ("", "?"):
-        return f"the switch ({ctx.switch.condition}) in {_fn(w)}{_role(ctx.function_name)}"
-    if ctx.switch is not None:
-        return f"a switch in {_fn(w)}{_role(ctx.function_name)}"
-    return f"{_fn(w)}{_role(ctx.function_name)}"
-
-
-def _body_similarity(a: Function, b: Function) -> float:
-    la = [norm(x) for x in a.body.splitlines() if norm(x)]
-    lb = [norm(x) for x in b.body.splitlines() if norm(x)]
+def _body_similarity(up: Side, bp: Side, u: Placement, b: Placement) -> float | None:
+    fu = next((f for f in up.patch.files if f.path == u.path), None)
+    fb = next((f for f in bp.patch.files if f.path == b.path), None)
+    if fu is None or fb is None or u.scope is None or b.scope is None:
+        return None
+    iu, ib = up.index(fu, "pre") or up.index(fu, "post"), bp.index(fb, "pre") or bp.index(fb, "post")
+    if iu is None or ib is None:
+        return None
+    kind = u.scope.container.kind
+    du = iu.definitions_named(kind, u.scope.container.name)
+    db = ib.definitions_named(kind, b.scope.container.name)
+    if not du or not db:
+        return None
+    la = [norm(x) for x in du[0].body.splitlines() if norm(x)]
+    lb = [norm(x) for x in db[0].body.splitlines() if norm(x)]
     if not la or not lb:
         return 0.0
     sm = SequenceMatcher(None, la, lb, autojunk=False)
-    if sm.real_quick_ratio() < RENAME_MIN_SIMILARITY:
+    if sm.real_quick_ratio() < 0.6:
         return sm.real_quick_ratio()
     return sm.ratio()
 
 
-def _defines(w: Where, name: str) -> Function | None:
-    """The side's function called ``name`` (post-image first: it is usually parsed already)."""
-    for which in ("post", "pre"):
-        idx = w.post_index if which == "post" else w.pre_index
-        if idx is not None:
-            found = idx.functions_named(name)
-            if found:
-                return found[0]
-    return None
+# --- findings about inputs ------------------------------------------------------------------------
+
+def _input_findings(side: Side, not_analysed: list[str]) -> list[Finding]:
+    out: list[Finding] = []
+    notes: list[Problem] = []
+    for p in side.patch.problems:
+        if p.severity == "error":
+            tail = "this hunk was not compared" if p.hunk else "this part was not compared"
+            out.append(Finding("E001", f"{side.name} patch: {p.what}; {tail}, the rest was",
+                               [Location(side.patch.path, p.line)],
+                               data={"what": p.what, "side": side.name, "file": p.path,
+                                     "hunk": f"hunk {p.hunk}" if p.hunk else None}))
+        else:
+            notes.append(p)
+    if notes:
+        listed = "; ".join(f"line {p.line}: {p.what}" for p in notes[:8]) + (" ..." if len(notes) > 8 else "")
+        out.append(Finding("E001", f"{side.name} patch read with {len(notes)} repair(s) of mail-client damage or "
+                                   f"odd counts: {listed}", [Location(side.patch.path, notes[0].line)],
+                           data={"repairs": [f"{p.line}: {p.what}" for p in notes]}, severity=Severity.NOTE))
+    for fp in side.patch.files:
+        if fp.binary:
+            not_analysed.append(f"{side.name} {fp.path} (binary)")
+        elif not fp.is_c:
+            not_analysed.append(f"{side.name} {fp.path} (not C)")
+    return out
 
 
-def _rename(u: Where, b: Where) -> tuple[bool, float]:
-    """Is the backport's function the upstream one under an older/newer name? Only when neither
-    name exists on the other side and the bodies are similar."""
-    if not (u.from_tree and b.from_tree and u.context.function and b.context.function):
-        return False, 0.0
-    un, bn = u.context.function.name, b.context.function.name
-    if _defines(b, un) is not None or _defines(u, bn) is not None:
-        return False, 0.0
-    # compare the functions as they were before the patch where they existed
-    uf = (u.pre_index.functions_named(un) if u.pre_index else []) or [u.context.function]
-    bf = (b.pre_index.functions_named(bn) if b.pre_index else []) or [b.context.function]
-    sim = _body_similarity(uf[0], bf[0])
-    return sim >= RENAME_MIN_SIMILARITY, sim
+def _tree_findings(side: Side) -> list[Finding]:
+    """Say loudly when a tree was given but does not match the patch."""
+    if not side.has_tree:
+        return []
+    out: list[Finding] = []
+    fuzzed: list[str] = []
+    for fp in side.patch.files:
+        if fp.binary or not fp.is_c or not fp.hunks:
+            continue
+        imgs = side.images(fp)
+        if imgs is None:
+            continue
+        if imgs.problem:
+            out.append(Finding("E001", f"{side.name} tree given, but {imgs.problem}: this file's placements come from "
+                                       "the patch text (lower confidence)",
+                               [Location(side.patch.path, fp.patch_line, detail=f"{side.name} patch, {fp.path}")],
+                               data={"side": side.name, "file": fp.path, "tree": side.tree_label(),
+                                     "problem": imgs.problem}))
+            continue
+        if imgs.missing:
+            hunks = ", ".join(str(h) for h in imgs.missing)
+            out.append(Finding("E001", f"{side.name} tree given, but hunk(s) {hunks} of {fp.path} do not match its copy "
+                                       f"in {imgs.tree_label} ({imgs.tree_path}), even with fuzz: another revision? "
+                                       "Those hunks are placed from the patch text (lower confidence)",
+                               [Location(side.patch.path, fp.patch_line, detail=f"{side.name} patch, {fp.path}")],
+                               data={"side": side.name, "file": fp.path, "tree": imgs.tree_label,
+                                     "hunks_not_located": [f"hunk {h}" for h in imgs.missing]}))
+        for index, loc in sorted(imgs.located.items()):
+            if loc.fuzz:
+                fuzzed.append(f"{fp.path} hunk {index} (fuzz {loc.fuzz}, offset {loc.offset:+d})")
+    if fuzzed:
+        out.append(Finding("E001", f"{side.name} tree: {len(fuzzed)} hunk(s) located only with fuzz (context lines "
+                                   f"differ): {', '.join(fuzzed[:6])}" + (" ..." if len(fuzzed) > 6 else ""),
+                           [Location(side.patch.path)], data={"side": side.name, "fuzzed": fuzzed},
+                           severity=Severity.NOTE))
+    return out
 
 
-def _same_name(u: str | None, b: str | None) -> bool:
-    """Names equal, allowing for quilt's truncated headers (marked with a trailing ellipsis)."""
-    if u == b:
-        return True
-    if not u or not b:
-        return False
-    ut, bt = u.rstrip("…"), b.rstrip("…")
-    if u.endswith("…") and bt.startswith(ut):
-        return True
-    return b.endswith("…") and ut.startswith(bt)
-
-
-def _anchor(block: Block) -> list[str]:
-    return [norm(ln.text) for ln in block.before if norm(ln.text)][-2:]
-
-
-def _locations(u: Where, b: Where) -> list[Location]:
-    return [
-        Location(u.path, u.line if u.from_tree else None,
-                 detail=f"upstream {u.image if u.from_tree else 'patch context'}: {u.context.describe()}"),
-        Location(b.path, b.line if b.from_tree else None,
-                 detail=f"backport {b.image if b.from_tree else 'patch context'}: {b.context.describe()}"),
-        Location(u.patch_path, u.patch_line, detail=f"upstream patch, hunk {u.hunk}"),
-        Location(b.patch_path, b.patch_line, detail=f"backport patch, hunk {b.hunk}"),
-    ]
-
-
-def _confidence(u: Where, b: Where) -> str:
-    return "high" if u.from_tree and b.from_tree else "low"
-
-
-def _confidence_text(u: Where, b: Where) -> str:
-    if u.from_tree and b.from_tree:
-        return "Confidence high: both contexts resolved with tree-sitter-c from source."
-    missing = [w.side for w in (u, b) if not w.from_tree]
-    return (f"Confidence low: the {' and '.join(missing)} context comes from the patch's own hunk text and @@ "
-            "header (headers can be truncated or name the previous function); pass --upstream-tree/"
-            "--backport-tree or --repo to resolve it from source.")
-
-
-def _side_data(w: Where) -> dict[str, Any]:
-    ctx = w.context
-    # positions are "path:line" strings: JSON renders integers in data as hex (DESIGN.md §3)
-    return {"path": w.path, "at": f"{w.path}:{w.line}" if w.from_tree else None, "image": w.image,
-            "function": ctx.function_name, "switch": ctx.switch.condition if ctx.switch else None,
-            "case": ctx.case, "sibling_cases": sorted(ctx.switch.cases) if ctx.switch else [],
-            "patch": f"{w.patch_path}:{w.patch_line}", "hunk": f"hunk {w.hunk}", "basis": w.basis}
-
-
-def compare_pair(pair: Pair, u: Where, b: Where, part: Unit | None = None) -> tuple[list[Finding], PairRecord]:
-    """``part``: only this piece of one side's unit is being placed (a split hunk)."""
-    findings: list[Finding] = []
-    record = PairRecord(u, b, [])
-    verb, what = describe_change(pair.upstream)
-    identical = pair.score >= 0.999999 and not pair.reversed and part is None
-    it = "it"
-    if part is not None:
-        it = f"part of it ({describe_change(part)[1]})"
-    if u.path != b.path:
-        record.notes.append(f"file differs: upstream {u.path}, backport {b.path} (renamed or moved between versions)")
-    base = {"upstream": _side_data(u), "backport": _side_data(b), "confidence": _confidence(u, b),
-            "similarity": round(pair.score, 3)}
-    un, bn = u.context.function_name, b.context.function_name
-    placed = u.context.known and b.context.known
-    if not placed:
-        record.notes.append("enclosing function unknown on the " + " and ".join(
-            w.side for w in (u, b) if not w.context.known) + " side (no source tree, no function name in the @@ "
-            "header, no signature in the hunk): placement not checked")
-    function_differs = placed and not _same_name(un, bn)
-    if function_differs:
-        renamed, sim = _rename(u, b)
-        if renamed:
-            record.notes.append(f"function renamed between versions: upstream {_fn(u)} ≈ backport {_fn(b)} "
-                                f"(bodies {sim:.0%} similar, neither name exists on the other side); "
-                                "treated as the same function")
-            function_differs = False
-        elif b.from_tree and un and _defines(b, un) is not None:
-            target = _defines(b, un)
-            assert target is not None
-            base["backport_has_upstream_function_at"] = f"{b.path}:{target.start}"
-    if function_differs and (un or bn):
-        anchor = _anchor(pair.upstream.blocks[0])
-        anchor_note = ""
-        if anchor and b.from_tree and b.context.function:
-            body = {norm(x) for x in b.context.function.body.splitlines()}
-            if all(a in body for a in anchor):
-                anchor_note = (f" The hunk's leading context (`{anchor[-1]}`) also occurs in {_fn(b)}, which is "
-                               "how it applied there.")
-        same_lines = (" The changed lines are identical, so `git patch-id`/`git cherry` consider the backport "
-                      "already applied." if identical else "")
-        explanation = (f"upstream {verb} {what} to {_place(u)}; the backport {verb} {it} to {_place(b)}."
-                       f"{anchor_note}{same_lines} {_confidence_text(u, b)}")
-        fix = f"move the lines into {_fn(u)}"
-        if "backport_has_upstream_function_at" in base:
-            fix += f" ({base['backport_has_upstream_function_at']} in the backport tree before the patch)"
-        findings.append(Finding(
-            "P001", explanation, _locations(u, b), data={**base, "explanation": explanation}, fix=fix))
-        record.verdict.append("P001")
-    p002 = _switch_difference(u, b, pair) if placed else None
-    if p002:
-        explanation = f"upstream {verb} {what} in {p002[0]}; the backport does it in {p002[1]}. {_confidence_text(u, b)}"
-        findings.append(Finding("P002", explanation, _locations(u, b),
-                                data={**base, "explanation": explanation, "switch_difference": p002[2]},
-                                fix=f"move the lines into the switch ({u.context.switch.condition if u.context.switch else '?'}) "
-                                    f"of {_fn(u)}"))
-        record.verdict.append("P002")
-    content = _content_difference(pair)
-    if content:
-        msg = f"{content} In {_fn(b)} ({b.path}); upstream: {_fn(u)} ({u.path})."
-        findings.append(Finding("P005", msg, _locations(u, b),
-                                data={**base, "upstream_lines": _lines(pair.upstream),
-                                      "backport_lines": _lines(pair.backport), "reversed": pair.reversed}))
-        record.verdict.append("P005")
-    if not record.verdict and u.from_tree and b.from_tree and u.context.function and b.context.function:
-        ou = u.line - u.context.function.start
-        ob = b.line - b.context.function.start
-        if abs(ou - ob) > 3:
-            record.notes.append(f"placed {ob} lines into {_fn(b)} vs {ou} upstream: moved within the same "
-                                "function, not an error")
-    return findings, record
-
-
-def _lines(unit: Unit) -> list[str]:
-    return [f"-{norm(ln.text)}" for b in unit.blocks for ln in b.removed if norm(ln.text)] + \
-        [f"+{norm(ln.text)}" for b in unit.blocks for ln in b.added if norm(ln.text)]
-
-
-def _content_difference(pair: Pair) -> str | None:
-    u, b = pair.upstream, pair.backport
-    if pair.reversed:
-        return ("The backport reverses upstream's change: it adds what upstream removes and removes what upstream "
-                f"adds ({len(u.added())} added / {len(u.removed())} removed upstream).")
-    ur, ua, br, ba = u.removed(), u.added(), b.removed(), b.added()
-    if ur == br and ua == ba:
-        return None
-    missing = [f"-{x}" for x in (Counter(ur) - Counter(br)).elements()] + \
-        [f"+{x}" for x in (Counter(ua) - Counter(ba)).elements()]
-    extra = [f"-{x}" for x in (Counter(br) - Counter(ur)).elements()] + \
-        [f"+{x}" for x in (Counter(ba) - Counter(ua)).elements()]
-    if not missing and not extra:
-        return "The backport has upstream's changed lines in a different order."
-    parts = []
-    if missing:
-        parts.append(f"missing {len(missing)} upstream line(s): {', '.join(f'`{x}`' for x in missing[:3])}"
-                     + (" ..." if len(missing) > 3 else ""))
-    if extra:
-        parts.append(f"{len(extra)} line(s) upstream does not have: {', '.join(f'`{x}`' for x in extra[:3])}"
-                     + (" ..." if len(extra) > 3 else ""))
-    kind = "partially applied" if missing and not extra else "different lines"
-    return f"The backport's hunk differs from upstream ({kind}): " + "; ".join(parts) + "."
-
-
-def _switch_difference(u: Where, b: Where, pair: Pair) -> tuple[str, str, dict[str, Any]] | None:
-    su, sb = u.context.switch, b.context.switch
-    if su is None and sb is None:
-        return None
-    own = set(_labels([ln.text for blk in pair.upstream.blocks + pair.backport.blocks
-                       for ln in blk.added + blk.removed]))
-    if (su is None) != (sb is None):
-        if not (u.from_tree and b.from_tree):
-            return None  # the patch text may simply not show the switch line
-        inside, outside = (u, b) if su else (b, u)
-        desc_in = f"the switch ({inside.context.switch.condition}) of {_fn(inside)}"  # type: ignore[union-attr]
-        desc_out = f"{_fn(outside)} outside any switch"
-        pair_desc = (desc_in, desc_out) if su else (desc_out, desc_in)
-        return pair_desc[0], pair_desc[1], {"upstream_in_switch": su is not None}
-    assert su is not None and sb is not None
-    cu, cb = su.cases - own, sb.cases - own
-    jacc = len(cu & cb) / len(cu | cb) if (cu | cb) else 1.0
-    cond_differs = su.condition not in ("", "?") and sb.condition not in ("", "?") and su.condition != sb.condition
-    data = {"upstream_switch": su.condition, "backport_switch": sb.condition,
-            "upstream_cases": sorted(cu), "backport_cases": sorted(cb), "common_cases": sorted(cu & cb),
-            "jaccard": round(jacc, 3)}
-    complete = u.from_tree and b.from_tree  # from patch text only part of the case list is visible
-    if cond_differs or (complete and jacc < SWITCH_MIN_JACCARD):
-        du = f"the switch ({su.condition}) of {_fn(u)}{_role(u.context.function_name)} ({_case_summary(cu, cb)})"
-        db = f"the switch ({sb.condition}) of {_fn(b)}{_role(b.context.function_name)} ({_case_summary(cb, cu)})"
-        return du, db, data
-    cu_case, cb_case = u.context.case, b.context.case
-    if cu_case and cb_case and cu_case != cb_case and cu_case not in own and cb_case not in own:
-        return (f"{cu_case} of the switch ({su.condition}) in {_fn(u)}",
-                f"{cb_case} of the switch ({sb.condition}) in {_fn(b)}", {**data, "upstream_case": cu_case,
-                                                                          "backport_case": cb_case})
-    return None
-
-
-def _case_summary(mine: set[str] | frozenset[str], other: set[str] | frozenset[str]) -> str:
-    only = sorted(mine - other)
-    common = len(mine & other)
-    shown = ", ".join(only[:4]) + (" ..." if len(only) > 4 else "")
-    return f"{len(mine)} other cases, {common} shared" + (f"; e.g. {shown}" if shown else "")
-
-
-def _missing_hint(backport: Side, blk: Block, u: Where) -> str:
+def _missing_hint(backport: Side, blk: Block, u: Placement) -> str:
     """Why an upstream block may be legitimately absent: its lines are already in the backport
-    tree, or the function it changes does not exist there."""
+    tree, or the definition it changes does not exist there."""
     if not backport.has_tree:
         return ""
-    from hvcheck.backport.cscope import index_source
-
-    tree = backport.post_tree or backport.pre_tree
-    assert tree is not None
+    fp = next((f for f in backport.patch.files if same_file(f.path, blk.file.path)), None)
+    choice = backport.choice(fp.message if fp else 0)
+    tree = choice.post or choice.pre
+    if tree is None:
+        return ""
     text = None
-    for name in dict.fromkeys(n for n in (blk.file.new_path, blk.file.old_path) if n):
-        text = tree.read(name)
+    for path in dict.fromkeys(n for n in (blk.file.new_path, blk.file.old_path) if n):
+        text = tree.read(path)
         if text is not None:
             break
     if text is None:
         return f" The backport tree has no {blk.file.path}."
     lines = [norm(x) for x in text.split("\n")]
-    added = [norm(ln.text) for ln in blk.added if norm(ln.text)]
+    added = [norm(x) for x in blk.added_text() if norm(x)]
     if added and not blk.removed:
         n = len(added)
-        for i in range(len(lines) - n + 1):
-            if lines[i:i + n] == added:
-                fn = index_source(text).function_at(i + 1)
-                where = f"{fn.name}()" if fn else "file scope"
+        head = added[0]
+        for i, ln in enumerate(lines):
+            if ln == head and [x for x in lines[i:i + 2 * n] if x][:n] == added:
+                where = index_source(text).scope_at(i + 1).describe()
                 return (f" Its added lines are already in the backport tree at {blk.file.path}:{i + 1} ({where}), "
                         "perhaps from an earlier backport.")
-    name = u.context.function_name
-    if name and u.from_tree and not index_source(text).functions_named(name):
-        return f" The backport tree has no {name}() in {blk.file.path} (renamed, or not present in that version)."
+    fn = u.scope.container.name if u.scope and u.scope.container.kind == "function" else None
+    if fn and u.evidence == EVIDENCE_TREE and not index_source(text).functions_named(fn):
+        return f" The backport tree has no {fn}() in {blk.file.path} (renamed, or not present in that version)."
     return ""
 
 
-def _split_unit_checks(pair: Pair, u: Where, b: Where, upstream: Side, backport: Side,
+def _split_unit_checks(pair: Pair, u: Placement, b: Placement, upstream: Side, backport: Side, ctx: Context,
                        rec: PairRecord) -> list[Finding]:
-    """A unit of several blocks is judged by its first block's context; a later block of the unit
-    that sits in another function (e.g. the start of the next function) gets its own P001/P002."""
+    """A unit of several blocks is judged by its first block's place; a later block of the unit
+    that sits elsewhere (e.g. the start of the next function) gets its own P001/P002."""
     out: list[Finding] = []
-    for side_unit, side, other, is_backport in ((pair.backport, backport, u, True), (pair.upstream, upstream, b, False)):
+    for side_unit, side, is_backport in ((pair.backport, backport, True), (pair.upstream, upstream, False)):
         for blk in side_unit.blocks[1:]:
             w = side.where(Unit([blk]))
-            if w.context.function_name == (b if is_backport else u).context.function_name:
+            ref = b if is_backport else u
+            if w.scope is not None and ref.scope is not None and \
+                    w.scope.container == ref.scope.container:
                 continue
             if is_backport:
                 sub = Pair(pair.upstream, Unit([blk]), similarity(pair.upstream, Unit([blk]), pair.reversed),
                            pair.reversed)
-                found, _ = compare_pair(sub, other, w, Unit([blk]))
+                found, _ = compare_pair(sub, u, w, ctx, Unit([blk]))
             else:
                 sub = Pair(Unit([blk]), pair.backport, similarity(Unit([blk]), pair.backport, pair.reversed),
                            pair.reversed)
-                found, _ = compare_pair(sub, w, other)
+                found, _ = compare_pair(sub, w, b, ctx)
             for f in found:
                 if f.rule in ("P001", "P002") and f.rule not in rec.verdict:
                     out.append(f)
@@ -431,64 +302,227 @@ def _split_unit_checks(pair: Pair, u: Where, b: Where, upstream: Side, backport:
     return out
 
 
+_C_NOISE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def _code_lines(lines: list[str]) -> list[str]:
+    """The lines with comments (also multi-line ones) and string/char literals blanked."""
+    return _C_NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), "\n".join(lines)).split("\n")
+
+
+def _names_used(code: list[str]) -> set[str]:
+    """Identifiers the code lines use on their own (not `x.member`/`x->member` members)."""
+    names: set[str] = set()
+    for line in code:
+        for m in re.finditer(r"[A-Za-z_]\w*", line):
+            if not line[:m.start()].rstrip().endswith((".", "->")):
+                names.add(m.group(0))
+    return names
+
+
+def _undeclared_locals(pair: Pair, u: Placement, b: Placement, upstream: Side, backport: Side) -> Finding | None:
+    """P008: the backport's added lines use a name that upstream's function declares as its own
+    (parameter or local variable) but that the backport's file neither declares in that function
+    or at file scope after the patch, nor mentions anywhere before it. Such a line does not build
+    (or binds to something from a header). Needs both trees: locals come from the parsed source."""
+    if u.evidence != EVIDENCE_TREE or b.evidence != EVIDENCE_TREE or u.scope is None or b.scope is None:
+        return None
+    cu, cb = u.scope.container, b.scope.container
+    if cu.kind != "function" or cb.kind != "function":
+        return None
+    fu, fb = pair.upstream.blocks[0].file, pair.backport.blocks[0].file
+    iu, ib_post, ib_pre = upstream.index(fu, "post"), backport.index(fb, "post"), backport.index(fb, "pre")
+    if iu is None or ib_post is None or ib_pre is None:
+        return None
+    du, db = iu.functions_named(cu.name), ib_post.functions_named(cb.name)
+    if not du or not db:
+        return None
+    added = [t for blk in pair.backport.blocks for t in blk.added_text()]
+    code = _code_lines(added)
+    used = _names_used(code)
+    if not used:
+        return None
+    upstream_locals = iu.local_names(du[0])
+    candidates = used & upstream_locals
+    if not candidates:
+        return None
+    declared = ib_post.local_names(db[0]) | ib_post.file_scope_names()
+    before = set(re.findall(r"[A-Za-z_]\w*", "\n".join(ib_pre.lines)))
+    unknown = sorted(n for n in candidates if n not in declared and n not in before)
+    if not unknown:
+        return None
+    names = ", ".join(f"`{n}`" for n in unknown)
+    line = next((t.strip() for t, c in zip(added, code, strict=False) if _names_used([c]) & set(unknown)), "")
+    msg = (f"the backport's hunk {b.hunk} of {b.path} uses {names} in {cb.describe()}: upstream's {cu.describe()} "
+           f"declares {'them' if len(unknown) > 1 else 'it'} as its own (parameter or local variable), but the "
+           f"backport's file declares no such name in {cb.describe()} or at file scope and never mentioned it "
+           f"before the patch (`{line[:80]}`). Unless a header declares it, this does not build, or binds to "
+           "something else. Both sides parsed with tree-sitter-c from source.")
+    return Finding("P008", msg, [Location(b.path, b.line, detail=f"backport post-image: {cb.describe()}"),
+                                 Location(b.patch_path, b.patch_line, detail=f"backport patch, hunk {b.hunk}"),
+                                 Location(u.path, u.line, detail=f"upstream: {cu.describe()} declares it")],
+                   data={"names": unknown, "upstream": side_data(u), "backport": side_data(b), "confidence": "high"},
+                   fix=f"use the older tree's name for it (or declare it) in {cb.describe()}")
+
+
+def _identical_hunks(pair: Pair) -> bool | None:
+    """Same changed lines, same context, same @@ section text: without trees no evidence of a
+    different place can exist, so the pair is not placed one by one (large series stay linear).
+    None: not identical, place it. True: identical and the @@ header names a declaration (checked,
+    the same). False: identical, but nothing in the patches says where (not checked)."""
+    if pair.score < 0.999999 or pair.reversed or len(pair.upstream.blocks) != 1 or len(pair.backport.blocks) != 1:
+        return None
+    hu, hb = pair.upstream.blocks[0].hunk, pair.backport.blocks[0].hunk
+    if hu.header.partition(" @@")[2] != hb.header.partition(" @@")[2] or hu.body != hb.body:
+        return None
+    if cached_header_scope(hu.section) is not None:
+        return True
+    # both sides would read the same hunk text: ask it once whether it shows a definition
+    blk, idx = first_significant(pair.upstream)
+    hunk_scope, _ = patch_scopes(blk, idx)
+    return hunk_scope is not None
+
+
+def _same_text_record(pair: Pair, checked: bool) -> PairRecord:
+    def cheap(side: str, blk: Block) -> Placement:
+        return Placement(side, blk.file.path, blk.file.patch_path, blk.patch_line, blk.hunk.index, None, None,
+                         "identical hunk on both sides (lines, context and @@ text): the patches show no "
+                         "difference of place")
+
+    ub, bb = pair.upstream.blocks[0], pair.backport.blocks[0]
+    rec = PairRecord(cheap("upstream", ub), cheap("backport", bb), [], confidence="low")
+    if not checked:
+        rec.notes.append("placement not checked: identical hunks, but no definition in the hunk text and no "
+                         "declaration in the @@ header say where")
+    return rec
+
+
+def _context_lines(upstream: Side, backport: Side, groups: dict[int, int]) -> list[str]:
+    rows: list[str] = []
+    for side in (upstream, backport):
+        msgs = sorted({fp.message for fp in side.patch.files})
+        if side.has_tree:
+            for m in msgs[:10]:
+                choice = side.choice(m)
+                what = choice.why or side.tree_label()
+                subject = side.patch.messages[m].subject if m < len(side.patch.messages) else None
+                label = f" [{subject[:50]}]" if subject and len(msgs) > 1 else ""
+                rows.append(f"{side.name} source{label}: {what}")
+        else:
+            rows.append(f"{side.name} source: none given (placements from the patch text)")
+        hows = sorted({h for msg in side.patch.messages for h in msg.how})
+        for h in hows[:6]:
+            rows.append(f"{side.name} input: {h}")
+    if len(groups) > 1:
+        rows.append(f"series: {len(groups)} message(s) paired by subject, commit id or [PATCH n/m]")
+    return rows
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
-    """Pair the two patches' C change blocks and report every disagreement (P001-P005)."""
+    """Pair the two patches' C change blocks and report every disagreement (P001-P008)."""
     findings: list[Finding] = []
     not_analysed: list[str] = []
     for side in (upstream, backport):
-        for line, what in side.patch.problems:
-            findings.append(Finding("E001", f"{side.name} patch: {what}; this file's hunks were not compared",
-                                    [Location(side.patch.path, line)], data={"what": what, "side": side.name}))
-        for fp in side.patch.files:
-            if fp.binary:
-                not_analysed.append(f"{side.name} {fp.path} (binary)")
-            elif not fp.is_c:
-                not_analysed.append(f"{side.name} {fp.path} (not C)")
+        findings.extend(_input_findings(side, not_analysed))
     if not_analysed:
         findings.append(Finding(
             "E001", f"not analysed: {len(not_analysed)} file(s) that are binary or not C source: "
                     + ", ".join(not_analysed),
             [Location(upstream.patch.path), Location(backport.patch.path)],
             data={"not_analysed": not_analysed}, severity=Severity.NOTE))
+    groups = pair_messages(upstream.patch, backport.patch)
+    for i, j in groups.items():
+        upstream.hint(i, [r for r in backport.patch.messages[j].refs if r.kind in ("upstream", "fixes")])
+    if len(upstream.patch.messages) == 1 and not groups:
+        for message in backport.patch.messages:
+            upstream.hint(0, [r for r in message.refs if r.kind in ("upstream", "fixes")])
+    for side in (upstream, backport):
+        findings.extend(_tree_findings(side))
+    ctx = Context(lambda w, k, n: _defines(upstream, w, k, n), lambda w, k, n: _defines(backport, w, k, n),
+                  lambda u, b: _body_similarity(upstream, backport, u, b))
     ublocks = [b for b in upstream.patch.blocks() if b.file.is_c]
     bblocks = [b for b in backport.patch.blocks() if b.file.is_c]
-    pairs, missing, extra = pair_blocks(ublocks, bblocks)
+    pairs, missing, extra = pair_blocks(ublocks, bblocks, groups)
+    links, missing, extra = link_rewritten(missing, extra, ublocks, bblocks)
     records: list[PairRecord] = []
+    trees = upstream.has_tree or backport.has_tree
+    identical = 0
+    unchecked_identical = 0
+    kept = dropped = unplaced_dropped = 0
     for pair in pairs:
+        verdict = _identical_hunks(pair) if not trees else None
+        if verdict is not None:
+            # only the first rows of these are ever listed: count the rest
+            if identical < MAX_PAIR_ROWS:
+                records.append(_same_text_record(pair, verdict))
+            else:
+                unchecked_identical += 0 if verdict else 1
+            identical += 1
+            continue
         u = upstream.where(pair.upstream)
         b = backport.where(pair.backport)
-        f, rec = compare_pair(pair, u, b)
-        findings.extend(f)
+        found, rec = compare_pair(pair, u, b, ctx)
+        findings.extend(found)
+        findings.extend(_split_unit_checks(pair, u, b, upstream, backport, ctx, rec))
+        undeclared = _undeclared_locals(pair, u, b, upstream, backport)
+        if undeclared is not None:
+            findings.append(undeclared)
+            rec.verdict.append("P008")
+        if rec.verdict or kept < MAX_PAIR_ROWS:
+            records.append(rec)
+            kept += 0 if rec.verdict else 1
+        else:  # counted, not kept: a table row nobody reads costs memory on huge series
+            dropped += 1
+            unplaced_dropped += any(n.startswith("placement not checked") for n in rec.notes)
+    for link in links:
+        u = upstream.where(Unit([link.upstream]))
+        b = backport.where(Unit([link.backport]))
+        finding, rec = judge_link(link, u, b, ctx)
+        findings.append(finding)
         records.append(rec)
-        findings.extend(_split_unit_checks(pair, u, b, upstream, backport, rec))
     for blk in missing:
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {_place(u)}; the backport has no "
-               "hunk with these changed lines.") + _missing_hint(backport, blk, u)
-        findings.append(Finding("P003", msg, [Location(u.path, u.line if u.from_tree else None,
-                                                       detail=f"upstream: {u.context.describe()}"),
+        unreadable = backport.patch.unreadable_hunks(blk.file.path) or [
+            p for p in backport.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+        msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(u.scope)}; the backport "
+               "has no hunk with these changed lines.") + _missing_hint(backport, blk, u)
+        severity = None
+        if unreadable:
+            msg += (f" The backport's copy may be in its unreadable hunk(s) of this file (line "
+                    f"{', '.join(str(p.line) for p in unreadable[:3])}; see E001).")
+            severity = Severity.NOTE
+        findings.append(Finding("P003", msg, [Location(u.path, u.line, detail=f"upstream: {place_text(u.scope)}"),
                                               Location(u.patch_path, u.patch_line, detail=f"upstream patch, hunk {u.hunk}")],
-                                data={"upstream": _side_data(u), "lines": _lines(Unit([blk]))},
-                                fix="apply the missing hunk, or record in the commit message why it does not apply"))
+                                data={"upstream": side_data(u), "lines": unit_lines(Unit([blk]))},
+                                fix="apply the missing hunk, or record in the commit message why it does not apply",
+                                severity=severity))
         records.append(PairRecord(u, None, ["P003"]))
     for blk in extra:
         b = backport.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        msg = (f"the backport's hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {_place(b)}; upstream "
-               "has no such change.")
-        findings.append(Finding("P004", msg, [Location(b.path, b.line if b.from_tree else None,
-                                                       detail=f"backport: {b.context.describe()}"),
+        unreadable = [p for p in upstream.patch.problems if p.severity == "error" and p.path and
+                      same_file(p.path, blk.file.path)]
+        msg = (f"the backport's hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(b.scope)}; "
+               "upstream has no such change.")
+        severity = None
+        if unreadable:
+            msg += " Upstream's copy may be in its unreadable hunk(s) of this file (see E001)."
+            severity = Severity.NOTE
+        findings.append(Finding("P004", msg, [Location(b.path, b.line, detail=f"backport: {place_text(b.scope)}"),
                                               Location(b.patch_path, b.patch_line, detail=f"backport patch, hunk {b.hunk}")],
-                                data={"backport": _side_data(b), "lines": _lines(Unit([blk]))},
-                                fix="drop it, or explain the extra change in the commit message ([ ... ] note)"))
+                                data={"backport": side_data(b), "lines": unit_lines(Unit([blk]))},
+                                fix="drop it, or explain the extra change in the commit message ([ ... ] note)",
+                                severity=severity))
         records.append(PairRecord(None, b, ["P004"]))
-    unplaced = sum(1 for r in records if any(n.startswith("enclosing function unknown") for n in r.notes))
+    unplaced = unchecked_identical + unplaced_dropped + sum(1 for r in records if any(n.startswith("placement not checked")
+                                                                    for n in r.notes))
     if unplaced:
         findings.append(Finding(
-            "E001", f"placement of {unplaced} paired change block(s) not checked: the patches' @@ headers name no "
-                    "function (plain `diff -u`?) and no source tree was given; use `git diff`/`diff -up`, or pass "
-                    "--upstream-tree/--backport-tree",
+            "E001", f"placement of {unplaced} paired change block(s) not checked: no comparable evidence of where "
+                    "they sit (no tree, no definition in the hunk text, no declaration in the @@ header — plain "
+                    "`diff -u`?); use `git diff`/`diff -up`, or pass --upstream-tree/--backport-tree",
             [Location(upstream.patch.path), Location(backport.patch.path)],
             data={"unplaced_pairs": str(unplaced)}, severity=Severity.NOTE))
-    return Result(findings, records, len(pairs), not_analysed)
+    return Result(findings, records, len(pairs) + len(links), not_analysed,
+                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped)

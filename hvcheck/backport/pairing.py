@@ -1,22 +1,37 @@
-"""Pair upstream change blocks with backport change blocks by their changed lines.
+"""Pair upstream change blocks with backport change blocks by their changed lines, then link what
+is left by the rare identifiers it shares (a hunk moved *and* rewritten).
 
 Context lines and line numbers are ignored on purpose: they are what drifts between versions, and
 they are what lets a hunk apply in the wrong place. Lines are compared whitespace-normalised.
-Git and quilt split or join hunks differently when the context drifts, so a unit is one block or up
-to three consecutive blocks of one file (1→n and n→1 pairing). Pairs are chosen greedily by score.
+
+1. Exact pass: blocks with identical changed lines pair directly (linear; this is every block of
+   a clean backport, so a 50,000-hunk series costs one dictionary pass).
+2. Similarity pass on the rest: git and quilt split or join hunks differently when the context
+   drifts, so a unit is one block or up to three consecutive blocks of one file (1→n and n→1);
+   pairs are chosen greedily by score, then by whether the two blocks' messages were paired
+   (series), the same file, and order.
+3. Linking (:func:`link_rewritten`): an unpaired upstream block and an unpaired backport block
+   that share rare identifiers, a `#define` name or an initializer member are one change that was
+   rewritten; the rules report them as one finding instead of "missing" + "extra".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from hvcheck.backport.patchfile import Block
+from hvcheck.backport.model import Block
 
 MIN_SCORE = 0.5
 MAX_MERGE = 3
 MERGE_GAP = 12  # lines between blocks that may still be one logical change
 COMMON_LINE = 24  # a line in more units than this (`break;`, `}`) is not used to find candidates
+MAX_LINK_CANDIDATES = 32  # candidates considered per unpaired block when linking rewritten changes
+LINK_MIN_SCORE = 0.5
+RARE_BLOCKS = 3  # a token in at most this many blocks of a side is rare
 
 
 def norm(text: str) -> str:
@@ -25,22 +40,32 @@ def norm(text: str) -> str:
 
 def significant(block: Block) -> bool:
     """Blocks that only add or remove blank lines carry no meaning of their own."""
-    return any(norm(ln.text) for ln in block.removed + block.added)
+    return any(ln[1:].strip() for ln in block.changed)
 
 
-@dataclass
+@dataclass(eq=False)
 class Unit:
     blocks: list[Block]
+    _removed: list[str] | None = field(default=None, repr=False)
+    _added: list[str] | None = field(default=None, repr=False)
 
     def removed(self) -> list[str]:
-        return [norm(ln.text) for b in self.blocks for ln in b.removed if norm(ln.text)]
+        if self._removed is None:
+            self._removed = [t for b in self.blocks for t in (norm(x) for x in b.removed_text()) if t]
+        return self._removed
 
     def added(self) -> list[str]:
-        return [norm(ln.text) for b in self.blocks for ln in b.added if norm(ln.text)]
+        if self._added is None:
+            self._added = [t for b in self.blocks for t in (norm(x) for x in b.added_text()) if t]
+        return self._added
 
     @property
     def path(self) -> str:
         return self.blocks[0].file.path
+
+    @property
+    def message(self) -> int:
+        return self.blocks[0].file.message
 
 
 @dataclass
@@ -56,6 +81,8 @@ def _ratio(a: list[str], b: list[str]) -> tuple[int, int]:
         return 0, 0
     if not a or not b:
         return 0, len(a) + len(b)
+    if a == b:
+        return len(a), 2 * len(a)
     sm = SequenceMatcher(None, a, b, autojunk=False)
     return sum(m.size for m in sm.get_matching_blocks()), len(a) + len(b)
 
@@ -85,25 +112,90 @@ def _units(blocks: list[Block]) -> list[Unit]:
 
 def _span(block: Block) -> tuple[int, int]:
     """First and last old-file line the block touches (pure additions: the line they follow)."""
+    numbers = block.hunk.numbers()
     if block.removed:
-        return block.removed[0].old_no or 0, block.removed[-1].old_no or 0
-    prev = block.before[-1].old_no if block.before and block.before[-1].old_no else block.hunk.old_start
-    return prev, prev
+        return numbers[block.removed[0]][0] or 0, numbers[block.removed[-1]][0] or 0
+    for i in range(block.context_before - 1, -1, -1):
+        old = numbers[i][0]
+        if old is not None:
+            return old, old
+    return block.hunk.old_start, block.hunk.old_start
 
 
 def _gap(a: Block, b: Block) -> int:
     """Distance in source lines (not patch lines) between two blocks of one file."""
+    if a.hunk is b.hunk:
+        return b.start - a.last
     return _span(b)[0] - _span(a)[1]
 
 
-def _same_file(u: Unit, b: Unit) -> bool:
-    return u.path == b.path or u.path.rsplit("/", 1)[-1] == b.path.rsplit("/", 1)[-1]
+def same_file(a: str, b: str) -> bool:
+    return a == b or a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
 
 
-def pair_blocks(upstream: list[Block], backport: list[Block]) -> tuple[list[Pair], list[Block], list[Block]]:
-    """Returns (pairs, unpaired upstream blocks, unpaired backport blocks)."""
+def _key(block: Block) -> int:
+    """A hash of the block's normalised changed lines (removed and added kept apart). Only the
+    hash is stored: a match is confirmed by comparing the lines themselves."""
+    removed = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "-") if t)
+    added = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "+") if t)
+    return hash((removed, added))
+
+
+def _same_lines(a: Block, b: Block) -> bool:
+    if a.changed == b.changed:
+        return True  # byte-identical: the common case, no normalising needed
+    ua, ub = Unit([a]), Unit([b])
+    return ua.removed() == ub.removed() and ua.added() == ub.added()
+
+
+def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, int] | None = None
+                ) -> tuple[list[Pair], list[Block], list[Block]]:
+    """Returns (pairs, unpaired upstream blocks, unpaired backport blocks). ``groups`` maps an
+    upstream message index to the backport message paired with it (series by subject/number)."""
+    groups = groups or {}
     upstream = [b for b in upstream if significant(b)]
     backport = [b for b in backport if significant(b)]
+    u_rank = {id(b): i for i, b in enumerate(upstream)}
+    pairs: list[Pair] = []
+    # 1. identical changed lines
+    by_key: dict[int, list[Block]] = {}
+    for blk in backport:
+        by_key.setdefault(_key(blk), []).append(blk)
+    rest_u: list[Block] = []
+    used_b: set[int] = set()
+    # Two rounds: first only within the same file (or a file of the same name: a move between
+    # versions), then across files — else an upstream change to cn20k_tx.h, a file the older tree
+    # lacks, could take the backport's cn9k_tx.h copy of a change upstream also makes to cn9k_tx.h.
+    pending = upstream
+    for same_files_only in (True, False):
+        later: list[Block] = []
+        for blk in pending:
+            key = _key(blk)
+            cands = [c for c in by_key.get(key, ()) if _same_lines(blk, c)
+                     and (not same_files_only or same_file(c.file.path, blk.file.path))]
+            if not cands:
+                later.append(blk)
+                continue
+            best = 0 if len(cands) == 1 else min(
+                range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
+                                                  cands[k].file.path != blk.file.path, k))
+            other = cands[best]
+            by_key[key].remove(other)
+            used_b.add(id(other))
+            pairs.append(Pair(Unit([blk]), Unit([other]), 1.0, False))
+        pending = later
+    rest_u = pending
+    rest_b = [b for b in backport if id(b) not in used_b]
+    # 2. similar changed lines (split/joined hunks, edited lines, reversals)
+    if rest_u and rest_b:
+        more, rest_u, rest_b = _similar(rest_u, rest_b, groups)
+        pairs.extend(more)
+    pairs.sort(key=lambda p: u_rank[id(p.upstream.blocks[0])])
+    return pairs, rest_u, rest_b
+
+
+def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int]
+             ) -> tuple[list[Pair], list[Block], list[Block]]:
     u_units = _units(upstream)
     b_units = _units(backport)
     # Only units that share at least one changed line can pair: index backport units by line.
@@ -135,19 +227,137 @@ def pair_blocks(upstream: list[Block], backport: list[Block]) -> tuple[list[Pair
                 order = abs(u_rank[id(unit.blocks[0])] / max(len(upstream), 1)
                             - b_rank[id(other.blocks[0])] / max(len(backport), 1))
                 size = len(unit.blocks) + len(other.blocks)
-                candidates.append((-round(score, 6), not _same_file(unit, other), size, order, i, j, is_rev))
+                grouped = groups.get(unit.message, -1) == other.message
+                candidates.append((-round(score, 6), not grouped, not same_file(unit.path, other.path), size, order,
+                                   i, j, is_rev))
     candidates.sort()
     used_u: set[int] = set()
     used_b: set[int] = set()
     pairs: list[Pair] = []
-    for neg_score, _, _, _, i, j, is_rev in candidates:
+    for neg_score, _, _, _, _, i, j, is_rev in candidates:
         u, b = u_units[i], b_units[j]
         if any(id(x) in used_u for x in u.blocks) or any(id(x) in used_b for x in b.blocks):
             continue
         used_u.update(id(x) for x in u.blocks)
         used_b.update(id(x) for x in b.blocks)
         pairs.append(Pair(u, b, -neg_score, is_rev))
-    pairs.sort(key=lambda p: u_rank[id(p.upstream.blocks[0])])
     missing = [b for b in upstream if id(b) not in used_u]
     extra = [b for b in backport if id(b) not in used_b]
     return pairs, missing, extra
+
+
+# --- moved and rewritten ----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*")
+_DEFINE_KEY = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)")
+_MEMBER_KEY = re.compile(r"^\s*(\.[A-Za-z_][\w.]*|\[[^\]]+\])\s*=")
+_STOP = frozenset("""
+auto break case char const continue default do double else enum extern float for goto if inline int long
+register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
+bool true false NULL ret err rc error out unlikely likely u8 u16 u32 u64 s8 s16 s32 s64 uint8_t uint16_t
+uint32_t uint64_t int8_t int16_t int32_t int64_t size_t dev data val value len size count flags arg args
+tmp res result index idx i j k n p ptr buf the this that and not
+""".split())
+
+
+def tokens(lines: list[str]) -> set[str]:
+    out: set[str] = set()
+    for text in lines:
+        for t in _TOKEN.findall(text[:2000]):
+            if len(t) >= 3 and t not in _STOP:
+                out.add(t)
+    return out
+
+
+def keys(lines: list[str]) -> set[str]:
+    """What the lines define: `#define NAME` or an initializer member `.name =` / `[IDX] =`."""
+    out: set[str] = set()
+    for text in lines:
+        m = _DEFINE_KEY.match(text)
+        if m:
+            out.add(f"#define {m.group(1)}")
+            continue
+        m = _MEMBER_KEY.match(text)
+        if m:
+            out.add(f"member {norm(m.group(1))}")
+    return out
+
+
+@dataclass
+class Link:
+    upstream: Block
+    backport: Block
+    score: float
+    shared: list[str]  # the rare identifiers (or keys) that tie them, rarest first
+    by_key: str | None  # "#define NAME" / "member .x" when both define the same thing
+
+
+def _lines_of(block: Block) -> list[str]:
+    return block.removed_text() + block.added_text()
+
+
+def link_rewritten(missing: list[Block], extra: list[Block], all_upstream: list[Block],
+                   all_backport: list[Block]) -> tuple[list[Link], list[Block], list[Block]]:
+    """Link unpaired upstream and backport blocks that are the same change rewritten: they share a
+    `#define`/member key, or identifiers rare in both patches (weighted by rarity). Returns the
+    links and what stays unpaired."""
+    if not missing or not extra:
+        return [], missing, extra
+    df: Counter[str] = Counter()
+    for blk in all_upstream + all_backport:
+        df.update(tokens(_lines_of(blk)))
+    total = max(len(all_upstream) + len(all_backport), 1)
+
+    def weight(t: str) -> float:
+        return math.log(1 + total / df.get(t, 1))
+
+    b_tokens = [tokens(_lines_of(b)) for b in extra]
+    b_keys = [keys(b.added_text() + b.removed_text()) for b in extra]
+    inverted: dict[str, list[int]] = {}
+    for j, toks in enumerate(b_tokens):
+        for t in toks:
+            if df[t] <= 2 * RARE_BLOCKS:
+                inverted.setdefault(t, []).append(j)
+        for k in b_keys[j]:
+            inverted.setdefault(k, []).append(j)
+    candidates: list[tuple[float, int, int, list[str], str | None]] = []
+    for i, blk in enumerate(missing):
+        u_tok = tokens(_lines_of(blk))
+        u_keys = keys(blk.added_text() + blk.removed_text())
+        hits: Counter[int] = Counter()
+        for t in list(u_tok) + list(u_keys):
+            for j in inverted.get(t, ()):
+                hits[j] += 1
+        for j, _ in hits.most_common(MAX_LINK_CANDIDATES):
+            shared_keys = sorted(u_keys & b_keys[j])
+            shared = u_tok & b_tokens[j]
+            # overlap of the smaller side, weighted by rarity: a rewrite adds or drops words
+            smaller = min(sum(weight(t) for t in u_tok), sum(weight(t) for t in b_tokens[j]))
+            score = sum(weight(t) for t in shared) / max(smaller, 1e-9)
+            rare = sorted((t for t in shared if df[t] <= 2 * RARE_BLOCKS), key=lambda t: (df[t], t))
+            # an identifier found only in these two blocks of both patches ties them by itself
+            exclusive = [t for t in rare if df[t] == 2 and (len(t) >= 5 or "_" in t)]
+            if not same_file(blk.file.path, extra[j].file.path):
+                score *= 0.8
+            elif blk.hunk.section and blk.hunk.section == extra[j].hunk.section:
+                score *= 1.2  # the same @@ text on both: likely the same spot (a hint, not a placement)
+            if shared_keys:
+                score = max(score, 0.9)
+            elif exclusive:
+                score = max(score, LINK_MIN_SCORE)
+            elif not rare or score < LINK_MIN_SCORE:
+                continue
+            candidates.append((score, i, j, shared_keys + rare[:6], shared_keys[0] if shared_keys else None))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    used_u: set[int] = set()
+    used_b: set[int] = set()
+    links: list[Link] = []
+    for score, i, j, shared_list, key in candidates:
+        if i in used_u or j in used_b:
+            continue
+        used_u.add(i)
+        used_b.add(j)
+        links.append(Link(missing[i], extra[j], round(score, 3), shared_list, key))
+    still_u = [b for k, b in enumerate(missing) if k not in used_u]
+    still_b = [b for k, b in enumerate(extra) if k not in used_b]
+    return links, still_u, still_b

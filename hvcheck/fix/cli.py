@@ -26,6 +26,10 @@ from hvcheck.units import parse_int, parse_size
               help="punch: split zone RAM around the hypervisor; reserve: no-map reservation in the zone device "
                    "trees; relocate: move the hypervisor's base; all: punch + reserve.")
 @click.option("--write", is_flag=True, help="Apply the edits (atomically, with .orig backups) instead of printing a diff.")
+@click.option("--force", is_flag=True, help="With --write: replace read-only files too (their mode is kept).")
+@click.option("--recover", is_flag=True,
+              help="Only complete or roll back a fix --write that was interrupted at PATH (a kill, a power cut), "
+                   "and say which. Any fix run does this first.")
 @click.option("--other-zones", is_flag=True,
               help="Also remove other zones' private RAM the root maps without a device-tree reservation.")
 @click.option("--prefer", help="relocate: choose the free base nearest to this address.")
@@ -34,7 +38,7 @@ from hvcheck.units import parse_int, parse_size
 @click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board to fix (e.g. aarch64/rk3568).")
 @common_options
-def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str | None, headroom: str,
+def fix(path: Path, strategy: str, write: bool, force: bool, recover: bool, other_zones: bool, prefer: str | None, headroom: str,
         elf: Path | None, board: str | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Propose edits that remove the hypervisor from zone RAM (PATH: layout file or hvisor board dir).
 
@@ -61,12 +65,18 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
         from hvcheck.layout.loaders.hvisor import resolve_board
 
         path = resolve_board(path, board)
+    recovered = _recover(path)
+    if recover:
+        click.echo(f"hvcheck fix --recover {path}: " + (recovered or "no interrupted fix here; nothing to do"))
+        return 0
     try:
         result = run_fix(path, strategy, headroom=need, other_zones=other_zones, prefer=near, elf=elf)
     except FixError as exc:
         click.echo(f"hvcheck fix: cannot fix {path}: {exc}", err=True)
         return 1
     lines = [f"hvcheck fix --strategy {strategy} {path}"]
+    if recovered:
+        lines.append(f"note: {recovered}")
     lines += [f"note: {n}" for n in result.notes]
     diff = result.diff()
     explanations = result.explanations()
@@ -85,17 +95,19 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
         from hvcheck.fix.safewrite import write_all
 
         try:
-            backups = write_all([(f.path, f.original, f.result()) for f in result.changed_files])
-        except (OSError, FixError) as exc:
+            done = write_all([(f.path, f.original, f.result()) for f in result.changed_files], journal_dir(path),
+                             force=force)
+        except FixError as exc:
             click.echo(f"hvcheck fix: nothing written: {exc}", err=True)
             return 1
-        written = [str(f.path) for f in result.changed_files]
-        lines.append("written: " + ", ".join(written) + " (backups: " + ", ".join(str(b) for b in backups) + ")")
+        written = [str(f) for f in done.files]
+        lines += [f"note: {n}" for n in done.notes]
+        lines.append("written: " + ", ".join(written) + " (backups: " + ", ".join(str(b) for b in done.backups) + ")")
     if diff:
         lines.append("re-check of the edited result: " + (
             "clean" if not result.after else ", ".join(sorted({f.rule for f in result.after}))
             + " (below; their file:line refer to the edited files)"))
-    extra = {"strategy": strategy, "diff": diff, "explanations": explanations, "refused": result.refused,
+    extra = {"strategy": strategy, "diff": diff, "recovered": recovered, "explanations": explanations, "refused": result.refused,
              "written": written, "base": str(result.base.resolve()),
              "before": sorted({f.rule for f in result.before})}
     findings = result.after
@@ -117,3 +129,23 @@ def fix(path: Path, strategy: str, write: bool, other_zones: bool, prefer: str |
         text = text.rstrip("\n") + "\n\n" + diff
     write_report(text, output)
     return 1 if result.refused else exit_code(outcome.reported, resolve_fail_on(fail_on, [str(path)]))
+
+
+def journal_dir(path: Path) -> Path:
+    """Where a fix of ``path`` keeps its journal: the board directory, or the layout file's."""
+    return path if path.is_dir() else path.parent
+
+
+def _recover(path: Path) -> str | None:
+    """Finish or undo an interrupted `fix --write` at ``path`` first; what was done, or None."""
+    from hvcheck.fix.journal import JOURNAL_NAME, recover
+    from hvcheck.fix.textedit import FixError
+
+    where = path.parent if path.name == JOURNAL_NAME else journal_dir(path)
+    try:
+        done = recover(where)
+    except FixError as exc:
+        raise InputError(str(where / JOURNAL_NAME), str(exc)) from None
+    except OSError as exc:
+        raise InputError(str(exc.filename or where), f"cannot recover the interrupted fix: {exc.strerror}") from None
+    return None if done is None else done.message()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hvcheck.fix.numfmt import format_like
 from hvcheck.fix.plan import Reservation
-from hvcheck.fix.textedit import FileEdits, FixError
+from hvcheck.fix.textedit import FileEdits, FixError, read_source
 from hvcheck.units import hex_range
 
 _DIRECTIVE = re.compile(r"#\s*(include|define|undef|if|ifdef|ifndef|else|elif|endif|line|pragma|error|warning"
@@ -208,11 +208,7 @@ def dts_edits(reservations: list[Reservation]) -> list[FileEdits]:
         p = Path(path)
         if p.suffix.lower() == ".dtb":
             raise FixError(f"{path}: a compiled device tree; edit its .dts source and rebuild it")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FixError(f"{path}: cannot read: {exc}") from None
-        fe = FileEdits(p, text)
+        fe = FileEdits(p, read_source(p))
         _edit(fe, items)
         out.append(fe)
     return out

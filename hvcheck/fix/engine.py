@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hvcheck.findings import Finding, Severity
 from hvcheck.fix.plan import Plan, apply_to_model, derived_dt, make_plan
-from hvcheck.fix.textedit import FileEdits, FixError, unified_diff
+from hvcheck.fix.textedit import FileEdits, FixError, read_source, unified_diff
 from hvcheck.layout.model import System
 
 # The rules each strategy is responsible for: errors of these left after the fix are a refusal.
@@ -105,7 +105,13 @@ def run_fix(target: Path, strategy: str = "all", *, headroom: int = 8 << 20, oth
         recheck_elf = None
         result.notes.append(f"{elf} was linked at the old base, so the re-check estimates the extent at the new "
                             "one; relink and run `hvcheck layout --elf` on the new ELF")
-    after_system, stage_map = _reload(target, edited, recheck_elf)
+    try:
+        after_system, stage_map = _reload(target, edited, recheck_elf)
+    except OSError as exc:   # the temporary directory: full, a file-size limit, no permission
+        from hvcheck.errors import InputError
+
+        raise InputError(str(target), f"cannot stage the edited files for the re-check in {tempfile.gettempdir()}: "
+                                      f"{exc.strerror or exc}; nothing was written") from None
     result.after = [_unstage(f, stage_map) for f in run_rules(after_system, headroom=headroom)]
     expected = model_signature(apply_to_model(system, plan))
     got = model_signature(after_system)
@@ -151,7 +157,7 @@ def _unstage(f: Finding, stage_map: dict[str, str]) -> Finding:
 def _neutral_files(target: Path, system: System, plan: Plan) -> tuple[list[FileEdits], Path]:
     from hvcheck.fix.neutral import neutral_edits
 
-    text = target.read_text(encoding="utf-8")
+    text = read_source(target)
     dt_files = {z.name: z.devicetree for z in system.zones
                 if z.devicetree is not None and not z.devicetree.path.startswith(str(target))}
     files = [neutral_edits(target, text, plan, devicetree_files=dt_files)]
@@ -173,7 +179,7 @@ def _references(target: Path) -> list[str]:
     """Relative file references of a neutral layout file (device trees, ELF)."""
     from hvcheck.fix import yamltext as yt
 
-    root = yt.compose(target.read_text(encoding="utf-8"), str(target))
+    root = yt.compose(read_source(target), str(target))
     refs: list[str] = []
     hv = yt.value(root, "hypervisor")
     if hv is not None and (elf := yt.value(hv, "elf")) is not None:
@@ -210,7 +216,7 @@ def _reload(target: Path, edited: dict[Path, str], elf: Path | None) -> tuple[Sy
         work = Path(tmp).joinpath(*[f"d{i}" for i in range(depth)]) if depth else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         staged = work / target.name
-        staged.write_text(edited.get(target.resolve(), target.read_text(encoding="utf-8")), encoding="utf-8")
+        staged.write_text(edited.get(target.resolve(), read_source(target)), encoding="utf-8", newline="")
         for ref in refs:
             real = (target.parent / ref).resolve()
             dest = Path(os.path.normpath(work / ref))
@@ -218,7 +224,7 @@ def _reload(target: Path, edited: dict[Path, str], elf: Path | None) -> tuple[Sy
             if dest.exists():
                 continue
             if real in edited:
-                dest.write_text(edited[real], encoding="utf-8")
+                dest.write_text(edited[real], encoding="utf-8", newline="")
             elif real.exists():
                 os.symlink(real, dest)
         return _load_staged(staged, elf), {str(work): str(target.parent)}

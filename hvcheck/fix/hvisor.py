@@ -19,7 +19,7 @@ from typing import Any
 from hvcheck.fix import yamltext as yt
 from hvcheck.fix.numfmt import format_like
 from hvcheck.fix.plan import Plan, RegionSplit
-from hvcheck.fix.textedit import FileEdits, FixError
+from hvcheck.fix.textedit import FileEdits, FixError, read_source
 from hvcheck.layout.model import System
 
 _INT = re.compile(r"0[xX][0-9a-fA-F_]+|\b\d[\d_]*")
@@ -35,11 +35,7 @@ class _Files:
         p = Path(path)
         key = p.resolve()
         if key not in self.by_path:
-            try:
-                text = p.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise FixError(f"{p}: cannot read: {exc}") from None
-            self.by_path[key] = FileEdits(p, text)
+            self.by_path[key] = FileEdits(p, read_source(p))
         return self.by_path[key]
 
 
@@ -324,12 +320,14 @@ def stage_board(target: Path, edited: dict[Path, str], tmp: Path) -> tuple[Path,
 
     repo = hvl.find_repo_root(target)
     staged = tmp / "platform" / target.resolve().parent.name / target.resolve().name
+    sources: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(target):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel = Path(dirpath).relative_to(target)
         for name in filenames:
             src = Path(dirpath) / name
-            if src.suffix.lower() not in STAGE_SUFFIXES or src.is_symlink():
+            # A symlinked file (board.rs shared between boards) is staged with its target's text.
+            if src.suffix.lower() not in STAGE_SUFFIXES or not src.is_file():
                 continue
             try:
                 if src.stat().st_size > MAX_STAGE_FILE:
@@ -338,11 +336,14 @@ def stage_board(target: Path, edited: dict[Path, str], tmp: Path) -> tuple[Path,
                 continue
             dst = staged / rel / name
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.resolve() in edited:
-                dst.write_text(edited[src.resolve()], encoding="utf-8")
+            real = src.resolve()
+            sources.add(real)
+            if real in edited:
+                dst.write_text(edited[real], encoding="utf-8", newline="")
             else:
                 shutil.copyfile(src, dst)
-    outside = [p for p in edited if not str(p).startswith(str(target.resolve()))]
+    outside = [p for p in edited if p not in sources]
     if outside:
-        raise FixError(f"internal: edits outside the board directory cannot be re-checked: {outside[0]}")
+        raise FixError(f"{outside[0]}: the fix edits this file, which is not in the board directory {target}, so "
+                       "the re-check cannot load the edited board; edit it by hand")
     return staged, {str(staged): str(target)}, repo

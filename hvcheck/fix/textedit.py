@@ -7,6 +7,10 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvcheck.inputs import read_capped
+
+MAX_EDIT_BYTES = 32 << 20
+
 
 class FixError(Exception):
     """A fix that cannot be made (the reason is shown to the user, exit 1)."""
@@ -46,8 +50,35 @@ class FileEdits:
         return self.result() != self.original
 
 
+def read_source(path: Path | str) -> str:
+    """A file fix edits, as stored: UTF-8, line endings untranslated (a CRLF file keeps its CR,
+    so the loaders' byte spans and the text agree and the result can be written back as CRLF)."""
+    raw = read_capped(path, MAX_EDIT_BYTES, "files fix edits")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FixError(f"{path}: not UTF-8 text (byte {exc.start}); fix edits UTF-8 files only") from None
+
+
+def uses_crlf(text: str) -> bool:
+    """Most line ends of ``text`` are CRLF (Windows editors, some vendor BSPs)."""
+    crlf = text.count("\r\n")
+    return crlf > 0 and crlf * 2 >= text.count("\n")
+
+
+def _as_crlf(new: str, before: str, after: str) -> str:
+    """``new`` with CRLF line ends, as it will sit between ``before`` and ``after`` (an edit may
+    start between a CR and its LF, where an editor counting lines by LF puts "end of line")."""
+    lead = "\r" if before == "\r" else ""
+    tail = "\n" if after == "\n" else ""
+    seg = (lead + new + tail).replace("\r\n", "\n").replace("\n", "\r\n")
+    return seg[len(lead):len(seg) - len(tail)]
+
+
 def apply_edits(text: str, edits: list[Edit], what: str = "file") -> str:
-    """Apply non-overlapping edits (insertions at the same point keep their order)."""
+    """Apply non-overlapping edits (insertions at the same point keep their order). In a CRLF
+    file the inserted text's line ends become CRLF too."""
+    crlf = uses_crlf(text)
     ordered = sorted(enumerate(edits), key=lambda ie: (ie[1].start, ie[1].end, ie[0]))
     out: list[str] = []
     pos = 0
@@ -55,7 +86,7 @@ def apply_edits(text: str, edits: list[Edit], what: str = "file") -> str:
         if e.start < pos or e.end < e.start or e.end > len(text):
             raise FixError(f"{what}: internal error: overlapping edits at offset {e.start}")
         out.append(text[pos:e.start])
-        out.append(e.new)
+        out.append(_as_crlf(e.new, text[e.start - 1:e.start], text[e.end:e.end + 1]) if crlf else e.new)
         pos = e.end
     out.append(text[pos:])
     return "".join(out)

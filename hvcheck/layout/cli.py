@@ -79,18 +79,27 @@ def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Pa
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
         if len(paths) > 1:
             raise InputError(str(paths[1]), "--all checks one tree; give a single PATH")
-        findings, checked, notes = _check_all(path, need, options)
+        layouts: list[dict[str, Any]] | None = [] if fmt == "json" else None
+        findings, checked, notes = _check_all(path, need, options, layouts)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
+        extra: dict[str, Any] = {"notes": notes}
+        if layouts is not None:
+            extra["layouts"] = layouts
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
-                      preamble=_notes_text(notes), extra={"notes": notes})
+                      preamble=_notes_text(notes), extra=extra)
     if len(paths) == 1:
         _explain_directory_of_layouts(path)
     system = loaders.load_paths(list(paths), options)
     findings = _unread(system) + run_rules(system, headroom=need)
+    extra = {"notes": system.notes}
+    if fmt == "json":  # the checked model itself (docs/layout-model.md), so others can draw or diff it
+        from hvcheck.map.export import export_system
+
+        extra["layout"] = export_system(system)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
-                  preamble=_notes_text(system.notes), extra={"notes": system.notes})
+                  preamble=_notes_text(system.notes), extra=extra)
 
 
 def _unread(system: System) -> list[Finding]:
@@ -133,9 +142,10 @@ def _notes_text(notes: list[str]) -> str | None:
     return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
 
 
-def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Finding], int, list[str]]:
+def _check_all(path: Path, headroom: int, options: LoadOptions,
+               layouts: list[dict[str, Any]] | None = None) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
-    E001 finding, not an abort."""
+    E001 finding, not an abort. ``layouts``, when given, receives each loaded system's model."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -164,6 +174,10 @@ def _check_all(path: Path, headroom: int, options: LoadOptions) -> tuple[list[Fi
                 progress.advance(task)
                 continue
             checked += 1
+            if layouts is not None:
+                from hvcheck.map.export import export_system
+
+                layouts.append({"name": target.name, "layout": export_system(system)})
             notes.extend(f"[{target.name}] {n}" for n in (*target.notes, *system.notes))
             for f in _unread(system) + run_rules(system, headroom=headroom):
                 f.message = f"[{target.name}] {f.message}"

@@ -13,7 +13,7 @@ from hvcheck.report import RunInfo
 # Integers under these keys are positions in a file, not addresses or sizes: line numbers are JSON
 # integers everywhere (DESIGN.md §3).
 def _is_plain_int_key(key: str | None) -> bool:
-    return key is not None and (key in ("line", "column") or key.endswith(("_line", "_column")))
+    return key is not None and (key in ("line", "column", "model_version") or key.endswith(("_line", "_column")))
 
 
 def _jsonable(value: Any, key: str | None = None) -> Any:

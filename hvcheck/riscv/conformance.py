@@ -20,6 +20,7 @@ lazily); tests may inject another classifier.
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import struct
 import subprocess
@@ -31,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hvcheck.errors import InputError
+from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Finding, Location, Severity, declare_rule
+from hvcheck.inputs import open_input, read_stream
 
 # The rules this module emits (hvcheck.findings registry; docs in hvcheck/docs/rules/).
 declare_rule("R010", "emulator conformance: trap behaviour differs from the spec", Severity.ERROR, "riscv")
@@ -244,11 +246,13 @@ def load_results(path: str) -> HarnessRun:
     """A saved harness output (``rvc_user.elf > out.bin``, e.g. from a real riscv64 board or an
     emulator on another machine), raw or gzip-compressed."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+        with open_input(path) as fh:
+            # A gzip of any valid output is smaller than twice the output.
+            raw = read_stream(fh, path, MAX_OUTPUT * 2, "conformance results")
+            stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if raw[:2] == b"\x1f\x8b" else io.BytesIO(raw)
             data = stream.read(MAX_OUTPUT + 1)
+    except LimitExceeded:
+        raise InputError(path, "larger than any harness output") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # BadGzipFile is an OSError: first
         raise InputError(path, f"broken gzip data: {exc}") from None
     except OSError as exc:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from hvcheck.errors import InputError
+from hvcheck.inputs import read_capped
 from hvcheck.riscv import rvc
 from hvcheck.riscv.decode import (
     K_BRANCH,
@@ -541,16 +542,7 @@ def load_image(path: str | os.PathLike[str]) -> RiscvImage:
     """Read a RISC-V ELF. Raises InputError for anything that is not a readable RISC-V ELF with
     at least one code section; damaged parts that leave the rest checkable go to ``problems``."""
     p = os.fspath(path)
-    try:
-        size = os.path.getsize(p)
-        if size > MAX_FILE:
-            raise InputError(p, f"file is {size} bytes; the limit is {MAX_FILE} (1 GiB)")
-        with open(p, "rb") as fh:
-            blob = fh.read()
-    except IsADirectoryError:
-        raise InputError(p, "is a directory, not an ELF file") from None
-    except OSError as exc:
-        raise InputError(p, f"cannot read: {exc.strerror}") from None
+    blob = read_capped(p, MAX_FILE, "RISC-V ELF files")
     if blob[:4] != b"\x7fELF":
         raise InputError(p, "not an ELF file (no \\x7fELF magic); raw images (.bin) have no symbols, entry "
                             "point or ISA attributes: pass the ELF the build produced (e.g. uboot.elf)")

@@ -1,4 +1,4 @@
-"""`hvcheck triage LOG...`: read crash logs and name the violated invariant (T001-T005)."""
+"""`hvcheck triage LOG...`: read crash logs and name the violated invariant (the triage rules)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hvcheck.cli import AreaCommand, collect_per_input, common_options, finish
 @click.command(cls=AreaCommand, area="triage")
 @click.argument("logs", nargs=-1, required=True)
 @click.option("--layout", metavar="PATH", type=click.Path(), help="System layout (neutral YAML/JSON or an hvisor board "
-              "directory): resolves every address to its owner and runs the layout rules (T001/T002).")
+              "directory): resolves every address to its owner and runs the layout rules (T001/T002/T006).")
 @click.option("--board", metavar="BOARD", help="Board name when --layout is an hvisor checkout with several boards.")
 @click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False),
               help="hvisor ELF: exact [skernel, __hv_end) for T001.")
@@ -25,9 +25,11 @@ def triage(logs: tuple[str, ...], layout: str | None, board: str | None, elf: st
            fmt: str, output: str | None, fail_on: str) -> int:
     """Read console/crash LOGs (files, '-' for stdin, plain or .gz) and diagnose them ({rules}).
 
-    Recognises hvisor consoles (aarch64/riscv64/loongarch64), Linux x86 and arm64/riscv oopses,
-    OpenSBI trap dumps, KVM internal errors and QEMU -d int traces. Each diagnosis has a
-    confidence (established / probable / unknown) and cites the log lines it used.
+    Recognises hvisor, Jailhouse, Bao, Xen and ACRN consoles; Linux oopses on x86-64, ARM,
+    arm64 and RISC-V; OpenSBI, RustSBI, EDK2 and seL4/Microkit fault reports; KVM internal
+    errors and QEMU -d int traces; also as pasted into mail (quoted-printable, '> ' quoting).
+    Each diagnosis has a confidence (established / probable / unknown), the architecture the
+    log proves (or unknown), and cites the log lines it used.
     """
     from hvcheck.catalogue import rule_range
     from hvcheck.errors import InputError

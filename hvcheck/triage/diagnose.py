@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule
-from hvcheck.triage.context import Context, _optional
+from hvcheck.triage.context import Context
 from hvcheck.triage.facts import Address, Fault
+from hvcheck.triage.ownership import t006
 from hvcheck.triage.qemu_trace import STORM_RUN
 from hvcheck.triage.riscv_causes import ILLEGAL_INSTRUCTION
 from hvcheck.triage.scan import ScanResult
@@ -28,13 +29,13 @@ declare_rule("T005", "recognised fault: extracted facts and address owners", Sev
 
 ESTABLISHED, PROBABLE, UNKNOWN = "established", "probable", "unknown"
 PHYSICAL = ("GPA", "HPA")
-XCR0_BITS = {0: "x87", 1: "SSE", 2: "AVX", 3: "BNDREGS", 4: "BNDCSR", 5: "opmask", 6: "ZMM_Hi256",
-             7: "Hi16_ZMM", 8: "PT", 9: "PKRU", 10: "PASID", 11: "CET_U", 12: "CET_S", 13: "HDC", 14: "UINTR",
-             15: "LBR", 16: "HWP", 17: "XTILECFG", 18: "XTILEDATA", 19: "APX"}
 
 
 def xcr0_bit_names(value: int) -> list[str]:
-    return [XCR0_BITS.get(b, f"bit{b}") for b in range(64) if value >> b & 1]
+    """The x86 area's names of the XCR0 bits set in ``value`` (one table for the whole tool)."""
+    from hvcheck.x86.xsave import bit_names
+
+    return [] if value == 0 else bit_names(value).split("|")
 
 
 def diagnose(results: list[ScanResult], ctx: Context) -> list[Finding]:
@@ -118,10 +119,37 @@ def diagnose_fault(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Fin
             return t001(fault, addr, ctx)
         if fault.kind == "hvisor-fault-in-hv-memory" and ctx.hv is None:
             return t001(fault, addr, ctx)
+        hyp = _hyp_virtual_in_hv(fault, addr, ctx)
+        if hyp is not None:
+            return t001(fault, hyp, ctx)
         t2 = t002(fault, addr, ctx)
         if t2 is not None:
             return t2
+        if ctx.system is not None:
+            t6 = t006(fault, addr, ctx.system, _base(fault, UNKNOWN, ctx), _fault_where(fault))
+            if t6 is not None:
+                return t6, []
     return t005(fault, ctx), []
+
+
+HYP_FAULTS = ("jailhouse-hyp-fault", "hvisor-el2-abort")
+
+
+def _hyp_virtual_in_hv(fault: Fault, addr: Address, ctx: Context) -> Address | None:
+    """A fault of the hypervisor itself at a hypervisor-virtual address: Jailhouse runs at a fixed virtual
+    base printed at start ("Code location: 0xf0000040"); an address within that window of the size of the
+    hypervisor's memory is in its own memory, at the same offset from its physical start."""
+    code_location = fault.facts.get("hv_code_location")
+    if fault.kind not in HYP_FAULTS or ctx.hv is None or not isinstance(code_location, int):
+        return None
+    base = code_location & ~0xFFF
+    size = ctx.hv.end - ctx.hv.start
+    if not base <= addr.value < base + size:
+        return None
+    physical = ctx.hv.start + (addr.value - base)
+    return Address(physical, "HPA", f"{addr.what} {addr.value:#x} = hypervisor virtual, physical {physical:#x} "
+                                    f"(estimated: virtual base {base:#x} from 'Code location' rounded down to a "
+                                    "page, at the hypervisor's physical start)")
 
 
 def _physical_fault_address(fault: Fault) -> Address | None:
@@ -176,21 +204,26 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
         estimated = "estimated" in hv.how and not (hv.end_min is not None and addr.value < hv.end_min)
         confidence = PROBABLE if estimated else ESTABLISHED
         part = _hv_part(ctx, addr.value)
-        where = (f"inside hvisor's {part}" if part else f"inside hvisor's range {hex_range(hv.start, hv.end)}") + \
+        owner = hv.name if hv.name.startswith("the ") else f"{hv.name}'s"
+        where = (f"inside {owner} {part}" if part else f"inside {owner} range {hex_range(hv.start, hv.end)}") + \
             f" (from {hv.how})"
         if estimated and hv.end_min is not None:
             where += (f"; the extent is estimated and the address lies beyond its smallest possible end "
                       f"{hv.end_min:#x}, so this holds only for a large image: pass --elf to decide")
         related = _related(ctx, {"M001", "M002"})
         if related:
-            explain = ("the layout lets a zone's kernel reach hvisor's memory: " +
+            explain = (f"the layout lets a zone's kernel reach {owner} memory: " +
                        "; ".join(f"{f.rule}: {f.message}" for f in related[:3]))
         elif ctx.layout_findings is not None:
             confidence = PROBABLE
-            explain = ("the layout given does not map hvisor's range into a zone (no M001/M002): the running "
-                       "configuration may differ from this one, or a stray pointer reached hvisor's memory")
+            explain = ("the layout given does not map the hypervisor's range into a zone (no M001/M002): the "
+                       "running configuration may differ from this one, or a stray pointer reached its memory")
         else:
             explain = "layout rules not run (" + "; ".join(_missing(ctx, "layout", "layout rules")) + ")"
+    if fault.kind in HYP_FAULTS:
+        explain = ("the hypervisor faulted on its own memory (page tables, heap or per-CPU data): memory a guest "
+                   "could write (see M001/M002), or a hypervisor bug") + (
+                       "; " + "; ".join(f"{f.rule}: {f.message}" for f in related[:2]) if related else "")
     zone = _zone_of(ctx, fault)
     mapped = zone is not None and any(r.gstart <= addr.value < r.gend for r in zone.regions if r.kind.is_mapped)
     if mapped and fault.kind == "hvisor-unhandled-mmio":
@@ -207,9 +240,11 @@ def t001(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
     if missing:
         data["missing_inputs"] = missing
     locations = fault.locations() + (hv.locations if hv is not None else [])
+    locations = list(dict.fromkeys(locations))      # start and end often come from the same line
     return Finding("T001", message, locations=locations, data=data,
-                   fix="keep the zone's kernel off [skernel, __hv_end): remove it from the zone's RAM regions "
-                       "and reserve it (no-map) in the zone device tree — see `hvcheck layout` / `hvcheck fix`"), related
+                   fix="keep the zone's kernel off the hypervisor's memory ([skernel, __hv_end) for hvisor): remove "
+                       "it from the zone's RAM regions and reserve it (no-map) in the zone device tree — see "
+                       "`hvcheck layout` / `hvcheck fix`"), related
 
 
 # -- T002 ----------------------------------------------------------------------------------------
@@ -217,12 +252,11 @@ def _zone_of(ctx: Context, fault: Fault) -> Any:
     system = ctx.system
     if system is None:
         return None
-    if fault.zone_id is not None:
-        for zone in system.zones:
-            if zone.zone_id == fault.zone_id:
-                return zone
-        if fault.zone_id == 0:
-            return system.root
+    from hvcheck.triage.ownership import faulting_zone
+
+    zone = faulting_zone(system, fault)
+    if zone is not None:
+        return zone
     return system.root if fault.reader == "hvisor" else None
 
 
@@ -236,6 +270,7 @@ def t002(fault: Fault, addr: Address, ctx: Context) -> tuple[Finding, list[Findi
     dt = zone.devicetree
     in_dt_ram = dt is not None and any(s.start <= gpa < s.end for s in dt.memory)
     reserved = dt is not None and any(r.start <= gpa < r.end and r.no_map for r in dt.reserved)
+    assert ctx.system is not None
     board_ram = any(b.start <= gpa < b.end for b in ctx.system.board.memory)
     if in_dt_ram and not reserved:
         confidence = ESTABLISHED
@@ -283,23 +318,16 @@ def t003(fault: Fault, ctx: Context) -> tuple[Finding, list[Finding]]:
         parts.append(f"ECX = {ecx:#x}: only XCR0 (ECX=0) exists, so XSETBV #GPs on the index alone")
     elif fault.facts.get("cs") not in (None, 0x10):
         parts.append("CS is not the kernel's 0010: XSETBV at CPL>0 #GPs regardless of the value")
-    api = _optional("hvcheck.x86.xsave", "xcr0_findings")
-    if api is None:
-        parts.append("which XCR0 rule it breaks: unknown, this build has no x86 XSAVE rules (hvcheck.x86.xsave)")
-        if confidence == ESTABLISHED and ecx == 0:
-            confidence = PROBABLE
-    else:
-        supported = None
-        mask_of = getattr(ctx.cpuid_dump, "xcr0_mask", None)
-        if callable(mask_of):
-            supported = mask_of()
-        related.extend(api[0](xcr0, supported if isinstance(supported, int) else None, source))
-        if related:
-            parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))
-        elif ecx == 0:
-            confidence = PROBABLE
-            parts.append("the x86 rules find nothing wrong with this value: an unsupported bit (needs --cpuid) "
-                         "or a hypervisor that rejects it")
+    from hvcheck.x86.xsave import xcr0_findings
+
+    supported = ctx.cpuid_dump.xcr0_mask() if ctx.cpuid_dump is not None else None
+    related.extend(xcr0_findings(xcr0, supported, source))
+    if related:
+        parts.append("broken rule(s): " + "; ".join(f"{f.rule}: {f.message}" for f in related))
+    elif ecx == 0:
+        confidence = PROBABLE
+        parts.append("the x86 rules find nothing wrong with this value: an unsupported bit (needs --cpuid) "
+                     "or a hypervisor that rejects it")
     if ctx.cpuid_findings is not None:
         x3 = [f for f in ctx.cpuid_findings if f.rule in ("X002", "X003", "X004", "X005")]
         related.extend(x3)
@@ -338,9 +366,10 @@ def t004(fault: Fault, ctx: Context) -> tuple[Finding | None, list[Finding]]:
                          "does not report instruction bits) — the pattern of a vector landing in padding or "
                          "mid-instruction")
         else:
-            classify = _optional("hvcheck.riscv.rvc", "classify16")
-            if classify is not None and bits & 3 != 3:
-                parts.append(f"instruction bits {bits:#06x}: {classify[0](bits & 0xFFFF)}")
+            if bits & 3 != 3:
+                from hvcheck.riscv.rvc import classify16
+
+                parts.append(f"instruction bits {bits:#06x}: {classify16(bits & 0xFFFF)}")
             else:
                 parts.append(f"instruction bits {bits:#x}")
     if ctx.riscv_image is not None and pc is not None:
@@ -411,12 +440,19 @@ def t005(fault: Fault, ctx: Context) -> Finding:
 def _hint(fault: Fault) -> str | None:
     """What the fault class usually means, said as such (never as the root cause)."""
     f = fault.facts
-    if fault.kind in ("hvisor-unhandled-mmio", "unhandled-mmio", "hvisor-iabt"):
+    if fault.kind in ("hvisor-unhandled-mmio", "bao-unhandled-mmio", "jailhouse-unhandled-mmio", "hvisor-iabt"):
         return ("the guest touched an address neither mapped at stage 2 nor emulated: a zone-config hole or a "
                 "stray guest pointer (pass --layout to resolve it)")
+    if f.get("injected_by_hypervisor"):
+        return ("synchronous external abort in a guest (" + str(f.get("guest_evidence", "guest")) + "): under a "
+                "partitioning hypervisor this is usually the hypervisor injecting an abort for an IPA its stage-2 "
+                "map lacks")
+    if f.get("serror"):
+        return ("asynchronous SError: the system reported an error for an earlier access (a device that is "
+                "powered off or unclocked, a bus error, uncorrected ECC); the pc is where it was noticed, not "
+                "where the access was made. Nothing in the log shows a hypervisor injecting it")
     if f.get("external_abort"):
-        return ("synchronous external abort on a guest access: under a partitioning hypervisor this is usually "
-                "the hypervisor injecting an abort for an IPA its stage-2 map lacks")
+        return "synchronous external abort: the bus or device refused the access (not a translation fault)"
     if f.get("instruction") == "wrmsr":
         return (f"WRMSR to {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected: the (virtual) CPU does "
                 "not implement or accept this MSR/value")
@@ -424,8 +460,15 @@ def _hint(fault: Fault) -> str | None:
         return f"RDMSR of {f.get('msr_name', '?')} ({f.get('msr', 0):#x}) was rejected by the (virtual) CPU"
     if fault.kind == "qemu-trap-storm":
         return "the same synchronous trap repeats back-to-back: the handler never makes progress"
-    if fault.kind == "hvisor-el2-abort":
-        return "an exception inside hvisor itself: an hvisor bug, or its memory was corrupted"
+    if fault.kind in HYP_FAULTS:
+        return ("an exception inside the hypervisor itself: a hypervisor bug, or its memory was corrupted (pass "
+                "--layout with the system config to check the address against the hypervisor's memory, T001)")
+    if f.get("xen_pv_guest"):
+        return f"the faulting kernel is a {f.get('xen_pv')}: its page tables and MMIO are mediated by Xen"
+    if f.get("pc_owner"):
+        return str(f["pc_owner"])
+    if f.get("at_kernel_entry"):
+        return str(f.get("interpretation"))
     if f.get("rip_region"):
         return str(f["rip_region"])
     if f.get("mprv") and f.get("mpp") == "M":
@@ -433,17 +476,46 @@ def _hint(fault: Fault) -> str | None:
     return None
 
 
+# What each format's crash records look like, for a log in which none was found.
+RECORD_FORMS = {
+    "hvisor": "'[ERROR n] (hvisor::...)' fault records, 'panic occurred: PanicInfo {...}', 'EL2 Exception'. A "
+              "build without LOG= prints nothing, not even its panic (src/logging.rs)",
+    "Linux kernel": "an oops or panic ('BUG: unable to handle', 'general protection fault', 'Unable to handle "
+                    "kernel ...', 'Internal error: Oops', 'Kernel panic - not syncing')",
+    "OpenSBI": "'sbi_trap_error: hartN: ...' dumps",
+    "RustSBI": "'[rustsbi-panic] hart N panicked at ...'",
+    "U-Boot": "nothing of U-Boot's own (its 'data abort' dumps are not read); the OS it started is",
+    "Xen": "'(XEN) ----[ Xen-... ]----' register dumps, '(XEN) Panic on CPU n:'",
+    "Jailhouse": "'Unhandled data read/write at ...', 'FATAL: ...', 'Parking CPU n (Cell: ...)'",
+    "Bao": "'BAO ERROR: ...' lines",
+    "ACRN": "'Assertion failed in file ...', 'Unhandled exception: n (...)'",
+    "seL4": "'Caught cap fault ...' / 'vm fault on ...', 'MON|ERROR', 'LDR|ERROR'",
+}
+ALL_FORMATS = ("hvisor, Jailhouse, Bao, Xen, ACRN and seL4/Microkit consoles; Linux oopses and panics (x86, ARM, "
+               "arm64, RISC-V); OpenSBI and RustSBI dumps; QEMU 'KVM internal error' dumps and -d int traces; "
+               "EDK2 exception dumps")
+
+
 def nothing_found(result: ScanResult, ctx: Context) -> Finding:
+    """An honest "unknown": what the log looks like (by its banners and lines), what a crash record of that
+    format would look like, and no advice for a format the log is not in."""
     stats = result.stats
-    if stats.hvisor_records == 0:
-        why = ("no hvisor log lines at all: a build without LOG= prints nothing, not even its panic "
-               "(src/logging.rs), so this is 'unknown', not 'no fault'")
+    seen = dict(stats.formats_seen)
+    if stats.hvisor_records:
+        seen["hvisor"] = seen.get("hvisor", 0) + stats.hvisor_records
+    parts = []
+    if seen:
+        parts.append("it looks like " + ", ".join(f"{name} ({count} line(s))" for name, count in seen.items()))
+        needs = [f"{name}: {RECORD_FORMS[name]}" for name in seen if name in RECORD_FORMS]
+        if needs:
+            parts.append("no crash record of that format is in it; hvcheck reads " + "; ".join(needs))
     else:
-        why = f"{stats.hvisor_records} hvisor records, none of them a fault"
+        parts.append(f"no banner or line of a format hvcheck reads ({ALL_FORMATS})")
     top = result.qemu.top_patterns(3)
     if top:
-        why += "; most frequent QEMU trace patterns: " + ", ".join(f"{p.name} x{p.count}" for p in top)
-    message = f"[unknown] no fault record recognised in {stats.path} ({stats.lines} lines read); {why}"
+        parts.append("most frequent QEMU trace patterns: " + ", ".join(f"{p.name} x{p.count}" for p in top))
+    message = (f"[unknown] no fault record recognised in {stats.path} ({stats.lines} lines read): this is "
+               f"'unknown', not 'no fault'; " + "; ".join(parts))
     return Finding("T005", message, locations=[Location(stats.path, None)],
                    data={"confidence": UNKNOWN, "lines": stats.lines, "hvisor_records": stats.hvisor_records,
-                         "trace_records": stats.trace_records})
+                         "trace_records": stats.trace_records, "formats_seen": seen})

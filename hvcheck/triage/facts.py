@@ -86,3 +86,5 @@ class ScanStats:
     guest_kernel_lines: int = 0
     trace_records: int = 0
     readers_seen: set[str] = field(default_factory=set)
+    boundaries: list[tuple[int, str]] = field(default_factory=list)   # (line, why) where a new boot/crash starts
+    formats_seen: dict[str, int] = field(default_factory=dict)        # banners / lines by format, for "unknown"

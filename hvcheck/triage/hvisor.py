@@ -19,10 +19,12 @@ from hvcheck.triage.source import LogLine
 MAX_RECORD_LINES = 48
 
 _RECORD = re.compile(r"^\[(ERROR|WARN|INFO|DEBUG|TRACE)\s*(\d+)?\s*\]\s*\(([\w:]+):(\d+)\)\s?(.*)$")
+# 2023 builds (src/logging.rs before 2024-04): "[WARN  14] hvisor::memory::mmio:74] Cell 0 unhandled ..."
+_RECORD_2023 = re.compile(r"^\[(ERROR|WARN|INFO|DEBUG|TRACE)\s*(\d+)\]\s*(hvisor(?:::\w+)*):(\d+)\]\s?(.*)$")
 # print_timestamp builds: the dmesg-style "[ssss.uuuuuu] " was already stripped by clean().
 _RECORD_TS = re.compile(r"^(ERROR|WARN|INFO|DEBUG|TRACE)\s+CPU\s?(\d+)\s+hvisor:\s+\(([\w:]+):(\d+)\)\s?(.*)$")
 
-_UNHANDLED = re.compile(r"Zone\s+(\d+)\s+unhandled mmio fault")
+_UNHANDLED = re.compile(r"(?:Zone|Cell)\s+(\d+)\s+unhandled mmio fault")
 _FIELD = {name: re.compile(rf"\b{name}:\s*([0-9a-fA-Fx_]+|true|false)") for name in
           ("address", "size", "is_write", "value")}
 _HANDLE_ERR = re.compile(r"mmio_handle_access:\s*(.*)")
@@ -37,6 +39,8 @@ _EL2_ABORT = re.compile(r"EL2 Exception:\s*(Data Abort|Instruction Abort),\s*ELR
                         r"(?:,\s*ESR_EL2:\s*(0x[0-9a-fA-F]+))?,\s*FAR_EL2:\s*(0x[0-9a-fA-F]+)")
 _EL2_OTHER = re.compile(r"Unhandled EL2 Exception:\s*EC=(0x[0-9a-fA-F]+)")
 _IABT = re.compile(r"Failed to fetch instruction \(op=(\d)\) at (0x[0-9a-fA-F]+),\s*ELR_EL2=(0x[0-9a-fA-F]+)")
+# 2023 builds (src/arch/aarch64/exception.rs handle_iabt): the IPA from HPFAR_EL2 and FAR_EL2, no ELR_EL2.
+_IABT_2023 = re.compile(r"error ins access (\d) at (0x[0-9a-fA-F]+)!")
 _UNSUPPORTED_EC = re.compile(r"Unsupported Exception EC:\s*(0x[0-9a-fA-F]+)")
 _RV_SYNC = re.compile(r"CPU\s*(\d+)\s+sync exception,\s*sepc:\s*(0x[0-9a-fA-F]+)")
 _RV_CAUSE = re.compile(r"Trap [Cc]ause(?: code)?:\s*(.*)")
@@ -47,13 +51,12 @@ _RV_INSN = re.compile(r"trap instruction:\s*(.*)")
 _RV_UNHANDLED_TRAP = re.compile(r"unhandled trap (0x[0-9a-fA-F]+),\s*sepc:\s*(0x[0-9a-fA-F]+)")
 _LA_EXC = re.compile(r"unhandled exception:\s*([A-Z]+)(?:\(([^)]*)\))?:\s*(.*)")
 _LA_FIELD = re.compile(r"(ecode|esubcode|era|is|badi|badv)=(0x[0-9a-fA-F]+)")
-_JAILHOUSE = re.compile(r"Unhandled data (read|write) at (0x[0-9a-fA-F]+)\((\d)\)")
 # A record that mentions none of these cannot start or continue a fault (checked before the
 # message regexes, which are many).
 _INTERESTING = re.compile(r"[{(]\s*$|fault|rror|panic|xception|rap|htval|stval|within|mmio|MMIO|nhandled|ailed|"
                           r"nsupported|has some")
 _KEY_LINE = re.compile(r"\baddress:|\bis_write:|\bfile:|\bline:\s*\d|error|panic|fault|0x[0-9a-fA-F]{5,}")
-_BAO = re.compile(r"no emulation handler for abort\((0x[0-9a-fA-F]+) at (0x[0-9a-fA-F]+)\)")
+_ARCH_PATH = re.compile(r"\b(?:src/arch/|::)(aarch64|riscv64|loongarch64|x86_64)(?:/|::)")
 
 # Panic messages whose class is known (log-formats.md §1.2).
 PANIC_CLASSES: list[tuple[str, str]] = [
@@ -70,7 +73,8 @@ PANIC_CLASSES: list[tuple[str, str]] = [
     ("No support for htinst", "riscv64 MMIO decoder: htinst pseudo-instruction"),
     ("unhandled exception:", "loongarch64 trap path"),
     ("unhandled instruction", "loongarch64 trap path"),
-    ("mmio_handle_access", "riscv64 MMIO fault that has no handler (no region claims the address)"),
+    # riscv64 today, aarch64 in 2023 builds (exception.rs handle_dabt): the arch is the panic location's
+    ("mmio_handle_access", "MMIO fault that has no handler (no region claims the address)"),
     ("unmaped memmory", "riscv64 (AIA) guest page fault that no region claims"),
 ]
 
@@ -109,28 +113,28 @@ class HvisorReader(Reader):
     # Every hvisor record names its target "hvisor:..." (colour codes may sit before it); the rest
     # are println! lines and the
     # one-line messages of Jailhouse and Bao.
+    interruptible = False
     anchors = (b"hvisor:", b"EL2 Exception", b"Unhandled EL2", b"Unsupported Exception", b"Failed to fetch",
-               b"Trap Cause", b"Unhandled data", b"BAO ERROR")
+               b"Trap Cause", b"] hvisor")
 
     def __init__(self) -> None:
         super().__init__()
         self.records = 0
-        self.arch_hint: str | None = None
         self._open: _Open | None = None
         self._last_mmio: dict[int | None, Fault] = {}
         self._rv_trap: Fault | None = None
         self._in_hv_mem: tuple[Fault, int] | None = None   # (fault, lines left to scan for addresses)
+        self._segment_start = 0            # index in self.faults of this boot's first fault
 
     # -- framing -------------------------------------------------------------------------------
     def feed(self, line: LogLine) -> None:
         text = line.text
-        m = _RECORD.match(text) or _RECORD_TS.match(text)
+        m = _RECORD.match(text) or _RECORD_TS.match(text) or _RECORD_2023.match(text)
         if self._in_hv_mem is not None and not (m and "within hvisor" in text.lower()):
             self._more_hv_mem(line)
         if m:
             self.records += 1
             level, cpu, target, message = m.group(1), to_dec(m.group(2)), m.group(3), m.group(5)
-            self._note_arch(target)
             if self._in_hv_mem is None and not _INTERESTING.search(message) and (
                     self._open is None or cpu != self._open.cpu):
                 return      # the bulk of a console: INFO/DEBUG chatter, counted and skipped
@@ -167,20 +171,28 @@ class HvisorReader(Reader):
             self._close(truncated=True)
         self.active = False
 
+    def boundary(self) -> None:
+        """A new boot: records, the MMIO fault a panic would join, and the architecture start afresh."""
+        self.finish()
+        self._last_mmio = {}
+        self._rv_trap = None
+        self._in_hv_mem = None
+        self._segment_start = len(self.faults)
+
     def _close(self, truncated: bool) -> None:
         rec, self._open = self._open, None
         self.active = self._in_hv_mem is not None
         if rec is not None:
             self._handle(rec, truncated)
 
-    def _note_arch(self, target: str) -> None:
-        for arch in ("aarch64", "riscv64", "loongarch64", "x86_64"):
-            if f"::{arch}::" in target:
-                self.arch_hint = arch
-
-    @property
-    def arch(self) -> str:
-        return self.arch_hint or "unknown"
+    @staticmethod
+    def _arch_of(*paths: object) -> str:
+        """The architecture a record's own target module or panic location names, else unknown."""
+        for path in paths:
+            m = _ARCH_PATH.search(str(path)) if path else None
+            if m:
+                return m.group(1)
+        return "unknown"
 
     # -- messages ------------------------------------------------------------------------------
     def _handle(self, rec: _Open, truncated: bool = False) -> None:
@@ -189,15 +201,16 @@ class HvisorReader(Reader):
         evidence = [ev(rec.lines[0])] + [ev(x) for x in rec.lines[1:] if _KEY_LINE.search(x.text)]
         m = _UNHANDLED.search(text)
         if m:
-            fault = Fault("hvisor-unhandled-mmio", self.name, self.arch, "unhandled MMIO fault",
+            fault = Fault("hvisor-unhandled-mmio", self.name, self._arch_of(rec.target), "unhandled MMIO fault",
                           rec.lines[0].path, cpu=rec.cpu, zone_id=int(m.group(1)), truncated=truncated)
             values = {k: rx.search(text) for k, rx in _FIELD.items()}
             addr = to_int(values["address"].group(1)) if values["address"] else None
             if addr is not None:
                 fault.addresses["fault"] = Address(addr, "GPA", "stage-2 fault address (MMIOAccess.address)")
             for k in ("size", "value"):
-                if values[k]:
-                    v = to_int(values[k].group(1))
+                found = values[k]
+                if found:
+                    v = to_int(found.group(1))
                     if v is not None:
                         fault.facts[k] = v
             if values["is_write"]:
@@ -211,30 +224,36 @@ class HvisorReader(Reader):
             fault = self.emit(fault, key)
             self._last_mmio[rec.cpu] = fault
             return
+        arch = self._arch_of(rec.target)
         m = _HANDLE_ERR.search(text)
         if m and "panic occurred" not in text:
-            self._attach(rec.cpu, "mmio_handle_access_error", m.group(1).strip(), evidence)
+            self._attach(rec.cpu, "mmio_handle_access_error", m.group(1).strip(), evidence, arch)
             return
         m = _HANDLER_RET.search(text)
         if m:
-            self._attach(rec.cpu, "mmio_handler_error", m.group(1).strip(), evidence,
+            self._attach(rec.cpu, "mmio_handler_error", m.group(1).strip(), evidence, arch,
                          note="the handler received an offset into its region, not a GPA")
             return
         m = _ZONE_ERR.search(text)
         if m and "panic occurred" not in text:
-            self._attach(rec.cpu, "zone_error", f"zone {m.group(1)} has some error", evidence)
+            self._attach(rec.cpu, "zone_error", f"zone {m.group(1)} has some error", evidence, arch)
             return
         m = _PANIC.search(text)
         if m:
             self._panic(rec, text, evidence, truncated)
             return
-        self._bare_text(rec.lines[-1], text, evidence, rec.cpu)
+        self._bare_text(rec.lines[-1], text, evidence, rec.cpu, arch)
 
-    def _attach(self, cpu: int | None, key: str, value: str, evidence: list[Evidence], note: str = "") -> None:
+    def _attach(self, cpu: int | None, key: str, value: str, evidence: list[Evidence], arch: str,
+                note: str = "") -> None:
+        """A line that continues an earlier fault of the same CPU (the trap handler's error, zone_error): the
+        architecture its target module names is the fault's too."""
         fault = self._last_mmio.get(cpu) or (self._last_mmio.get(None) if cpu is not None else None)
         if fault is None:
-            fault = self.emit(Fault("hvisor-error", self.name, self.arch, value, evidence[0].path, cpu=cpu),
+            fault = self.emit(Fault("hvisor-error", self.name, arch, value, evidence[0].path, cpu=cpu),
                               key=("err", value))
+        if fault.arch == "unknown":
+            fault.arch = arch
         fault.facts.setdefault(key, value)
         if note:
             fault.facts.setdefault(f"{key}_note", note)
@@ -250,20 +269,25 @@ class HvisorReader(Reader):
         facts: dict[str, object] = {"panic_message": message}
         if loc:
             facts["panic_location"] = f"{loc.group(1)}:{loc.group(2)}"
+        arch = self._arch_of(rec.target, facts.get("panic_location"))
         if klass:
             facts["panic_class"] = klass
         linked = self._last_mmio.get(rec.cpu) or self._last_mmio.get(None)
         if linked is not None and ("root zone has some error" in message or "mmio_handle_access" in message):
             linked.facts.update(facts)
             linked.facts["panicked"] = True
+            if linked.arch == "unknown":
+                linked.arch = arch
             for e in evidence:
                 linked.cite(e)
             return
-        fault = Fault("hvisor-panic", self.name, self.arch, f"hvisor panic: {message[:120]}", rec.lines[0].path,
+        fault = Fault("hvisor-panic", self.name, arch, f"hvisor panic: {message[:120]}", rec.lines[0].path,
                       cpu=rec.cpu, facts=facts, truncated=truncated)
         self._panic_addresses(fault, message)
         if self._rv_trap is not None and "Unhandled sync exception" in message:
             self._rv_trap.facts.update(facts)
+            if self._rv_trap.arch == "unknown":
+                self._rv_trap.arch = arch
             for e in evidence:
                 self._rv_trap.cite(e)
             return
@@ -289,7 +313,6 @@ class HvisorReader(Reader):
             self._loongarch(fault, la)
 
     def _loongarch(self, fault: Fault, m: re.Match[str]) -> None:
-        self.arch_hint = self.arch_hint or "loongarch64"
         fault.arch = "loongarch64"
         fault.kind = "hvisor-loongarch-exception"
         fault.facts["exception"] = m.group(1)
@@ -307,9 +330,10 @@ class HvisorReader(Reader):
     def _bare(self, line: LogLine, text: str) -> None:
         self._bare_text(line, text, [ev(line)])
 
-    def _bare_text(self, line: LogLine, text: str, evidence: list[Evidence], cpu: int | None = None) -> None:
+    def _bare_text(self, line: LogLine, text: str, evidence: list[Evidence], cpu: int | None = None,
+                   arch: str = "unknown") -> None:
         if _IN_HV_MEM.search(text):
-            fault = Fault("hvisor-fault-in-hv-memory", self.name, self.arch,
+            fault = Fault("hvisor-fault-in-hv-memory", self.name, arch,
                           "hvisor's own diagnostic: fault address within hvisor's physical memory", line.path)
             for e in evidence:
                 fault.cite(e)
@@ -322,9 +346,8 @@ class HvisorReader(Reader):
             return
         m = _EL2_ABORT.search(text)
         if m:
-            self.arch_hint = "aarch64"
             fault = Fault("hvisor-el2-abort", self.name, "aarch64", f"exception inside hvisor (EL2 {m.group(1)})",
-                          line.path)
+                          line.path, cpu=cpu)
             fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "ELR_EL2 (hvisor PC)")
             fault.addresses["fault"] = Address(int(m.group(4), 16), "HPA",
                                                "FAR_EL2 (hvisor virtual address; hvisor maps itself 1:1)")
@@ -336,15 +359,17 @@ class HvisorReader(Reader):
         m = _EL2_OTHER.search(text) or _UNSUPPORTED_EC.search(text)
         if m:
             fault = Fault("hvisor-unhandled-ec", self.name, "aarch64", f"hvisor: unhandled exception class {m.group(1)}",
-                          line.path, facts={"ec": int(m.group(1), 16)})
+                          line.path, cpu=cpu, facts={"ec": int(m.group(1), 16)})
             self._cite_all(fault, evidence)
             self.emit(fault, key=("ec", m.group(1)))
             return
-        m = _IABT.search(text)
+        m = _IABT.search(text) or _IABT_2023.search(text)
         if m:
-            fault = Fault("hvisor-iabt", self.name, "aarch64", "guest instruction fetch from an unmapped IPA", line.path)
+            fault = Fault("hvisor-iabt", self.name, "aarch64", "guest instruction fetch from an unmapped IPA", line.path,
+                          cpu=cpu)
             fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "instruction fetch IPA")
-            fault.addresses["pc"] = Address(int(m.group(3), 16), "PC", "ELR_EL2 (guest PC)")
+            if m.re is _IABT:
+                fault.addresses["pc"] = Address(int(m.group(3), 16), "PC", "ELR_EL2 (guest PC)")
             self._cite_all(fault, evidence)
             self.emit(fault, key=("iabt", m.group(2)))
             return
@@ -357,21 +382,6 @@ class HvisorReader(Reader):
             self._cite_all(fault, evidence)
             self.emit(fault, key=("la", text))
             return
-        m = _JAILHOUSE.search(text)
-        if m:
-            fault = Fault("unhandled-mmio", "jailhouse", "aarch64", f"Jailhouse: unhandled data {m.group(1)}",
-                          line.path, facts={"is_write": m.group(1) == "write", "size": int(m.group(3))})
-            fault.addresses["fault"] = Address(int(m.group(2), 16), "GPA", "unhandled access IPA")
-            self._cite_all(fault, evidence)
-            self.emit(fault, key=("jh", m.group(2), m.group(1)))
-            return
-        m = _BAO.search(text)
-        if m:
-            fault = Fault("unhandled-mmio", "bao", "aarch64", "Bao: no emulation handler for abort", line.path)
-            fault.addresses["fault"] = Address(int(m.group(1), 16), "GPA", "abort IPA")
-            fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "guest PC")
-            self._cite_all(fault, evidence)
-            self.emit(fault, key=("bao", m.group(1)))
 
     @staticmethod
     def _cite_all(fault: Fault, evidence: list[Evidence]) -> None:
@@ -381,7 +391,6 @@ class HvisorReader(Reader):
     def _riscv(self, line: LogLine, text: str, evidence: list[Evidence]) -> bool:
         m = _RV_SYNC.search(text)
         if m:
-            self.arch_hint = self.arch_hint or "riscv64"
             fault = Fault("hvisor-riscv-sync-exception", self.name, "riscv64", "guest sync exception hvisor did not handle",
                           line.path, cpu=int(m.group(1)))
             fault.addresses["pc"] = Address(int(m.group(2), 16), "PC", "sepc (guest PC)")
@@ -477,7 +486,11 @@ class HvisorReader(Reader):
     def _more_hv_mem(self, line: LogLine) -> None:
         assert self._in_hv_mem is not None
         fault, left = self._in_hv_mem
-        if _HEXNUM.search(line.text):
+        own = _RECORD.match(line.text) or _RECORD_TS.match(line.text) or _RECORD_2023.match(line.text)
+        continued = not own and line.text[:1].isspace()     # an indented continuation of the message
+        if not continued and (not own or to_dec(own.group(2)) != fault.cpu) or "panic occurred" in line.text:
+            left = 0        # another program's or another CPU's line, or the panic: the diagnostic has ended
+        elif _HEXNUM.search(line.text):
             self._collect_hv_mem(fault, line.text)
             fault.cite(ev(line))
         left -= 1

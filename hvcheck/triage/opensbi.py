@@ -16,7 +16,7 @@ from hvcheck.triage.riscv_causes import GUEST_PAGE_FAULTS, cause_name, decode_ms
 from hvcheck.triage.source import LogLine
 
 _LINE = re.compile(r"sbi_trap_error:\s*hart(\d+):\s*(?:trap(\d+):\s*)?(.*)")
-_PAIR = re.compile(r"\b([a-z][a-z0-9]*)\s*=\s*0x([0-9a-fA-F]+)")
+_PAIR = re.compile(r"\b([a-z][a-z0-9]*)\s*=\s*(?:0x)?([0-9a-fA-F]{1,16})\b")
 _MSG = re.compile(r"^(.*?)\s*\(error (-?\d+)\)\s*$")
 SBI_ERRORS = {-1: "SBI_ERR_FAILED", -2: "SBI_ERR_NOT_SUPPORTED", -3: "SBI_ERR_INVALID_PARAM",
               -4: "SBI_ERR_DENIED", -5: "SBI_ERR_INVALID_ADDRESS", -6: "SBI_ERR_ALREADY_AVAILABLE",
@@ -25,6 +25,7 @@ SBI_ERRORS = {-1: "SBI_ERR_FAILED", -2: "SBI_ERR_NOT_SUPPORTED", -3: "SBI_ERR_IN
 
 class OpenSbiReader(Reader):
     name = "opensbi"
+    interruptible = False
     anchors = (b"_trap_error",)
 
     def __init__(self) -> None:
@@ -51,11 +52,20 @@ class OpenSbiReader(Reader):
             fault.cite(ev(line))
             self._open[hart] = fault
             return
-        fault = self._open.get(hart)
-        if fault is None:   # dump whose first line was lost (truncated log)
+        existing = self._open.get(hart)
+        if existing is not None and (("mcause" in existing.registers and any(k == "mcause" for k, _ in pairs))
+                                     or existing.facts.get("trap_depth", depth and int(depth)) != (depth and int(depth))):
+            # a second mcause, or another nesting depth, for this hart: a new dump whose first line is missing
+            self._close(hart)
+            existing = None
+        if existing is not None:
+            fault = existing
+        else:   # dump whose first line was lost (truncated log)
             fault = Fault("opensbi-trap-error", self.name, "riscv64", "OpenSBI trap dump (message line missing)",
                           line.path, cpu=hart, truncated=True)
             self._open[hart] = fault
+        if depth is not None:
+            fault.facts.setdefault("trap_depth", int(depth))
         for key, value in pairs:
             fault.registers.setdefault(key, int(value, 16))
         if any(k in ("mcause", "mepc", "mtval", "mtval2", "mtinst", "mstatus") for k, _ in pairs):
@@ -74,15 +84,17 @@ class OpenSbiReader(Reader):
             fault.facts.update(decode_mstatus(regs["mstatus"]))
         if "mepc" in regs:
             fault.addresses["pc"] = Address(regs["mepc"], "PC", "mepc")
-        code = fault.facts.get("cause")
-        if "mtval" in regs and code is not None and code != 2:
+        if "mtval" in regs:
+            fault.facts["tval"] = regs["mtval"]
+        cause = fault.facts.get("cause")
+        if "mtval" in regs and cause is not None and cause != 2:
             fault.addresses["fault"] = Address(regs["mtval"], "VA", "mtval (faulting address)")
-        if code == 2 and "mtval" in regs:
+        if cause == 2 and "mtval" in regs:
             fault.facts["instruction_bits"] = regs["mtval"]
-        if code in GUEST_PAGE_FAULTS and regs.get("mtval2"):
+        if cause in GUEST_PAGE_FAULTS and regs.get("mtval2"):
             gpa = (regs["mtval2"] << 2) | (regs.get("mtval", 0) & 3)
             fault.addresses["fault_gpa"] = Address(gpa, "GPA", "mtval2 << 2 | mtval & 3")
-        key = (fault.facts.get("cause"), regs.get("mepc"), regs.get("mtval"))
+        key = (fault.cpu, fault.facts.get("cause"), regs.get("mepc"), regs.get("mtval"))
         self.emit(fault, key=key)
 
     def finish(self) -> None:

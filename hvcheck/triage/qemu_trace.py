@@ -65,6 +65,7 @@ class Pattern:
 
 class QemuTraceReader(Reader):
     name = "qemu-trace"
+    interruptible = False
     anchors = (b"_cpu_do_interrupt", b"IP=", b"Taking exception", b"Invalid read", b"Invalid write", b"(size ")
 
     def __init__(self) -> None:
@@ -75,6 +76,7 @@ class QemuTraceReader(Reader):
         self._run_key: tuple[object, ...] | None = None
         self._run = 0
         self._arm: dict[str, object] | None = None
+        self._last_arch = "unknown"
 
     # Fast path for the one format that reaches millions of lines: no decode, no cleaning, and
     # the pattern key made of the raw matched bytes (numbers are parsed once per new pattern).
@@ -104,6 +106,8 @@ class QemuTraceReader(Reader):
 
     def _count(self, pat: Pattern, key: tuple[object, ...], number: int, cpu: int | None, synchronous: bool) -> None:
         self.records += 1
+        if pat.kind != "guest-error" and pat.arch != "unknown":
+            self._last_arch = pat.arch      # the trace's CPU, for the guest-error lines that follow
         pat.count += 1
         pat.last_line = number
         if cpu is not None and len(pat.cpus) < 64:
@@ -133,7 +137,7 @@ class QemuTraceReader(Reader):
             vec, pc = int(m.group(2), 16), int(m.group(8), 16)
             cr2 = int(m.group(9), 16) if m.group(9) else None
             is_irq = vec >= 32 or m.group(4) == "1"
-            key = ("x86", "irq", vec) if is_irq else ("x86", "exc", vec, pc, cr2)
+            key: tuple[object, ...] = ("x86", "irq", vec) if is_irq else ("x86", "exc", vec, pc, cr2)
             name = X86_VECTORS.get(vec, f"vector {vec:#x}")
             if vec in (8, 10, 11, 12, 13, 14, 17):
                 name += f" error code {m.group(3)}"
@@ -161,7 +165,7 @@ class QemuTraceReader(Reader):
         if m:
             addr = int(m.group(2), 16)
             key = ("err", m.group(1), addr)
-            pat = self._pattern(key, line, arch="any", kind="guest-error", cause=f"invalid {m.group(1)}",
+            pat = self._pattern(key, line, arch=self._last_arch, kind="guest-error", cause=f"invalid {m.group(1)}",
                                 name=f"invalid {m.group(1)} (no device or RAM at the address)", pc=None, tval=addr)
             if pat is not None:
                 self._count(pat, key, line.number, None, synchronous=False)
@@ -171,7 +175,7 @@ class QemuTraceReader(Reader):
         if m:
             off = int(m.group(4), 16)
             key = ("unimp", m.group(1), m.group(2), off)
-            pat = self._pattern(key, line, arch="any", kind="guest-error", cause=f"unimplemented {m.group(2)}",
+            pat = self._pattern(key, line, arch=self._last_arch, kind="guest-error", cause=f"unimplemented {m.group(2)}",
                                 name=f"{m.group(1)}: unimplemented device {m.group(2)}", pc=None, tval=off)
             if pat is not None:
                 self._count(pat, key, line.number, None, synchronous=False)
@@ -187,7 +191,10 @@ class QemuTraceReader(Reader):
         is_irq = name in ("IRQ", "FIQ", "Virtual IRQ", "Virtual FIQ")
         elr = rec.get("ELR")
         key = ("arm", "irq", name) if is_irq else ("arm", "exc", name, elr, rec.get("ESR"))
-        pat = self._pattern(key, line, arch="aarch64", kind="interrupt" if is_irq else "exception",
+        # "Taking exception" is QEMU's Arm wording for AArch32 and AArch64 alike: a 64-bit ELR/FAR proves
+        # AArch64, anything else leaves the width unknown.
+        wide = any(isinstance(v, int) and v >> 32 for v in (rec.get("ELR"), rec.get("FAR")))
+        pat = self._pattern(key, line, arch="aarch64" if wide else "unknown", kind="interrupt" if is_irq else "exception",
                             cause=name, name=name, pc=None if is_irq else elr, tval=rec.get("FAR"))
         if pat is not None:
             if "ESR" in rec:
@@ -197,6 +204,13 @@ class QemuTraceReader(Reader):
 
     def finish(self) -> None:
         self._arm_close()
+        # A guest error line names no architecture: it takes the CPU of the trace lines before it, or, when
+        # it came first, of the whole trace if that has only one.
+        arches = {p.arch for p in self.patterns.values() if p.kind != "guest-error"}
+        trace_arch = next(iter(arches)) if len(arches) == 1 else "unknown"
+        for p in self.patterns.values():
+            if p.kind == "guest-error" and p.arch == "unknown":
+                p.arch = trace_arch
         ranked = sorted(self.patterns.values(), key=lambda p: -p.count)
         reported = 0
         for pat in ranked:
@@ -214,6 +228,10 @@ class QemuTraceReader(Reader):
         where = f" at pc {pat.pc:#x}" if pat.pc is not None else ""
         fault = Fault("qemu-trap-storm" if storm else f"qemu-{pat.kind}", self.name, pat.arch,
                       f"QEMU {what}: {pat.name}{where} x{pat.count}", pat.first.path, count=pat.count)
+        if pat.arch == "x86_64" and isinstance(pat.cause, int):
+            fault.facts["vector"] = pat.cause
+        if pat.tval is not None:
+            fault.facts["tval"] = pat.tval
         fault.facts.update(cause=pat.cause, cause_name=pat.name, occurrences=pat.count,
                            longest_back_to_back_run=pat.max_run, first_line=pat.first.line,
                            last_line=pat.last_line, cpus=sorted(pat.cpus))

@@ -45,19 +45,47 @@ class Reader:
     """
 
     name = "reader"
+    family = ""           # the format's name as the boot-banner families spell it (segment.FAMILIES), if any
     anchors: tuple[bytes, ...] = ()
+    # A record of this reader ends when another reader's crash report starts (False for formats whose
+    # records interleave with other output by design: hvisor's logger, per-hart firmware dumps, traces).
+    interruptible = True
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
-        self.active = False
+        # the readers with an open record; the scanner shares one set among all its readers
+        self.open_set: set[Reader] = set()
+        self._active = False
         self.dropped = 0
+        self.lines_seen = 0           # lines of this format read (for an honest "unknown")
         self._by_key: dict[Any, Fault] = {}
+
+    @property
+    def active(self) -> bool:
+        """Inside a multi-line record: the reader is fed every line until it closes it."""
+        return self._active
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self._active = value
+        if value:
+            self.open_set.add(self)
+        else:
+            self.open_set.discard(self)
 
     def feed(self, line: LogLine) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def finish(self) -> None:
         """End of log: close any open record (marked truncated)."""
+
+    def interrupt(self) -> None:
+        """Another program's crash report starts: close the open record (facts must not cross into it)."""
+        self.finish() if self.active else None
+
+    def boundary(self) -> None:
+        """A new boot or crash starts (hvcheck.triage.segment): close open records and forget every
+        association a later line could make with an earlier one (last fault, pending cell name, ...)."""
 
     def emit(self, fault: Fault, key: Any = None) -> Fault:
         """Keep a fault; one identical to an earlier one (same key) only bumps its count."""

@@ -9,7 +9,9 @@ consoles and archives add: CR/LF endings, ANSI colour, control bytes, and per-li
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -22,6 +24,11 @@ MAX_LINE = 64 * 1024          # longer lines are cut (the rest is skipped, line 
 CHUNK = 1 << 20               # bytes read at a time
 SNIFF_BYTES = 4096            # how much of the start decides "this is not a text log"
 GZIP_MAGIC = b"\x1f\x8b"
+# A gzip log that inflates more than MAX_GZIP_RATIO times its compressed size (once more than
+# MAX_GZIP_UNCHECKED bytes came out) is refused as a decompression bomb: real console logs
+# compress 5-50x; a bomb ~1000x. A real log that repetitive can still be read uncompressed.
+MAX_GZIP_RATIO = 200
+MAX_GZIP_UNCHECKED = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,53 @@ _PREFIXES = re.compile(
 )
 
 
+# Mail archives store pasted logs quoted-printable: "=3D" for "=", "=C2=A0" for a no-break space and a
+# trailing "=" for a line the mailer wrapped (a soft break). Detected from the start of the file, or from
+# the first block that shows it (a mail pasted after plain text); from there on decoded.
+# Only what mailers actually encode is decoded: "=3D" (the "=" itself), tabs and spaces before a line end, and
+# UTF-8 sequences (=C2=A0, =E2=80=99). "pgd=10000000bffff003" in a plain log next to a pasted mail stays.
+_QP_BYTE = re.compile(rb"=3D|=(?:20|09)(?==?\n|$)|(?:=[C-F][0-9A-F])(?:=[89AB][0-9A-F]){1,3}")
+QP_WRAP_MIN = 60
+_QP_MARKERS = (b"=3D", b"=20\n", b"=C2=A0", b"=E2=80")
+# A paste from vim with line numbers and literal "^M" carriage returns: " 21 ^MACRN:\>reboot^M".
+_VIM_NUMBER = re.compile(r"^\s*\d{1,6} (?=\^M)")
+
+
+def looks_quoted_printable(head: bytes) -> bool:
+    if b"content-transfer-encoding: quoted-printable" in head.lower():
+        return True
+    markers = sum(head.count(m) for m in _QP_MARKERS)
+    return markers >= 2 and markers + head.count(b"=\n") >= 3
+
+
+def qp_decode(block: bytes) -> bytes:
+    """Decode quoted-printable text that ends on a line boundary. A soft-broken line is joined with its
+    continuation at its first line's number, and one empty line is kept for each line joined into it,
+    so every later line keeps its physical line number."""
+    if b"=\n" in block:
+        out: list[bytes] = []
+        pending: list[bytes] = []
+        for line in block.split(b"\n"):
+            # mailers wrap at 76 columns: a short line ending in "=" is text, not a soft break
+            if line.endswith(b"=") and not line.endswith(b"==") and len(line) >= QP_WRAP_MIN:
+                pending.append(line[:-1])
+                continue
+            if pending:
+                out.append(b"".join(pending) + line)
+                out.extend(b"" for _ in pending)
+                pending = []
+            else:
+                out.append(line)
+        if pending:
+            out.append(b"".join(pending))
+        block = b"\n".join(out)
+    return _QP_BYTE.sub(_qp_bytes, block) if b"=" in block else block
+
+
+def _qp_bytes(m: re.Match[bytes]) -> bytes:
+    return bytes(int(m.group(0)[i + 1:i + 3], 16) for i in range(0, len(m.group(0)), 3))
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
 
@@ -71,6 +125,10 @@ def clean(text: str) -> str:
     text = text.rstrip("\r\n")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    if "\u00a0" in text:
+        text = text.replace("\u00a0", " ")
+    if "^M" in text:
+        text = _VIM_NUMBER.sub("", text).replace("^M", "")
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
     return strip_prefixes(text.replace("\r", ""))
@@ -99,12 +157,31 @@ def display_name(path: str) -> str:
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin
+        if stdin is None or getattr(stdin, "buffer", None) is None:   # started with fd 0 closed
+            raise InputError("-", "standard input is closed: pipe a log into hvcheck or give a file")
+        return stdin.buffer
+    refuse_blocking_special_file(path)
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by iter_chunks
     except OSError as exc:
         raise InputError(path, f"cannot read log: {exc.strerror or exc}") from None
     return fh
+
+
+def refuse_blocking_special_file(path: str) -> None:
+    """A named pipe with no writer blocks open() forever and a character device (/dev/zero, a tty)
+    never ends: logs are regular files (or '-', which may be anything the shell connects)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return      # open() reports it, with the same wording as for any unreadable log
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISDIR, "a directory"))
+    for test, what in kinds:
+        if test(mode):
+            hint = "give a log file" if what == "a directory" else "pipe it into `hvcheck triage -` instead"
+            raise InputError(path, f"is {what}, not a log file: {hint}")
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:
@@ -123,9 +200,11 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
     base = _open(path)
     try:
         stream: BinaryIO = base
-        if _peek(base, 2) == GZIP_MAGIC:
+        gzipped = _peek(base, 2) == GZIP_MAGIC
+        if gzipped:
             stream = gzip.GzipFile(fileobj=base, mode="rb")  # type: ignore[assignment]
         done = 0
+        inflated = 0
         try:
             why = looks_binary(_peek(stream, SNIFF_BYTES))
             if why:
@@ -133,15 +212,21 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
             head = _peek(stream, SNIFF_BYTES)
             # Some serial captures end lines with a bare CR: read those as line ends.
             cr_only = b"\r" in head and b"\n" not in head
+            quoted_printable = looks_quoted_printable(head.replace(b"\r\n", b"\n"))
             carry = b""
             skipping = False
             while True:
                 data = stream.read(block)
+                if gzipped:
+                    inflated += len(data)
+                    _check_gzip_ratio(name, base, inflated, done + 1)
                 if cr_only:
                     data = data.replace(b"\r", b"\n")
+                elif quoted_printable and b"\r" in data:
+                    data = data.replace(b"\r\n", b"\n")
                 if not data:
                     if carry:
-                        yield carry
+                        yield qp_decode(carry) if quoted_printable else carry
                     return
                 done += data.count(b"\n")
                 if skipping:
@@ -150,17 +235,39 @@ def iter_chunks(path: str, block: int = CHUNK) -> Iterator[bytes]:
                         continue
                     data, skipping = data[nl:], False      # keep the newline: it ends the cut line
                 data = carry + data if carry else data
+                if not quoted_printable and looks_quoted_printable(data):
+                    # a mail pasted after plain text (or a concatenation of logs): decode from here on
+                    quoted_printable = True
+                    data = data.replace(b"\r\n", b"\n")
                 cut = data.rfind(b"\n") + 1
+                if quoted_printable:
+                    # a soft-broken line continues in the next block: hold it back whole
+                    while (cut >= 2 and data[cut - 2:cut] == b"=\n" and len(data) - cut < MAX_LINE
+                           and cut - 1 - (data.rfind(b"\n", 0, cut - 1) + 1) >= QP_WRAP_MIN):
+                        cut = data.rfind(b"\n", 0, cut - 1) + 1
                 carry = data[cut:]
                 if len(carry) > MAX_LINE:
                     carry, skipping = carry[:MAX_LINE], True
                 if cut:
-                    yield data[:cut]
+                    yield qp_decode(data[:cut]) if quoted_printable else data[:cut]
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise InputError(name, f"cannot decompress/read log: {exc}", line=done + 1) from None
     finally:
         if base is not sys.stdin.buffer:
             base.close()
+
+
+def _check_gzip_ratio(name: str, compressed: BinaryIO, inflated: int, line: int) -> None:
+    if inflated <= MAX_GZIP_UNCHECKED:
+        return
+    try:
+        read = compressed.tell()
+    except (OSError, ValueError):
+        return      # a pipe: no position to compare with
+    if inflated > MAX_GZIP_RATIO * max(read, 1):
+        raise InputError(name, f"gzip data inflates more than {MAX_GZIP_RATIO}x ({inflated} bytes from the first "
+                               f"{read}): a decompression bomb? A real log this repetitive can be given "
+                               "uncompressed (zcat LOG | hvcheck triage -)", line=line)
 
 
 def iter_raw_lines(path: str) -> Iterator[bytes]:

@@ -102,6 +102,8 @@ def decode(b: bytes) -> Insn:
         return insn("rdtsc", 2)
     if o2 == 0xA2:
         return insn("cpuid", 2)
+    if o2 == 0xAA:
+        return insn("rsm", 2, "resume from SMM: #UD outside System Management Mode")
     if o2 == 0x0B:
         return insn("ud2", 2)
     if o2 in (0x20, 0x22) and len(op) >= 3:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hvcheck.fix import safewrite
+from hvcheck.fix import journal
 from hvcheck.fix.engine import run_fix
 from hvcheck.fix.safewrite import write_all
 from hvcheck.layout.loaders.hvisor import load_hvisor_board
@@ -101,11 +101,15 @@ def test_interrupted_write_across_board_files(repo_copy: Path, monkeypatch: pyte
     assert len(result.changed_files) >= 3
     before = {p: p.read_bytes() for p in repo_copy.rglob("*") if p.is_file()}
 
-    def crash(index: int, path: Path) -> None:
-        if index == 2:
-            raise RuntimeError("simulated crash between files")
+    renamed: list[Path] = []
 
-    monkeypatch.setattr(safewrite, "_before_replace", crash)
+    def crash(step: str, path: Path) -> None:
+        if step == "rename-target":
+            renamed.append(path)
+            if len(renamed) == 3:
+                raise RuntimeError("simulated crash between files")
+
+    monkeypatch.setattr(journal, "_fault", crash)
     with pytest.raises(RuntimeError):
         write_all([(f.path, f.original, f.result()) for f in result.changed_files])
     after = {p: p.read_bytes() for p in repo_copy.rglob("*") if p.is_file()}

@@ -194,3 +194,19 @@ def test_devicetree_given_as_compiled_dtb_reservation_sized_for_the_image_only()
     m002 = fires(run_rules(system), "M002")
     assert len(m002) == 1 and m002[0].data["allocatable"] == [[0x40A00000, 0x44C00000]]
     assert "cover only part" in m002[0].message
+
+
+def test_elf_option_gives_the_elf_extent_with_symbol_provenance(tmp_path) -> None:
+    import subprocess
+
+    from conftest import require_tool
+
+    src = tmp_path / "hv.S"
+    src.write_text(".globl skernel, __core_end, __hv_end\n.set skernel, 0x40400000\n"
+                   ".set __core_end, 0x40a00000\n.set __hv_end, 0x42000000\n")
+    elf = tmp_path / "hv.elf"
+    subprocess.run([require_tool("riscv64-linux-gnu-as"), str(src), "-o", str(elf)], check=True)
+    seed = Path(__file__).resolve().parents[2] / "hvcheck/demo/examples/triage/seed001-layout.yaml"
+    hv = load_layout(seed, elf=elf).hypervisor
+    assert hv is not None and (hv.start, hv.end) == (0x40400000, 0x42000000)
+    assert (hv.source.symbol, hv.end_source.symbol) == ("skernel", "__hv_end")

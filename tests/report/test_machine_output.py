@@ -21,6 +21,7 @@ SEED = str(EX / "layout" / "seed001-stomp.yaml")
 # One real invocation per subcommand (a new subcommand must add one: see the test below).
 INVOCATIONS: dict[str, list[str]] = {
     "layout": ["layout", SEED],
+    "map": ["map", SEED],
     "explain": ["explain", "0x40900010", "--layout", SEED],
     "changed": ["changed", SEED, str(ROOT / "README.md")],
     "fix": ["fix", SEED, "--strategy", "punch"],

@@ -11,7 +11,7 @@ from triage_helpers import DEMO, FIX, write
 from hvcheck.demo.scenario_triage import seed001_system
 from hvcheck.findings import Location
 from hvcheck.layout.model import Board, DeviceTreeFacts, Region, RegionKind, Span, System, Zone
-from hvcheck.triage.context import Context, _optional, load_context, use_system
+from hvcheck.triage.context import Context, load_context, use_system
 from hvcheck.triage.diagnose import diagnose
 from hvcheck.triage.scan import scan
 
@@ -24,10 +24,6 @@ def _ctx(system: object | None = None) -> Context:
     return ctx
 
 
-def _layout_rules() -> bool:
-    return _optional("hvcheck.layout.rules", "run_rules") is not None
-
-
 def _rules(findings) -> list[str]:
     return [f.rule for f in findings]
 
@@ -36,9 +32,8 @@ def test_t001_established_with_layout_and_cites_lines() -> None:
     findings = diagnose([scan(str(DEMO / "seed001-hvisor-console.log"))], _ctx(seed001_system()))
     t001 = fires(findings, "T001")
     assert len(t001) == 1
-    if _layout_rules():
-        assert sorted(_rules(findings)) == ["M001", "M002", "T001"]
-        assert t001[0].data["related_rules"] == ["M001", "M002"]
+    assert sorted(_rules(findings)) == ["M001", "M002", "T001"]
+    assert t001[0].data["related_rules"] == ["M001", "M002"]
     f = t001[0]
     assert f.data["confidence"] == "established"
     assert f.data["fault_address"] == 0x41A3F040
@@ -87,9 +82,8 @@ def test_t002_established_when_dt_memory_larger_than_mapping(tmp_path) -> None:
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x60000000))))
     assert _rules(findings)[0] == "T002" and findings[0].data["confidence"] == "established"
     fires(findings, "T002")
-    if _layout_rules():
-        assert _rules(findings) == ["T002", "M003"]       # the layout rule that explains it, cited
-        assert findings[0].data["related_rules"] == ["M003"]
+    assert _rules(findings) == ["T002", "M003"]       # the layout rule that explains it, cited
+    assert findings[0].data["related_rules"] == ["M003"]
     # the same fault with a device tree that does not claim the address: facts only
     findings = diagnose([scan(path)], _ctx(_zone_system((0x50000000, 0x58000000))))
     assert _rules(findings) == ["T005"]
@@ -158,7 +152,7 @@ def test_owners_resolved_in_t005(tmp_path) -> None:
     path = write(tmp_path, "EL2 Exception: Data Abort, ELR_EL2: 0x40412a3c, ESR_EL2: 0x96000006, FAR_EL2: 0x40c3f000\n")
     findings = diagnose([scan(path)], _ctx(seed001_system()))
     # FAR_EL2 is inside hvisor's pool: that is T001 (the address is hvisor's own memory)
-    assert _rules(findings) == (["T001", "M001", "M002"] if _layout_rules() else ["T001"])
+    assert _rules(findings) == ["T001", "M001", "M002"]
 
 
 def test_every_diagnosis_states_a_confidence_and_lines() -> None:
@@ -174,3 +168,35 @@ def test_cli_module_import_is_light() -> None:
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_serror_on_bare_metal_is_not_called_injected() -> None:
+    findings = diagnose([scan(str(FIX / "real" / "qcom541.log"))], load_context())
+    (t5,) = fires(findings, "T005")
+    assert "asynchronous SError" in t5.data["interpretation"]
+    assert "injecting an abort" not in t5.message and t5.data["arch"] == "aarch64"
+
+
+def test_synchronous_external_abort_in_a_guest_may_be_injected() -> None:
+    findings = diagnose([scan(str(FIX / "arm64-sea-6.x.log"))], load_context())
+    (t5,) = fires(findings, "T005")
+    assert "injecting an abort" in t5.data["interpretation"] and "linux,dummy-virt" in t5.message
+
+
+def test_nothing_recognised_names_the_formats_it_saw(tmp_path) -> None:
+    log = write(tmp_path, "[    0.000000] Booting Linux on physical CPU 0x0\nOpenSBI v1.3\nall fine\n")
+    (t5,) = fires(diagnose([scan(log)], load_context()), "T005")
+    assert t5.data["formats_seen"] == {"Linux kernel": 1, "OpenSBI": 1}
+    assert "not 'no fault'" in t5.message and "sbi_trap_error" in t5.message
+    clean(diagnose([scan(log)], load_context()), "T001")
+
+
+def test_hvisor_advice_only_for_an_hvisor_log(tmp_path) -> None:
+    xen = write(tmp_path, "(XEN) Xen version 4.17.2 (user@) (gcc) debug=n\n(XEN) Bootloader: GRUB 2.06\n"
+                          "[rustsbi] RustSBI version 0.3.1\nall fine\n", "xen.log")
+    (t5,) = fires(diagnose([scan(xen)], load_context()), "T005")
+    assert t5.data["formats_seen"] == {"Xen": 2, "RustSBI": 1}      # banner and "(XEN)" lines: one format
+    assert "LOG=" not in t5.message and "hvisor" not in t5.message.split("): ", 1)[1]
+    hv = write(tmp_path, "[INFO  0] (hvisor::arch::aarch64::trap:88) handle hvc, code 0x4\n", "hv.log")
+    (t5,) = fires(diagnose([scan(hv)], load_context()), "T005")
+    assert "LOG=" in t5.message and "hvisor" in t5.data["formats_seen"]

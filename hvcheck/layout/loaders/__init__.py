@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hvcheck.errors import InputError
+from hvcheck.inputs import refuse_special, special_kind
 from hvcheck.layout.model import System
 
 
@@ -113,6 +114,9 @@ def recognise(path: Path, min_score: int = 1) -> LayoutFormat:
         if score >= min_score and (best is None or score > best[0]):
             best = (score, fmt)
     if best is None:
+        kind = special_kind(path.stat().st_mode)
+        if kind is not None and kind != "a directory":
+            refuse_special(str(path), path.stat())
         accepted = "; ".join(f"{f.description}" for f in formats())
         raise InputError(str(path), f"not a layout this hvcheck reads (accepted: {accepted})")
     return best[1]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hvcheck.errors import InputError
 from hvcheck.findings import Location
-from hvcheck.inputs import read_capped
+from hvcheck.inputs import open_input, read_capped
 from hvcheck.intexpr import ExprError, evaluate
 from hvcheck.layout.model import Device, DeviceTreeFacts, Numbered, ReservedRange, Span
 from hvcheck.textio import decode_text
@@ -730,11 +730,8 @@ def read_devicetree(path: Path, include_dirs: list[Path] | None = None) -> Devic
     """Memory-related facts of a `.dts` or `.dtb` (decided by content: the FDT magic)."""
     path = Path(path)
     name = str(path)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4)
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    with open_input(path) as fh:   # a FIFO or a device is refused here instead of blocking
+        head = fh.read(4)
     if head == struct.pack(">I", FDT_MAGIC):
         data = read_capped(path, MAX_DT_BYTES, "device trees")
         root, memreserve = _parse_dtb(path, data)

@@ -6,12 +6,16 @@ the memory pool live after the image), so with the ELF nothing has to be estimat
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.inputs import open_input, read_stream
 
 MAX_ELF_BYTES = 512 << 20
 START_SYMBOLS = ("skernel", "__skernel", "_start_hv")
@@ -36,6 +40,26 @@ class HvExtent:
         return iter((self.start, self.core_end, self.end))
 
 
+def _open_seekable(path: Path) -> BinaryIO:
+    """pyelftools seeks: a regular file is read lazily in place (within the size limit); standard
+    input is read into memory first, within the same limit."""
+    name = str(path)
+    fh = open_input(path)
+    try:
+        seekable = fh.seekable()
+        size = os.fstat(fh.fileno()).st_size if seekable else 0
+    except (OSError, ValueError) as exc:
+        fh.close()
+        raise InputError(name, f"cannot read: {exc}") from None
+    if not seekable:
+        with fh:
+            return io.BytesIO(read_stream(fh, name, MAX_ELF_BYTES, "ELF files"))
+    if size > MAX_ELF_BYTES:
+        fh.close()
+        raise LimitExceeded(name, f"file is {size} bytes; the limit for ELF files is {MAX_ELF_BYTES}")
+    return fh
+
+
 def read_hv_extent(path: Path) -> HvExtent:
     """(skernel, __core_end or None, __hv_end) with ELF-symbol provenance; InputError on a
     truncated/garbage ELF or when the symbols are missing (e.g. a stripped binary)."""
@@ -44,13 +68,7 @@ def read_hv_extent(path: Path) -> HvExtent:
     from elftools.elf.sections import SymbolTableSection
 
     name = str(path)
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_ELF_BYTES:
-            raise LimitExceeded(name, f"file is {size} bytes; the limit for ELF files is {MAX_ELF_BYTES}")
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror}") from None
+    fh = _open_seekable(path)
     with fh:
         if fh.read(4) != b"\x7fELF":
             raise InputError(name, "not an ELF file (no \\x7fELF magic)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from hvcheck.errors import InputError
 from hvcheck.inputs import read_capped
+from hvcheck.units import MAX_NUMBER_DIGITS
 
 # json's string scanner (C-accelerated; not in the typeshed stubs).
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -149,6 +150,9 @@ class _Parser:
         if m is not None and m.end() > start:
             self.pos = m.end()
             s = m.group(0)
+            if len(s) > MAX_NUMBER_DIGITS:
+                raise InputError(self.path, f"number too large ({len(s)} characters; at most {MAX_NUMBER_DIGITS})",
+                                 self.line(start))
             return JValue(float(s) if any(ch in s for ch in ".eE") else int(s), line)
         raise self.fail(f"unexpected `{self.text[start:start + 10].splitlines()[0] if self.text[start:] else ''}`")
 

@@ -17,6 +17,10 @@ from hvcheck.textio import read_text
 
 MAX_LAYOUT_BYTES = 8 << 20  # a layout description larger than this is not a layout description
 MAX_NESTING = 64
+# YAML aliases (`*name`) repeat a node without repeating its text: "billion laughs" documents of
+# a few hundred bytes expand to billions of values. Expanded values are bounded by the text's
+# length (a value takes at least one character to write) plus this allowance for small files.
+MAX_ALIAS_EXPANSION = 10_000
 
 
 @dataclass
@@ -60,10 +64,23 @@ def read_located(path: Path) -> Node:
         raise InputError(name, "document nested too deeply") from None
     if root is None:
         raise InputError(name, "empty document", 1)
-    return _convert(root, name, 0)
+    return _Converter(name, len(text) + MAX_ALIAS_EXPANSION).convert(root, 0)
 
 
-def _convert(node: Any, path: str, depth: int) -> Node:
+class _Converter:
+    def __init__(self, path: str, budget: int) -> None:
+        self.path = path
+        self.left = budget
+
+    def convert(self, node: Any, depth: int) -> Node:
+        self.left -= 1
+        if self.left < 0:
+            raise LimitExceeded(self.path, "YAML aliases expand to more values than the document has characters "
+                                           "(an alias bomb?); write the values out", node.start_mark.line + 1)
+        return _convert(node, self.path, depth, self)
+
+
+def _convert(node: Any, path: str, depth: int, conv: _Converter) -> Node:
     import yaml
 
     line = node.start_mark.line + 1
@@ -77,10 +94,10 @@ def _convert(node: Any, path: str, depth: int) -> Node:
             key = key_node.value
             if key in out:
                 raise InputError(path, f"duplicate key {key!r}", key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, path, depth + 1)
+            out[key] = conv.convert(value_node, depth + 1)
         return Node(out, path, line)
     if isinstance(node, yaml.SequenceNode):
-        return Node([_convert(v, path, depth + 1) for v in node.value], path, line)
+        return Node([conv.convert(v, depth + 1) for v in node.value], path, line)
     # Scalars: booleans and null resolve; everything else stays as written, because numbers are
     # interpreted by the field that reads them (hex, `_` separators, size suffixes, and no
     # YAML 1.1 surprises such as 010 meaning 8).

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.findings import Location
+from hvcheck.inputs import read_head
 from hvcheck.layout.loaders import LoadOptions, Target
 from hvcheck.layout.loaders.located import Node, read_located
 from hvcheck.layout.model import (
@@ -231,17 +231,16 @@ def _estimated(node: Node, name: str, start: int, start_loc: Location) -> Hyperv
 
 
 def _hypervisor_from_elf(path: Path, name: str) -> Hypervisor:
-    try:
-        from hvcheck.layout.loaders.elf import read_hv_extent
-    except ImportError:
-        raise InputError(str(path), "reading the hypervisor ELF needs hvcheck.layout.loaders.elf") from None
-    extent: Any = read_hv_extent(path)
-    start, core_end, end = extent[0], extent[1], extent[2]
-    src = Location(str(path), symbol="skernel")
-    hv = Hypervisor(name, start, end, src, Location(str(path), symbol="__hv_end"))
-    if core_end is not None:
+    from hvcheck.layout.loaders.elf import read_hv_extent
+
+    extent = read_hv_extent(path)
+    start, end = extent.start.value, extent.end.value
+    src = extent.start.loc
+    hv = Hypervisor(name, start, end, src, extent.end.loc)
+    if extent.core_end is not None:
+        core_end = extent.core_end.value
         hv.parts = [HypervisorPart("image", start, core_end, src),
-                    HypervisorPart("per-CPU areas + pool", core_end, end, Location(str(path), symbol="__core_end"))]
+                    HypervisorPart("per-CPU areas + pool", core_end, end, extent.core_end.loc)]
     return hv
 
 
@@ -345,10 +344,8 @@ class NeutralFormat:
     def sniff(self, path: Path) -> int:
         if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml", ".json"):
             return 0
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(4096)
-        except OSError:
+        head = read_head(path, 4096)
+        if head is None:
             return 10  # let load() report why it cannot be read
         # The format key near the top makes it certain; a bare suffix is a weak claim that other
         # formats (an hvisor zone JSON inside a board) outrank.

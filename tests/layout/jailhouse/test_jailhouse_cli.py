@@ -135,3 +135,13 @@ def test_the_format_is_registered_and_sniffs_binaries_sources_and_trees(tmp_path
     with pytest.raises(InputError, match="not a layout"):
         loaders.recognise(other)
     assert {f.name for f in loaders.formats()} >= {"jailhouse", "hvisor", "neutral"}
+
+
+def test_map_draws_a_jailhouse_set_and_layout_json_carries_its_model(tmp_path: Path) -> None:
+    tree = _tree(tmp_path) / "configs" / "arm64"
+    files = [str(tree / n) for n in ("board-a.cell", "board-a-inmate-demo.cell", "board-a-linux-demo.cell")]
+    drawn = run_hvcheck("map", *files, "--format", "text")
+    assert drawn.returncode == 1, drawn.stderr            # the M004 overlap is drawn and fails the run
+    assert "M004" in drawn.stdout
+    model = _json(run_hvcheck("layout", *files, "--format", "json"))["layout"]
+    assert {z["name"] for z in model["zones"]} >= {"board-a-inmate-demo", "board-a-linux-demo"}  # type: ignore[index]

@@ -1,0 +1,506 @@
+"""Where a source line sits, from a real C parser (tree-sitter-c): its container (function, macro
+body, named struct/union/array initializer, struct/union/enum definition, or file scope with the
+nearest named declaration above), then the switch/case or initializer member inside it, and the
+#if/#ifdef conditions around it.
+
+Kernel C is not quite C to a parser: `#ifdef` branches that each open a brace, function-defining
+macros (`SYSCALL_DEFINE3(...) {`) and attribute macros (`__init`). Preprocessor lines are blanked
+before parsing (line numbers kept) and every `#if` chain is reduced to one branch so braces
+balance: the first branch, or — for a line that only exists in a later branch — the last one, in a
+second parse. Macro bodies and conditions are read lexically from the same pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from hvcheck.backport.model import Scope, ScopePart
+
+MAX_SCOPE_DEPTH = 64  # ancestors walked from a line's node to its container
+
+_PP_IF = re.compile(r"\s*#\s*(if|ifdef|ifndef)\b\s*(.*)")
+_PP_ELSE = re.compile(r"\s*#\s*(else|elif|elifdef|elifndef)\b\s*(.*)")
+_PP_END = re.compile(r"\s*#\s*endif\b")
+_PP_DEFINE = re.compile(r"\s*#\s*define\s+([A-Za-z_]\w*)")
+_PP_ANY = re.compile(r"\s*#")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level named thing with a body: what a change can land in."""
+
+    kind: str  # "function", "initializer", "type", "macro"
+    name: str
+    start: int  # 1-based first line
+    end: int  # 1-based last line
+    body: str = field(default="", repr=False)  # for rename matching (functions)
+
+
+@dataclass
+class Preprocessed:
+    first: list[str]  # every #if chain reduced to its first branch, directives blank
+    last: list[str]  # ... to its last branch
+    in_later_branch: list[bool]  # the line is blank in ``first`` because it is in a later branch
+    conditions: list[tuple[str, ...]]  # per line (0-based), the enclosing conditions
+    macros: list[Definition]  # #define extents (with continuation lines)
+
+
+def preprocess(lines: list[str]) -> Preprocessed:
+    """One pass over the lines: branch selection for both parses, conditions, macro extents. The
+    per-line entries share one tuple per region between directives (most lines only append a
+    reference), so a 15,000-line file costs a few milliseconds."""
+    macros: list[Definition] = []
+    # stack entries: [condition text, branch number, is include guard]; which branch is a chain's
+    # last is only known at its #endif, so branch selection is a second loop
+    stack: list[list[Any]] = []
+    chain_branches: list[int] = []
+    open_chains: list[tuple[int, int]] = []
+    cur_chains: tuple[tuple[int, int], ...] = ()
+    cur_conds: tuple[str, ...] = ()
+    chain_of_line: list[tuple[tuple[int, int], ...]] = []
+    conds: list[tuple[str, ...]] = []
+    directive: list[bool] = []
+    continuation = False
+    macro_start = -1
+    macro_name = ""
+    n = len(lines)
+    for i, line in enumerate(lines):
+        if not continuation and "#" not in line[:64]:
+            chain_of_line.append(cur_chains)
+            conds.append(cur_conds)
+            directive.append(False)
+            continue
+        if not continuation and not line.lstrip().startswith("#"):
+            chain_of_line.append(cur_chains)
+            conds.append(cur_conds)
+            directive.append(False)
+            continue
+        directive.append(True)
+        if continuation:
+            continuation = line.rstrip().endswith("\\")
+            if not continuation and macro_start >= 0:
+                macros.append(Definition("macro", macro_name, macro_start + 1, i + 1))
+                macro_start = -1
+            chain_of_line.append(cur_chains)
+            conds.append(cur_conds)
+            continue
+        changed = False
+        m_if = _PP_IF.match(line)
+        if m_if:
+            kind, expr = m_if.group(1), _norm(m_if.group(2).split("/*")[0].split("//")[0])
+            cond = {"ifdef": expr, "ifndef": f"!{expr}"}.get(kind, expr)
+            guard = kind == "ifndef" and i + 1 < n and bool(
+                re.match(rf"\s*#\s*define\s+{re.escape(expr)}\b", lines[i + 1])) and expr.upper() == expr
+            stack.append([cond, 0, guard])
+            chain_branches.append(1)
+            open_chains.append((len(chain_branches) - 1, 0))
+            changed = True
+        else:
+            m_else = _PP_ELSE.match(line)
+            if m_else:
+                if stack:
+                    prev = stack[-1][0]
+                    expr = _norm(m_else.group(2).split("/*")[0].split("//")[0])
+                    stack[-1][0] = f"!({prev})" if m_else.group(1) == "else" else (expr or f"!({prev})")
+                    stack[-1][1] += 1
+                    cid, _ = open_chains[-1]
+                    chain_branches[cid] += 1
+                    open_chains[-1] = (cid, stack[-1][1])
+                    changed = True
+            elif _PP_END.match(line):
+                if stack:
+                    stack.pop()
+                    open_chains.pop()
+                    changed = True
+            else:
+                m_def = _PP_DEFINE.match(line)
+                if m_def:
+                    macro_name = m_def.group(1)
+                    if line.rstrip().endswith("\\"):
+                        macro_start = i
+                    else:
+                        macros.append(Definition("macro", macro_name, i + 1, i + 1))
+        continuation = line.rstrip().endswith("\\")
+        if changed:
+            cur_chains = tuple(open_chains)
+            cur_conds = tuple(e[0] for e in stack if not e[2])
+        chain_of_line.append(cur_chains)
+        conds.append(cur_conds)
+    first: list[str] = []
+    last: list[str] = []
+    later: list[bool] = []
+    verdict: dict[int, tuple[bool, bool]] = {}  # per distinct chain tuple: (in first branches, in last branches)
+    for i, line in enumerate(lines):
+        if directive[i]:
+            first.append("")
+            last.append("")
+            later.append(False)
+            continue
+        chains = chain_of_line[i]
+        if not chains:
+            first.append(line)
+            last.append(line)
+            later.append(False)
+            continue
+        key = id(chains)
+        if key not in verdict:
+            verdict[key] = (all(b == 0 for _, b in chains), all(b == chain_branches[c] - 1 for c, b in chains))
+        in_first, in_last = verdict[key]
+        first.append(line if in_first else "")
+        last.append(line if in_last else "")
+        later.append(not in_first)
+    return Preprocessed(first, last, later, conds, macros)
+
+
+def blank_alternative_branches(lines: list[str]) -> list[str]:
+    """Keep the first branch of every #if chain, blank #else/#elif branches and all directives
+    (and their continuation lines). Line count and numbering stay the same."""
+    return preprocess(lines).first
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    import tree_sitter
+    import tree_sitter_c
+
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_c.language()))
+
+
+def _text(node: Any) -> str:
+    return str(node.text.decode("utf-8", "replace"))
+
+
+def _declarator_name(node: Any) -> str | None:
+    """The identifier a function_definition defines, through pointer/parenthesised declarators."""
+    decl = node.child_by_field_name("declarator")
+    while decl is not None:
+        if decl.type == "function_declarator":
+            inner = decl.child_by_field_name("declarator")
+            if inner is not None and inner.type == "identifier":
+                name = _text(inner)
+                params = decl.child_by_field_name("parameters")
+                if re.fullmatch(r"[A-Z][A-Z0-9_]*DEFINE[A-Z0-9_]*", name) and params is not None:
+                    first = _first_macro_arg(_text(params))
+                    return f"{name}({first})" if first else name
+                return name
+            decl = inner
+            continue
+        if decl.type in ("identifier", "field_identifier"):
+            return _text(decl)
+        nxt = decl.child_by_field_name("declarator")
+        if nxt is None:
+            for child in decl.children:
+                if child.type in ("function_declarator", "pointer_declarator", "parenthesized_declarator",
+                                  "identifier", "attributed_declarator", "array_declarator"):
+                    nxt = child
+                    break
+        decl = nxt
+    return None
+
+
+def _first_macro_arg(args: str) -> str:
+    inner = args.strip()[1:].split(",")[0].split(")")[0]
+    return inner.strip()
+
+
+def _macro_function_name(prev: Any) -> str | None:
+    """`SYSCALL_DEFINE2(name, ...)` followed by a top-level `{...}` block."""
+    text = _text(prev).strip().rstrip(";")
+    m = re.match(r"^(?:[\w\s\*]*\s)?([A-Za-z_]\w*)\s*\((.*)\)\s*$", text, re.S)
+    if not m:
+        return None
+    first = _first_macro_arg("(" + m.group(2) + ")")
+    return f"{m.group(1)}({first})" if first else m.group(1)
+
+
+_TOP_LEVEL = ("translation_unit", "ERROR", "preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif",
+              "linkage_specification", "declaration_list")
+
+
+def _type_name(spec: Any) -> str | None:
+    name = spec.child_by_field_name("name")
+    body = spec.child_by_field_name("body")
+    if body is None:
+        return None
+    kind = spec.type.split("_")[0]  # struct / union / enum
+    return f"{kind} {_text(name)}" if name is not None else None
+
+
+@dataclass
+class _Parsed:
+    tree: Any
+    definitions: list[Definition]  # sorted by start
+    starts: list[int]
+    named: list[tuple[int, str]]  # (line, name) of every top-level declaration, sorted: file-scope anchors
+    nodes: dict[tuple[int, int], Any]  # (start, end) of a definition -> its tree-sitter node
+
+
+def _parse(lines: list[str], macros: list[Definition]) -> _Parsed:
+    tree = _parser().parse("\n".join(lines).encode("utf-8", "replace"))
+    definitions: list[Definition] = []
+    named: list[tuple[int, str]] = [(m.start, m.name) for m in macros]
+    nodes: dict[tuple[int, int], Any] = {}
+
+    def add(kind: str, name: str, node: Any, start: int | None = None, body: str = "") -> None:
+        if not body and kind in ("type", "initializer"):
+            body = _text(node)  # for rename matching, as function bodies
+        d = Definition(kind, name, start if start is not None else node.start_point[0] + 1, node.end_point[0] + 1, body)
+        definitions.append(d)
+        nodes[(d.start, d.end)] = node
+
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        children = node.children
+        for i, child in enumerate(children):
+            t = child.type
+            if t == "function_definition":
+                name = _declarator_name(child) or "<unnamed>"
+                body = child.child_by_field_name("body")
+                add("function", name, child, body=_text(body) if body is not None else "")
+                named.append((child.start_point[0] + 1, name))
+                continue
+            if t == "compound_statement" and node.type in _TOP_LEVEL:
+                prev = children[i - 1] if i > 0 else None
+                if prev is not None and prev.type in ("expression_statement", "declaration", "ERROR"):
+                    macro_name = _macro_function_name(prev)
+                    if macro_name:
+                        add("function", macro_name, child, start=prev.start_point[0] + 1, body=_text(child))
+                        named.append((prev.start_point[0] + 1, macro_name))
+                        continue
+            if t in ("declaration", "type_definition") and node.type in _TOP_LEVEL:
+                _declaration(child, add, named)
+                continue
+            if t in ("struct_specifier", "union_specifier", "enum_specifier") and node.type in _TOP_LEVEL:
+                tname = _type_name(child)
+                if tname:
+                    add("type", tname, child)
+                    named.append((child.start_point[0] + 1, tname))
+                continue
+            if node.type in _TOP_LEVEL or t in _TOP_LEVEL:
+                stack.append(child)
+    definitions.sort(key=lambda d: (d.start, -d.end))
+    named.sort()
+    return _Parsed(tree, definitions, [d.start for d in definitions], named, nodes)
+
+
+def _declaration(decl: Any, add: Any, named: list[tuple[int, str]]) -> None:
+    """Top-level declaration: named initializers become definitions; struct/union/enum bodies
+    inside it too (`struct foo {...} x;`, typedefs); every declared name is a file-scope anchor."""
+    type_node = decl.child_by_field_name("type")
+    if type_node is not None and type_node.type in ("struct_specifier", "union_specifier", "enum_specifier"):
+        tname = _type_name(type_node)
+        if tname:
+            add("type", tname, type_node)
+    for child in decl.children:
+        if child.type == "init_declarator":
+            name = _declarator_name(child)
+            value = child.child_by_field_name("value")
+            if name and value is not None and value.type == "initializer_list":
+                add("initializer", name, decl)
+            if name:
+                named.append((decl.start_point[0] + 1, name))
+        elif child.type in ("identifier", "pointer_declarator", "array_declarator", "function_declarator",
+                            "type_identifier", "parenthesized_declarator"):
+            name = _identifier_in(child)
+            if name:
+                named.append((decl.start_point[0] + 1, name))
+
+
+def _identifier_in(node: Any) -> str | None:
+    """The first identifier down a declarator (`*foo`, `foo[3]`, `(*foo)(int)`, `foo(void)`)."""
+    depth = 0
+    while node is not None and depth < MAX_SCOPE_DEPTH:
+        depth += 1
+        if node.type in ("identifier", "type_identifier", "field_identifier"):
+            return _text(node)
+        nxt = node.child_by_field_name("declarator")
+        if nxt is None:
+            nxt = next((c for c in node.children if c.type in (
+                "identifier", "type_identifier", "pointer_declarator", "array_declarator", "function_declarator",
+                "parenthesized_declarator", "attributed_declarator")), None)
+        node = nxt
+    return None
+
+
+def _case_label(node: Any) -> str:
+    value = node.child_by_field_name("value")
+    return f"case {_norm(_text(value))}" if value is not None else "default"
+
+
+def switch_cases(node: Any) -> frozenset[str]:
+    cases: set[str] = set()
+    body = node.child_by_field_name("body")
+    stack = list(body.children) if body is not None else []
+    while stack:  # case labels of this switch, not of switches nested inside it
+        child = stack.pop()
+        if child.type == "case_statement":
+            cases.add(_case_label(child))
+            stack.extend(child.children)
+        elif child.type == "switch_statement":
+            continue
+        elif child.type in ("compound_statement", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
+                            "labeled_statement", "ERROR"):
+            stack.extend(child.children)
+    return frozenset(cases)
+
+
+def _switch_condition(node: Any) -> str:
+    cond = node.child_by_field_name("condition")
+    text = _norm(_text(cond)) if cond is not None else ""
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return text
+
+
+def _designator(pair: Any) -> str:
+    out = []
+    for child in pair.children:
+        if child.type == "field_designator":
+            out.append(_norm(_text(child)))
+        elif child.type == "subscript_designator":
+            out.append(_norm(_text(child)))
+    return "".join(out)
+
+
+@dataclass
+class SourceIndex:
+    """Parsed view of one file image; answers 'where is line N'."""
+
+    lines: list[str]
+    pre: Preprocessed
+    parsed: _Parsed
+    _alt: _Parsed | None = None
+
+    @property
+    def functions(self) -> list[Definition]:
+        return [d for d in self.parsed.definitions if d.kind == "function"]
+
+    def functions_named(self, name: str) -> list[Definition]:
+        return [d for d in self.parsed.definitions if d.kind == "function" and d.name == name]
+
+    def definitions_named(self, kind: str, name: str) -> list[Definition]:
+        found = [d for d in self.parsed.definitions if d.kind == kind and d.name == name]
+        return found + [m for m in self.pre.macros if kind == "macro" and m.name == name]
+
+    def _container(self, parsed: _Parsed, line: int) -> Definition | None:
+        k = bisect.bisect_right(parsed.starts, line)
+        best = None
+        # definitions are few hundred per file; walk back from the last one starting at or before
+        # the line while they could still contain it (nested definitions start later)
+        for d in reversed(parsed.definitions[max(0, k - 64):k]):
+            if d.start <= line <= d.end and (best is None or d.start >= best.start):
+                best = d
+        return best
+
+    def local_names(self, d: Definition) -> set[str]:
+        """The names a function declares itself: its parameters and every variable declared in its
+        body (any block, `for` headers too). Names declared through macros are not seen."""
+        node = self.parsed.nodes.get((d.start, d.end))
+        names: set[str] = set()
+        stack = [node] if node is not None else []
+        while stack:
+            n = stack.pop()
+            if n.type == "parameter_declaration":
+                found = _identifier_in(n.child_by_field_name("declarator"))
+                if found:
+                    names.add(found)
+            elif n.type == "declaration":
+                for decl in n.children_by_field_name("declarator"):
+                    found = _identifier_in(decl)
+                    if found:
+                        names.add(found)
+            stack.extend(n.children)
+        return names
+
+    def file_scope_names(self) -> set[str]:
+        """Names declared at file scope: declarations, definitions and macros."""
+        return {name for _, name in self.parsed.named} | {d.name for d in self.parsed.definitions}
+
+    def function_at(self, line: int) -> Definition | None:
+        d = self._container(self.parsed, line)
+        return d if d is not None and d.kind == "function" else None
+
+    def scope_at(self, line: int) -> Scope:
+        parsed = self.parsed
+        if 0 < line <= len(self.pre.in_later_branch) and self.pre.in_later_branch[line - 1]:
+            if self._alt is None:
+                self._alt = _parse(self.pre.last, self.pre.macros)
+            parsed = self._alt
+        conditions = self.pre.conditions[line - 1] if 0 < line <= len(self.pre.conditions) else ()
+        macro = next((m for m in self.pre.macros if m.start <= line <= m.end), None)
+        container = self._container(parsed, line)
+        if container is None:
+            if macro is not None:
+                return Scope((ScopePart("macro", macro.name, macro.start),), conditions)
+            k = bisect.bisect_right(parsed.named, (line, "\uffff"))
+            anchor = parsed.named[k - 1] if k else None
+            return Scope((ScopePart("file", anchor[1] if anchor else "", anchor[0] if anchor else 0),), conditions)
+        parts: list[ScopePart] = [ScopePart(container.kind, container.name, container.start)]
+        if macro is not None and container.kind == "function":
+            parts.append(ScopePart("macro", macro.name, macro.start))
+        cases: frozenset[str] = frozenset()
+        inner = self._inner_parts(parsed, container, line)
+        if inner is not None:
+            more, cases = inner
+            parts.extend(more)
+        return Scope(tuple(parts), conditions, cases)
+
+    def _inner_parts(self, parsed: _Parsed, container: Definition, line: int
+                     ) -> tuple[list[ScopePart], frozenset[str]] | None:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        col = len(text) - len(text.lstrip())
+        node = parsed.tree.root_node.descendant_for_point_range((line - 1, col), (line - 1, max(col, len(text) - 1)))
+        parts: list[ScopePart] = []
+        switch = None
+        cases: frozenset[str] = frozenset()
+        case = None
+        depth = 0
+        while node is not None and depth < MAX_SCOPE_DEPTH:
+            depth += 1
+            t = node.type
+            if container.kind == "function":
+                if t == "case_statement" and case is None and switch is None:
+                    case = _case_label(node)
+                if t == "switch_statement":
+                    switch = ScopePart("switch", _switch_condition(node), node.start_point[0] + 1)
+                    cases = switch_cases(node)
+                    break
+                if t == "function_definition":
+                    break
+            elif container.kind == "initializer":
+                # members that contain the line; a pair starting on the line is the change itself
+                if t == "initializer_pair" and node.start_point[0] < line - 1:
+                    name = _designator(node)
+                    if name:
+                        parts.insert(0, ScopePart("member", name, node.start_point[0] + 1))
+                if t == "declaration":
+                    break
+            elif container.kind == "type":
+                if t == "field_declaration" and node.start_point[0] < line - 1:
+                    fname = node.child_by_field_name("declarator")
+                    if fname is not None:
+                        parts.insert(0, ScopePart("member", "." + _norm(_text(fname)), node.start_point[0] + 1))
+                if t in ("struct_specifier", "union_specifier", "enum_specifier") and \
+                        node.start_point[0] + 1 == container.start:
+                    break
+            node = node.parent
+        if switch is not None:
+            parts.append(switch)
+            if case is not None:
+                parts.append(ScopePart("case", case))
+        return parts, cases
+
+
+def index_source(text: str) -> SourceIndex:
+    lines = text.split("\n")
+    pre = preprocess(lines)
+    return SourceIndex(lines, pre, _parse(pre.first, pre.macros))
