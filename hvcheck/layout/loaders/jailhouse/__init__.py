@@ -149,6 +149,8 @@ class JailhouseFormat:
             if source.is_tree(path):
                 return 60
             return 40 if tree.has_configs(path) else 0
+        if not path.is_file():
+            return 0                    # a FIFO or device: never opened here (reading it could block)
         if path.suffix in tree.SUFFIXES or path.suffix == "":
             return 90 if tree.config_kind(path) is not None else 0
         try:
