@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from hvcheck.cli import AreaCommand, common_options, config_default, finish
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, input_error_finding
 from hvcheck.units import hex_range, parse_int, parse_size
+
+if TYPE_CHECKING:
+    from hvcheck.layout.loaders import LoadOptions
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
@@ -35,35 +38,50 @@ def _size(text: str, what: str) -> int:
 
 
 @click.command(cls=AreaCommand, area="layout")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--board", metavar="BOARD", help="With an hvisor checkout: the board to check.")
-@click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout: check every board.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("--board", metavar="BOARD", help="With an hvisor checkout or a Jailhouse tree: the board (system "
+              "config) to check.")
+@click.option("--all", "all_boards", is_flag=True, help="With an hvisor checkout or a Jailhouse tree: check every "
+              "board (every system config with its cells).")
 @click.option("--elf", metavar="ELF", type=click.Path(dir_okay=False, path_type=Path), help="Linked hypervisor ELF: exact skernel/__hv_end.")
 @click.option("--root-dts", type=click.Path(path_type=Path), help="The root zone's device tree (override discovery).")
 @click.option("--image-size", help="Bounds for the estimated image size, MIN:MAX (default 2M:8M).")
 @click.option("--headroom", default="8M", show_default=True, help="Required gap after the hypervisor (M013).")
 @click.option("--cpus", type=click.IntRange(min=1), help="CPU count, where the hypervisor sizes its per-CPU areas "
               "by the CPUs it finds at boot (otherwise estimated and said so).")
+@click.option("--jailhouse-src", type=click.Path(path_type=Path),
+              help="Jailhouse source tree to build .c configs against (default: the tree they are in).")
+@click.option("--together", multiple=True, metavar="CELL,CELL[,...]",
+              help="Jailhouse: cells that run at the same time (repeatable); other cells are alternatives.")
+@click.option("--scenario", type=click.Path(path_type=Path),
+              help="Jailhouse: scenario file ('together A, B' and, for --all, 'pair SYSTEM: CELL ...' lines).")
 @common_options
-def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
-           image_size: str | None, headroom: str, cpus: int | None, fmt: str, output: str | None,
-           fail_on: str) -> int:
+def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Path | None, root_dts: Path | None,
+           image_size: str | None, headroom: str, cpus: int | None, jailhouse_src: Path | None,
+           together: tuple[str, ...], scenario: Path | None, fmt: str, output: str | None, fail_on: str) -> int:
     """Check the memory and resource layout of PATH (rules {rules}).
 
     PATH is a neutral layout file (YAML/JSON, `hvcheck docs layout-format`), an hvisor board
-    directory (platform/<arch>/<board>), or an hvisor checkout with --board NAME or --all.
+    directory (platform/<arch>/<board>), an hvisor checkout with --board NAME or --all, a
+    Jailhouse system config followed by its cell configs (.cell or .c; docs/jailhouse.md), or a
+    Jailhouse tree with --board NAME or --all.
     """
-    from hvcheck.layout.loaders import load_layout
+    from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
-    inputs = [str(path)]
+    path = paths[0]
+    inputs = [str(p) for p in paths]
     need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
     bounds = _image_size(config_default("image-size", image_size, inputs))
+    options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus,
+                                  jailhouse_src=jailhouse_src, together=together or None, scenario=scenario)
     if all_boards:
         if board or elf or root_dts:
             raise InputError(None, "--all checks every board; it cannot be combined with --board, --elf or --root-dts")
+        if len(paths) > 1:
+            raise InputError(str(paths[1]), "--all checks one tree; give a single PATH")
         layouts: list[dict[str, Any]] | None = [] if fmt == "json" else None
-        findings, checked, notes = _check_all(path, need, bounds, layouts, cpus)
+        findings, checked, notes = _check_all(path, need, options, layouts)
         if checked == 0:
             first = findings[0].message if findings else "no boards found"
             raise InputError(str(path), f"nothing could be checked: {first}")
@@ -72,8 +90,9 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
             extra["layouts"] = layouts
         return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout {path} --all", inputs=inputs,
                       preamble=_notes_text(notes), extra=extra)
-    _explain_directory_of_layouts(path)
-    system = load_layout(path, elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus)
+    if len(paths) == 1:
+        _explain_directory_of_layouts(path)
+    system = loaders.load_paths(list(paths), options)
     findings = run_rules(system, headroom=need)
     extra = {"notes": system.notes}
     if fmt == "json":  # the checked model itself (docs/layout-model.md), so others can draw or diff it
@@ -82,6 +101,7 @@ def layout(path: Path, board: str | None, all_boards: bool, elf: Path | None, ro
         extra["layout"] = export_system(system)
     return finish(findings, fmt=fmt, output=output, fail_on=fail_on, title=f"hvcheck layout: {system.name}", inputs=inputs,
                   preamble=_notes_text(system.notes), extra=extra)
+
 
 
 def _explain_directory_of_layouts(path: Path) -> None:
@@ -116,9 +136,8 @@ def _notes_text(notes: list[str]) -> str | None:
     return "loader notes:\n" + "\n".join(f"  - {n}" for n in notes)
 
 
-def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
-               layouts: list[dict[str, Any]] | None = None,
-               cpus: int | None = None) -> tuple[list[Finding], int, list[str]]:
+def _check_all(path: Path, headroom: int, options: LoadOptions,
+               layouts: list[dict[str, Any]] | None = None) -> tuple[list[Finding], int, list[str]]:
     """Every system under a tree (each board of an hvisor checkout, ...): an unreadable one is an
     E001 finding, not an abort. ``layouts``, when given, receives each loaded system's model."""
     from rich.console import Console
@@ -128,11 +147,10 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
     from hvcheck.layout import loaders
     from hvcheck.layout.rules import run_rules
 
-    fmt, targets = loaders.discover(path)
+    fmt, targets = loaders.discover(path, options)
     if len(targets) == 1 and targets[0].paths[0].resolve() == path.resolve():
         click.echo(f"note: {path} is a single {fmt.name} system; --all checks every one under a tree such as the "
                    "checkout root", err=True)
-    options = loaders.LoadOptions(image_size=bounds, cpus=cpus)
     findings: list[Finding] = []
     notes: list[str] = []
     checked = 0
@@ -146,6 +164,7 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
             except InputError as exc:
                 findings.append(input_error_finding(exc.path, exc.line, f"{target.name}: {exc.message}",
                                                     f"{rule_range('layout')} for {target.name}"))
+                notes.extend(f"[{target.name}] {n}" for n in target.notes)
                 progress.advance(task)
                 continue
             checked += 1
@@ -153,7 +172,7 @@ def _check_all(path: Path, headroom: int, bounds: tuple[int, int] | None,
                 from hvcheck.map.export import export_system
 
                 layouts.append({"name": target.name, "layout": export_system(system)})
-            notes.extend(f"[{target.name}] {n}" for n in system.notes)
+            notes.extend(f"[{target.name}] {n}" for n in (*target.notes, *system.notes))
             for f in run_rules(system, headroom=headroom):
                 f.message = f"[{target.name}] {f.message}"
                 f.data.setdefault("board", target.name)

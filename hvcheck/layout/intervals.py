@@ -5,15 +5,15 @@
 - :func:`overlapping_pairs_between`: the same between two families (A x B only).
 - :class:`IntervalIndex`: stabbing ("who owns this address") and overlap queries in
   O(log n + k) over an implicit balanced tree augmented with the subtree's maximum end.
-- :func:`union`, :func:`subtract`, :func:`intersect`: set algebra on lists of ranges.
+- :func:`union`, :func:`subtract`, :func:`intersect`: set algebra on lists of ranges;
+  :class:`Coverage`: what a fixed union misses of each of many queried ranges.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Generic, TypeVar
 
@@ -21,15 +21,29 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-@dataclass(frozen=True)
 class Interval(Generic[T]):
-    start: int
-    end: int
-    item: T
+    """[start, end) carrying an item. A plain slotted class, not a frozen dataclass: rules build one
+    per region per check (10^5 regions in a large Jailhouse set), and this constructor is about
+    three times cheaper. Treat instances as immutable."""
 
-    def __post_init__(self) -> None:
-        if self.end < self.start:
-            raise ValueError(f"interval end {self.end:#x} before start {self.start:#x}")
+    __slots__ = ("start", "end", "item")
+
+    def __init__(self, start: int, end: int, item: T) -> None:
+        if end < start:
+            raise ValueError(f"interval end {end:#x} before start {start:#x}")
+        self.start = start
+        self.end = end
+        self.item = item
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Interval) and (self.start, self.end, self.item) == (other.start, other.end,
+                                                                                     other.item)
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.item))
+
+    def __repr__(self) -> str:
+        return f"Interval({self.start:#x}, {self.end:#x}, {self.item!r})"
 
 
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
@@ -184,6 +198,32 @@ def subtract(ranges: Iterable[Range], holes: Iterable[Range]) -> list[Range]:
         if cur < e:
             out.append((cur, e))
     return out
+
+
+class Coverage:
+    """A union of ranges built once, answering "which parts of [start, end) does it miss" in
+    O(log n + k) per query (``subtract([(start, end)], ranges)`` re-sorts all of ``ranges`` each time)."""
+
+    def __init__(self, ranges: Iterable[Range]) -> None:
+        self.spans = union(ranges)
+        self._starts = [s for s, _ in self.spans]
+
+    def missing(self, start: int, end: int) -> list[Range]:
+        out: list[Range] = []
+        i = max(0, bisect_right(self._starts, start) - 1)
+        pos = start
+        while i < len(self.spans) and pos < end:
+            s, e = self.spans[i]
+            if s >= end:
+                break
+            if e > pos:
+                if s > pos:
+                    out.append((pos, s))
+                pos = e
+            i += 1
+        if pos < end:
+            out.append((pos, end))
+        return out
 
 
 def intersect(a: Iterable[Range], b: Iterable[Range]) -> list[Range]:

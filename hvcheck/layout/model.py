@@ -7,6 +7,7 @@ rules in :mod:`hvcheck.layout.rules` read it and never look at files.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -26,12 +27,17 @@ class RegionKind(enum.StrEnum):
     @property
     def is_mapped(self) -> bool:
         """Backed by a stage-2 mapping the guest can touch (everything but emulated windows)."""
-        return self is not RegionKind.EMULATED
+        return self != "emulated"
 
     @property
     def is_memory(self) -> bool:
         """Memory rather than device MMIO."""
-        return self in (RegionKind.RAM, RegionKind.SHARED, RegionKind.RESERVED, RegionKind.ROM)
+        return self in _MEMORY_KINDS
+
+
+# String values: a set lookup hashes like a str (rules ask this of every region, 10^5 times in a
+# large Jailhouse set; a tuple of members goes through Enum's slower class attribute lookups).
+_MEMORY_KINDS = frozenset({"ram", "shared", "reserved", "rom"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,15 @@ class Region:
     guest_start: int | None = None  # guest-physical start; None means identity
     label: str | None = None
     owner: str = ""     # the zone's name, filled in by Zone
+    # The root zone writes this zone's image into the region before the zone starts (Jailhouse
+    # LOADABLE): the root needs a writable mapping of it.
+    loadable: bool = False
+    # Accesses are trapped and forwarded by the hypervisor at byte granularity instead of being
+    # mapped at stage 2 (Jailhouse sub-page MMIO): no page granule applies, but the zone still
+    # reaches the physical range.
+    trapped: bool = False
+    # The zone's mapping allows writes (False for read-only shared sections as well as ROM).
+    writable: bool = True
 
     @property
     def end(self) -> int:
@@ -107,6 +122,9 @@ class Numbered:
 
     number: int
     source: Location
+    # The controller the number belongs to when a system has several that number independently
+    # (e.g. "IOAPIC 0xfec01000"); None: the system's one numbering.
+    domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,12 +162,53 @@ class Zone:
     irqs: list[Numbered] = field(default_factory=list)
     images: list[LoadImage] = field(default_factory=list)
     devicetree: DeviceTreeFacts | None = None
+    # Parts of this zone's configured regions that other zones take away while they exist (a
+    # Jailhouse root cell loses each non-root cell's memory when the cell is created). They are not
+    # in `regions`, which is the zone with every other zone created; the zone maps them before.
+    taken: list[Region] = field(default_factory=list)
+    # Parts of the zone's configuration the hypervisor (or its loader) refuses or silently ignores.
+    refusals: list[Refusal] = field(default_factory=list)
+    # This zone's ends of shared-memory links (Jailhouse ivshmem devices).
+    shared_memory: list[SharedMemoryEndpoint] = field(default_factory=list)
 
     def add_region(self, region: Region) -> Region:
-        region = Region(region.kind, region.start, region.size, region.source, region.guest_start,
-                        region.label, self.name)
+        if region.owner != self.name:
+            region = dataclasses.replace(region, owner=self.name)
         self.regions.append(region)
         return region
+
+
+@dataclass(frozen=True)
+class SharedMemoryEndpoint:
+    """One zone's end of a shared-memory link: which link (what the hypervisor connects the ends
+    by), which peer this end is, how many peers it expects, and the sections it maps for the link
+    in order (state table, read/write section, then one output section per peer; an absent
+    section has size 0)."""
+
+    link: str
+    peer: int
+    peers: int
+    sections: tuple[Region, ...]
+    source: Location
+    protocol: str = ""
+    # What the other ends must speak when it differs from `protocol` (a virtio back-end expects the
+    # front-end of the same device type); "" means the same.
+    peer_protocol: str = ""
+
+    @property
+    def expects(self) -> str:
+        return self.peer_protocol or self.protocol
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A configuration fact the hypervisor refuses (zone creation fails) or ignores (silently has
+    no effect), with where the refusal is in the hypervisor's own source."""
+
+    what: str            # "cell uses CPU 5, which the root cell does not have"
+    consequence: str     # "cell_create returns -EBUSY (hypervisor/control.c)"
+    source: Location
+    ignored: bool = False  # True: the hypervisor accepts the config but drops this part
 
 
 @dataclass(frozen=True)
@@ -192,6 +251,10 @@ class Hypervisor:
     estimate: Estimate | None = None
     base_alignment: int | None = None
     base_alignment_source: Location | None = None
+    # The extent is a fixed reservation the hypervisor's image, per-CPU data and pool are placed
+    # inside (Jailhouse hypervisor_memory; its driver refuses an image that does not fit), so the
+    # binary's growth cannot cross its end.
+    fixed_reservation: bool = False
 
     @property
     def span(self) -> Span:
@@ -207,6 +270,9 @@ class Device:
     start: int
     end: int
     source: Location
+    # The hypervisor drives or intercepts this device itself (GIC, IOMMU, the PCI config window,
+    # its debug console): a zone that maps it bypasses the hypervisor.
+    hypervisor_owned: bool = False
 
 
 @dataclass
@@ -244,10 +310,20 @@ class System:
     notes: list[str] = field(default_factory=list)
     # Inputs that could not be read; the checks that needed them did not run (each becomes an E001).
     input_problems: list[InputProblem] = field(default_factory=list)
+    # Pairs of zone names that never run at the same time (alternative configurations of the same
+    # CPUs); conflicts between them are not conflicts. Empty: every zone runs with every other.
+    never_together: set[frozenset[str]] = field(default_factory=set)
+    # What the hypervisor does with overlapping regions of one zone: "refused" (zone creation
+    # fails, hvisor) or "last-wins" (the later region's mapping overwrites, Jailhouse paging_create).
+    region_overlap: str = "refused"
 
     @property
     def root(self) -> Zone | None:
         return next((z for z in self.zones if z.root), None)
+
+    def can_run_together(self, a: str, b: str) -> bool:
+        """Whether zones ``a`` and ``b`` can exist at the same time."""
+        return a == b or frozenset((a, b)) not in self.never_together
 
     def all_regions(self) -> list[Region]:
         return [r for z in self.zones for r in z.regions]

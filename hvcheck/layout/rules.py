@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding, rule
 from hvcheck.layout import dtfacts
 from hvcheck.layout.intervals import (
+    Coverage,
     Interval,
     Range,
     intersect,
@@ -20,7 +22,7 @@ from hvcheck.layout.intervals import (
     subtract,
     union,
 )
-from hvcheck.layout.model import Estimate, Hypervisor, Region, RegionKind, System, Zone
+from hvcheck.layout.model import Estimate, Hypervisor, Region, RegionKind, SharedMemoryEndpoint, System, Zone
 from hvcheck.units import hex_range, human_size
 
 DEFAULT_HEADROOM = 8 << 20
@@ -232,7 +234,8 @@ def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M004
 
 
-_PRIVATE = (RegionKind.RAM, RegionKind.RESERVED)
+# Sets of the kinds' string values: membership hashes like a str (each rule asks it of every region).
+_PRIVATE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value})
 
 
 @layout_rule("M004", "private RAM of two zones overlaps", E)
@@ -241,7 +244,7 @@ def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
     out = []
     for a, b in overlapping_pairs(ivs):
         (za, ra), (zb, rb) = a.item, b.item
-        if za is zb:
+        if za is zb or not ctx.system.can_run_together(za.name, zb.name):
             continue
         s, e = max(ra.start, rb.start), min(ra.end, rb.end)
         data = {"zones": [za.name, zb.name], "overlap_start": s, "overlap_end": e}
@@ -282,21 +285,48 @@ def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
 @layout_rule("M005", "regions of one zone overlap physically or in guest-physical space", E)
 def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
     out = []
+    last_wins = ctx.system.region_overlap == "last-wins"
     for zone in ctx.system.zones:
         phys = [Interval(r.start, r.end, r) for r in zone.regions if r.kind.is_mapped]
         guest = [Interval(r.gstart, r.gend, r) for r in zone.regions]
         for space, ivs in (("physical", phys), ("guest-physical", guest)):
             for a, b in overlapping_pairs(ivs):
                 s, e = max(a.start, b.start), min(a.end, b.end)
+                data = {"zone": zone.name, "space": space, "overlap_start": s, "overlap_end": e}
+                if last_wins and _same_mapping(a.item, b.item):
+                    how = ("are the same range" if (a.start, a.end) == (b.start, b.end) else
+                           "nest" if _nested(a.item, b.item) else f"overlap by {_r(s, e)}")
+                    out.append(Finding(
+                        "M005",
+                        f"zone {zone.name}: {a.item.kind.value} {_r(a.start, a.end)} and {b.item.kind.value} "
+                        f"{_r(b.start, b.end)} {how} in {space} space with the same translation; the later entry's "
+                        "mapping and access rights win in the shared part", severity=Severity.WARNING,
+                        locations=[a.item.source, b.item.source], data={**data, "nested": True},
+                        fix="drop the duplicate, or split the outer region if the inner one needs other rights"))
+                    continue
                 out.append(Finding(
                     "M005",
                     f"zone {zone.name}: {a.item.kind.value} {_r(a.start, a.end)} and {b.item.kind.value} "
                     f"{_r(b.start, b.end)} overlap in {space} space by {_r(s, e)}; the stage-2 map is ambiguous "
-                    "(one mapping silently wins, or zone creation fails)",
-                    locations=[a.item.source, b.item.source],
-                    data={"zone": zone.name, "space": space, "overlap_start": s, "overlap_end": e},
+                    + ("(the later entry silently overwrites the earlier one's mapping)" if last_wins else
+                       "(one mapping silently wins, or zone creation fails)"),
+                    locations=[a.item.source, b.item.source], data=data,
                     fix="merge or split the regions so they are disjoint"))
     return out
+
+
+def _nested(a: Region, b: Region) -> bool:
+    inner, outer = (a, b) if a.size <= b.size else (b, a)
+    return outer.start <= inner.start and inner.end <= outer.end
+
+
+def _same_mapping(a: Region, b: Region) -> bool:
+    """Two regions with the same host-to-guest offset where the overlap changes nothing that matters:
+    one lies inside the other (a duplicate or a nested entry), or they are the same kind of mapping
+    with the same access."""
+    if a.gstart - a.start != b.gstart - b.start:
+        return False
+    return _nested(a, b) or (a.kind is b.kind and a.writable == b.writable and a.trapped == b.trapped)
 
 
 # ---------------------------------------------------------------- M006
@@ -305,15 +335,21 @@ def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
 @layout_rule("M006", "a RAM region overlaps a device window", E)
 def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
     devices = [Interval(d.start, d.end, d) for d in ctx.system.board.devices]
-    mem: list[Interval[tuple[str, Location, str]]] = [
-        Interval(r.start, r.end, (f"zone {z.name} {r.kind.value}", r.source, z.name))
-        for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
+    if not devices:
+        return []
+    mem: list[Interval[tuple[Zone | None, Region | None]]] = [
+        Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
     hv = ctx.system.hypervisor
     if hv is not None:
-        mem.append(Interval(hv.start, hv.end, (hv.name, hv.source, "")))
+        mem.append(Interval(hv.start, hv.end, (None, None)))
     out = []
     for m, d in overlapping_pairs_between(mem, devices):
-        what, src, zone = m.item
+        z, r = m.item
+        if z is not None and r is not None:
+            what, src = f"zone {z.name} {r.kind.value}", r.source
+        else:
+            assert hv is not None
+            what, src = hv.name, hv.source
         dev = d.item
         s, e = max(m.start, d.start), min(m.end, d.end)
         finding = Finding(
@@ -323,7 +359,7 @@ def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
             locations=[src, dev.source],
             data={"owner": what, "device": dev.name, "overlap_start": s, "overlap_end": e},
             fix="shrink or move the RAM region so it stops before the device window")
-        out.append(ctx.holds_if_end_above(finding, s) if hv is not None and not zone
+        out.append(ctx.holds_if_end_above(finding, s) if hv is not None and z is None
                    else finding)
     return out
 
@@ -371,7 +407,7 @@ def m008_load_address(ctx: Context) -> list[Finding]:
                 problems.append(f"it overlaps {hv.name} {_r(hv.start, hv.end)}")
             inside_own = not outside
             for other in ctx.system.zones:
-                if other is zone:
+                if other is zone or not ctx.system.can_run_together(zone.name, other.name):
                     continue
                 if other.root and not zone.root and inside_own:
                     continue  # the root maps this zone's RAM so its loader can write the image (M004 judges that)
@@ -408,8 +444,10 @@ def m009_alignment(ctx: Context) -> list[Finding]:
     out = []
     for zone in ctx.system.zones:
         for r in zone.regions:
-            if not r.kind.is_mapped:
-                continue  # emulated windows are trapped, never mapped: no granule applies
+            if not r.kind.is_mapped or r.trapped:
+                continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
+            if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
+                continue
             bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
             if bad:
                 out.append(Finding(
@@ -433,19 +471,34 @@ def m009_alignment(ctx: Context) -> list[Finding]:
 # ---------------------------------------------------------------- M010 / M011
 
 
-def _duplicates(ctx: Context, attr: str) -> dict[int, list[tuple[Zone, Location]]]:
-    seen: dict[int, list[tuple[Zone, Location]]] = defaultdict(list)
+Key = tuple[int, str]
+
+
+def _duplicates(ctx: Context, attr: str) -> dict[Key, list[tuple[Zone, Location]]]:
+    """Numbers (in their domain) held by two zones that can run together, with those zones."""
+    seen: dict[Key, list[tuple[Zone, Location]]] = defaultdict(list)
     for zone in ctx.system.zones:
         for n in getattr(zone, attr):
-            if not any(z is zone for z, _ in seen[n.number]):
-                seen[n.number].append((zone, n.source))
-    return {k: v for k, v in seen.items() if len(v) > 1}
+            key = (n.number, n.domain or "")
+            if not any(z is zone for z, _ in seen[key]):
+                seen[key].append((zone, n.source))
+    can = ctx.system.can_run_together
+    out = {}
+    for key, owners in seen.items():
+        clash = [(z, loc) for z, loc in owners if any(o is not z and can(z.name, o.name) for o, _ in owners)]
+        if len(clash) > 1:
+            out[key] = clash
+    return out
+
+
+def _in_domain(key: Key) -> str:
+    return f" of {key[1]}" if key[1] else ""
 
 
 @layout_rule("M010", "a CPU in two zones, or a CPU the board does not have", E)
 def m010_cpus(ctx: Context) -> list[Finding]:
     out = []
-    for cpu, owners in sorted(_duplicates(ctx, "cpus").items()):
+    for (cpu, _), owners in sorted(_duplicates(ctx, "cpus").items()):
         out.append(Finding(
             "M010", f"CPU {cpu} is assigned to zones {', '.join(z.name for z, _ in owners)}",
             locations=[loc for _, loc in owners], data={"cpu": cpu, "zones": [z.name for z, _ in owners]},
@@ -465,10 +518,11 @@ def m010_cpus(ctx: Context) -> list[Finding]:
 @layout_rule("M011", "an interrupt assigned to two zones", W)
 def m011_irqs(ctx: Context) -> list[Finding]:
     return [Finding(
-        "M011", f"interrupt {irq} is assigned to zones {', '.join(z.name for z, _ in owners)}",
-        locations=[loc for _, loc in owners], data={"irq": irq, "zones": [z.name for z, _ in owners]},
+        "M011", f"interrupt {key[0]}{_in_domain(key)} is assigned to zones {', '.join(z.name for z, _ in owners)}",
+        locations=[loc for _, loc in owners],
+        data={"irq": key[0], "zones": [z.name for z, _ in owners], **({"controller": key[1]} if key[1] else {})},
         fix="route each interrupt to one zone (or make sure the sharing is intended and emulated)")
-        for irq, owners in sorted(_duplicates(ctx, "irqs").items())]
+        for key, owners in sorted(_duplicates(ctx, "irqs").items())]
 
 
 # ---------------------------------------------------------------- M012
@@ -481,16 +535,17 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
         return []  # E003 says the check could not run
     ram = union((m.start, m.end) for m in board.memory)
     io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
+    ram_cover, all_cover = Coverage(ram), Coverage(ram + io)
     out = []
     for zone in ctx.system.zones:
         for r in zone.regions:
             if r.kind.is_memory:
-                allowed, what = ram, "the board's memory"
+                allowed, what = ram_cover, "the board's memory"
             elif r.kind is RegionKind.IO and board.io:
-                allowed, what = union(ram + io), "the board's memory and I/O ranges"
+                allowed, what = all_cover, "the board's memory and I/O ranges"
             else:
                 continue
-            missing = subtract([(r.start, r.end)], allowed)
+            missing = allowed.missing(r.start, r.end)
             if missing:
                 out.append(Finding(
                     "M012",
@@ -507,8 +562,8 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
 @layout_rule("M013", "too little headroom between the hypervisor's end and the next owner", W)
 def m013_headroom(ctx: Context) -> list[Finding]:
     hv = ctx.system.hypervisor
-    if hv is None:
-        return []
+    if hv is None or hv.fixed_reservation:
+        return []  # a fixed reservation: the image grows inside it, and its loader refuses one that does not fit
     candidates: list[tuple[int, str, Location]] = []
     for zone in ctx.system.zones:
         for r in zone.regions:
@@ -575,6 +630,186 @@ def m014_estimated_extent(ctx: Context) -> list[Finding]:
 
 def _key(f: Finding) -> tuple[str, tuple[str, ...]]:
     return f.rule, tuple(str(loc) for loc in f.locations if loc.detail is None)
+
+
+# ---------------------------------------------------------------- M015
+
+
+_WRITABLE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value, RegionKind.SHARED.value,
+                       RegionKind.IO.value})
+
+
+@layout_rule("M015", "a loadable region the root zone cannot write", E)
+def m015_loadable_not_writable_by_root(ctx: Context) -> list[Finding]:
+    root = ctx.system.root
+    out = []
+    cover = Coverage((r.start, r.end) for r in (root.regions + root.taken)
+                     if r.kind in _WRITABLE and r.writable) if root else Coverage([])
+    for zone in ctx.system.zones:
+        if zone.root:
+            continue
+        for r in zone.regions:
+            if not r.loadable:
+                continue
+            if r.kind is RegionKind.ROM or not r.writable:
+                out.append(Finding(
+                    "M015",
+                    f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not writable, so no image "
+                    "can be loaded into it (the loader needs the region writable as well as loadable)",
+                    locations=[r.source], data={"zone": zone.name, "start": r.start, "end": r.end, "writable": False},
+                    fix="add write access to the region, or drop its loadable flag"))
+                continue
+            if root is None:
+                continue
+            missing = cover.missing(r.start, r.end)
+            if missing:
+                out.append(Finding(
+                    "M015",
+                    f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not backed by writable memory "
+                    f"of the root zone {root.name} at {_ranges_text(missing)}: the root writes the image through its own "
+                    "mapping, which the hypervisor lends back only where the root's configuration covers the region, "
+                    "so loading there faults in the root (or the image silently stays incomplete)",
+                    locations=[r.source, root.source],
+                    data={"zone": zone.name, "root": root.name, "start": r.start, "end": r.end,
+                          "missing": [list(x) for x in missing]},
+                    fix=f"add {_ranges_text(missing)} to a writable memory region of the root zone"))
+    return out
+
+
+def _label(r: Region) -> str:
+    return f" ('{r.label}')" if r.label else ""
+
+
+# ---------------------------------------------------------------- M016
+
+
+@layout_rule("M016", "a zone maps a device the hypervisor owns", E)
+def m016_zone_maps_hypervisor_device(ctx: Context) -> list[Finding]:
+    owned = [Interval(d.start, d.end, d) for d in ctx.system.board.devices if d.hypervisor_owned]
+    if not owned:
+        return []
+    io = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
+          if r.kind == "io"]
+    out = []
+    for a, d in overlapping_pairs_between(io, owned):
+        zone, r = a.item
+        dev = d.item
+        s, e = max(a.start, d.start), min(a.end, d.end)
+        if dev.kind == "console":
+            severity = Severity.NOTE if zone.root else Severity.WARNING
+            why = ("the zone and the hypervisor both drive the console: output interleaves, and the zone can "
+                   "reprogram it under the hypervisor (its panic messages may be lost)")
+        else:
+            severity = Severity.ERROR
+            why = ("the zone reaches the device directly instead of through the hypervisor's interception, so it "
+                   "can reconfigure what the hypervisor relies on for isolation")
+        out.append(Finding(
+            "M016",
+            f"zone {zone.name} maps {r.kind.value} {_r(r.start, r.end)}{_label(r)} over {dev.name} "
+            f"{_r(dev.start, dev.end)} (overlap {_r(s, e)}), which the hypervisor owns: {why}",
+            locations=[r.source, dev.source], severity=severity,
+            data={"zone": zone.name, "device": dev.name, "kind": dev.kind, "overlap_start": s, "overlap_end": e},
+            fix=f"cut {_r(s, e)} out of the region"))
+    return out
+
+
+# ---------------------------------------------------------------- M017
+
+
+@layout_rule("M017", "a zone takes memory another zone uses as shared memory", E)
+def m017_private_over_shared(ctx: Context) -> list[Finding]:
+    private = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
+    shared = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
+              if r.kind == "shared"]
+    out = []
+    for a, b in overlapping_pairs_between(private, shared):
+        (za, ra), (zb, rb) = a.item, b.item
+        if za is zb or za.root or not ctx.system.can_run_together(za.name, zb.name):
+            continue  # the root keeping memory a zone declares shared is the zone's own choice (ROOTSHARED)
+        s, e = max(a.start, b.start), min(a.end, b.end)
+        out.append(Finding(
+            "M017",
+            f"zone {za.name} maps {_r(ra.start, ra.end)}{_label(ra)} as its private memory, but zone {zb.name} uses "
+            f"{_r(rb.start, rb.end)}{_label(rb)} as shared memory (overlap {_r(s, e)}): creating {za.name} takes the "
+            f"range away from {zb.name} (or both write it, each believing it its own)",
+            locations=[ra.source, rb.source],
+            data={"zone": za.name, "shared_with": zb.name, "overlap_start": s, "overlap_end": e},
+            fix=f"declare the region shared in zone {za.name} too, or move it off the shared memory"))
+    return out
+
+
+# ---------------------------------------------------------------- M018
+
+
+@layout_rule("M018", "the hypervisor refuses or ignores part of a zone's configuration", E)
+def m018_refused_configuration(ctx: Context) -> list[Finding]:
+    out = []
+    for zone in ctx.system.zones:
+        for ref in zone.refusals:
+            out.append(Finding(
+                "M018",
+                f"zone {zone.name}: {ref.what}; {ref.consequence}",
+                locations=[ref.source, zone.source] if ref.source != zone.source else [ref.source],
+                data={"zone": zone.name, "ignored": ref.ignored},
+                fix="correct the configuration so the hypervisor accepts it as written"))
+    return out
+
+
+# ---------------------------------------------------------------- M019
+
+
+@layout_rule("M019", "the ends of a shared-memory link disagree", E)
+def m019_shared_memory_link(ctx: Context) -> list[Finding]:
+    links: dict[str, list[tuple[Zone, SharedMemoryEndpoint]]] = defaultdict(list)
+    for zone in ctx.system.zones:
+        for ep in zone.shared_memory:
+            links[ep.link].append((zone, ep))
+    out = []
+    can = ctx.system.can_run_together
+    for link, ends in sorted(links.items()):
+        for (za, a), (zb, b) in itertools.combinations(ends, 2):
+            if za is zb or not can(za.name, zb.name):
+                continue
+            problems = _link_problems(a, b, za.name, zb.name)
+            data = {"link": link, "zones": [za.name, zb.name], "peers": [a.peer, b.peer]}
+            for text, severity in problems:
+                out.append(Finding(
+                    "M019", f"{link}: {text}", locations=[a.source, b.source], severity=severity, data=data,
+                    fix="give every end of the link the same peer count, distinct peer ids and the same memory "
+                        "sections"))
+        for zone, ep in ends:
+            if ep.peer >= ep.peers:
+                out.append(Finding(
+                    "M019", f"{link}: zone {zone.name} is peer {ep.peer} but its end counts {ep.peers} peer(s), so "
+                    "its own output section is not part of the link it describes",
+                    locations=[ep.source], data={"link": link, "zone": zone.name, "peer": ep.peer, "peers": ep.peers}))
+    return out
+
+
+def _section_name(i: int) -> str:
+    return ("state table", "read/write section")[i] if i < 2 else f"output section of peer {i - 2}"
+
+
+def _link_problems(a: SharedMemoryEndpoint, b: SharedMemoryEndpoint, na: str,
+                   nb: str) -> list[tuple[str, Severity]]:
+    out: list[tuple[str, Severity]] = []
+    if a.peer == b.peer:
+        out.append((f"zones {na} and {nb} are both peer {a.peer}: the second one to be created is refused (the "
+                    "link's slot is taken)", Severity.ERROR))
+    if a.peers != b.peers:
+        out.append((f"zone {na} expects {a.peers} peer(s), zone {nb} {b.peers}: they size the state table and "
+                    "signal each other differently, and the output sections beyond the smaller count are described "
+                    "on one side only", Severity.ERROR))
+    for i in range(min(len(a.sections), len(b.sections))):
+        sa, sb = a.sections[i], b.sections[i]
+        if (sa.start, sa.size) != (sb.start, sb.size) and (sa.size or sb.size):
+            out.append((f"the {_section_name(i)} is {_r(sa.start, sa.end) if sa.size else 'absent'} in zone {na} but "
+                        f"{_r(sb.start, sb.end) if sb.size else 'absent'} in zone {nb}: the two ends do not share "
+                        "that memory", Severity.ERROR))
+    if a.expects != b.protocol or b.expects != a.protocol:
+        out.append((f"zone {na} speaks protocol {a.protocol or 'undefined'}, zone {nb} {b.protocol or 'undefined'}: "
+                    "their drivers will not talk to each other", Severity.WARNING))
+    return out
 
 
 

@@ -10,7 +10,6 @@ without a row here fails ``test_every_file_option_is_covered``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import select
@@ -27,11 +26,14 @@ CLEAN_BOARD = ROOT / "tests/fixtures/hvisor/repo/platform/aarch64/clean"
 LAYOUT = ROOT / "hvcheck/demo/examples/layout/seed001-stomp.yaml"
 PATCH = ROOT / "hvcheck/demo/examples/backport/upstream.patch"
 LOG = ROOT / "hvcheck/demo/examples/triage/seed002-qemu-int.log"
+JAILHOUSE_C = ROOT / "tests/fixtures/jailhouse/tree/configs/arm64/demo.c"
 PROBE = ROOT / "hvcheck/demo/examples/kvm/seed000-uos-5.10-probe.json"
 
 # (command, parameter name, argv with {p} where the hostile input goes)
 SLOTS: list[tuple[str, str, list[str]]] = [
-    ("layout", "path", ["layout", "{p}"]),
+    ("layout", "paths", ["layout", "{p}"]),
+    ("layout", "jailhouse_src", ["layout", str(JAILHOUSE_C), "--jailhouse-src", "{p}"]),
+    ("layout", "scenario", ["layout", str(JAILHOUSE_C), "--scenario", "{p}"]),
     ("layout", "elf", ["layout", str(CLEAN_BOARD), "--elf", "{p}"]),
     ("layout", "root_dts", ["layout", str(CLEAN_BOARD), "--root-dts", "{p}"]),
     ("layout", "config", ["layout", str(LAYOUT), "--config", "{p}"]),
@@ -75,20 +77,6 @@ STRING_FILES = {("backport", "upstream"), ("backport", "backport"), ("triage", "
 # the only demand on it is the general one: no hang, and exit 2 only with one error line.
 NOT_READ = {("changed", "files")}
 
-
-def _known_gap(command: str, param: str, kind: str) -> bool:
-    """Hostile inputs still mishandled on main, fixed on the triage branch (its log reader refuses
-    special files; its --elf goes through hvcheck.layout.loaders.elf). Each gap closes itself
-    when that code lands."""
-    from hvcheck.triage import source
-
-    if command != "triage":
-        return False
-    if param == "logs" and kind in ("fifo", "dev-zero", "dev-urandom"):
-        return not hasattr(source, "refuse_blocking_special_file")
-    if param == "elf" and kind == "fifo":
-        return importlib.util.find_spec("hvcheck.triage.hvelf") is not None
-    return False
 
 
 def _fifo(tmp: Path) -> str:
@@ -193,8 +181,6 @@ def test_every_file_option_is_covered() -> None:
 def test_hostile_input_is_one_error_line(tmp_path: Path, command: str, param: str, argv: list[str]) -> None:
     failures = []
     for kind, make in HOSTILE.items():
-        if _known_gap(command, param, kind):
-            continue
         path = make(tmp_path)
         code, stderr, seconds = run_cli([a.replace("{p}", path) for a in argv])
         lines = stderr.splitlines()

@@ -8,8 +8,8 @@ A format is a module (or package) in this package that defines ``FORMAT``, an ob
 - ``sniff(path) -> int``: how sure it is that ``path`` is its input (0 = not mine; a file *inside* a
   tree the format owns may score higher than a bare suffix match);
 - ``load(paths, options) -> System``: the model (raises ``InputError`` for bad input);
-- ``discover(path) -> list[Target]``: for `--all`, the independent systems under a tree (boards,
-  board sets); ``[]`` when the path is not such a tree.
+- ``discover(path, options) -> list[Target]``: for `--all`, the independent systems under a tree
+  (boards, board sets); ``[]`` when the path is not such a tree.
 
 Formats are found by scanning this package, so a new format is one new module or subpackage here
 (plus its fixtures and tests): the rules, fix planning, reporters and the map never change.
@@ -38,6 +38,9 @@ class LoadOptions:
     root_dts: Path | None = None                 # override the root zone's device tree
     image_size: tuple[int, int] | None = None    # bounds for an estimated image size
     cpus: int | None = None                      # CPU count where the layout depends on it
+    jailhouse_src: Path | None = None            # Jailhouse source tree to build .c configs against
+    together: tuple[str, ...] | None = None      # groups of cells that run at the same time ("A,B,C")
+    scenario: Path | None = None                 # scenario file: which cells run together / go with a system
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -50,6 +53,7 @@ class Target:
     name: str
     paths: tuple[Path, ...]
     root: Path | None = None   # the tree it was found in (some formats resolve shared files from it)
+    notes: tuple[str, ...] = ()  # how discovery put it together (pairing), reported with its results
 
 
 class LayoutFormat(Protocol):
@@ -61,13 +65,14 @@ class LayoutFormat(Protocol):
 
     def load(self, paths: Sequence[Path], options: LoadOptions) -> System: ...
 
-    def discover(self, path: Path) -> list[Target]: ...
+    def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]: ...
 
     def load_target(self, target: Target, options: LoadOptions) -> System: ...
 
 
 OPTION_FLAGS = {"elf": "--elf", "board": "--board", "root_dts": "--root-dts", "image_size": "--image-size",
-                "cpus": "--cpus"}
+                "cpus": "--cpus", "jailhouse_src": "--jailhouse-src", "together": "--together",
+                "scenario": "--scenario"}
 
 _FORMATS: list[LayoutFormat] | None = None
 
@@ -145,10 +150,11 @@ def system_of(path: Path) -> tuple[LayoutFormat, Path] | None:
     return fmt, (finder(path) if finder is not None else path)
 
 
-def discover(path: Path) -> tuple[LayoutFormat, list[Target]]:
+def discover(path: Path, options: LoadOptions = LoadOptions()) -> tuple[LayoutFormat, list[Target]]:
     """For `--all`: the format of the tree at ``path`` and every system under it."""
     fmt = recognise(path)
-    targets = fmt.discover(Path(path))
+    check_options(fmt, path, options)
+    targets = fmt.discover(Path(path), options)
     if not targets:
         raise InputError(str(path), f"--all needs a tree with several systems; {fmt.description} has none here")
     return fmt, targets

@@ -357,7 +357,7 @@ class NeutralFormat:
             raise InputError(str(paths[1]), "a neutral layout is one file; give one path")
         return load_neutral(paths[0], elf=options.elf)
 
-    def discover(self, path: Path) -> list[Target]:
+    def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]:
         return []
 
     def load_target(self, target: Target, options: LoadOptions) -> System:

@@ -78,7 +78,7 @@ class HvisorFormat:
             return board_of_file(path) or path
         return path
 
-    def discover(self, path: Path) -> list[Target]:
+    def discover(self, path: Path, options: LoadOptions | None = None) -> list[Target]:
         if path.is_file():
             return []
         # A board directory given alone: its repository root is found by walking up.
