@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from hvcheck.layout.loaders import LoadOptions
 
 
-def _image_size(text: str | None) -> tuple[int, int] | None:
+def image_size_option(text: str | None) -> tuple[int, int] | None:
+    """--image-size MIN:MAX (or one size) as bounds; InputError naming the option."""
     if text is None:
         return None
     try:
@@ -30,7 +31,8 @@ def _image_size(text: str | None) -> tuple[int, int] | None:
     return lo, hi
 
 
-def _size(text: str, what: str) -> int:
+def size_option(text: str, what: str) -> int:
+    """A size option (--headroom ...); InputError naming the option."""
     try:
         return parse_size(text)
     except ValueError:
@@ -71,8 +73,8 @@ def layout(paths: tuple[Path, ...], board: str | None, all_boards: bool, elf: Pa
 
     path = paths[0]
     inputs = [str(p) for p in paths]
-    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
-    bounds = _image_size(config_default("image-size", image_size, inputs))
+    need = size_option(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    bounds = image_size_option(config_default("image-size", image_size, inputs))
     options = loaders.LoadOptions(elf=elf, board=board, root_dts=root_dts, image_size=bounds, cpus=cpus,
                                   jailhouse_src=jailhouse_src, together=together or None, scenario=scenario)
     if all_boards:
@@ -231,7 +233,7 @@ def changed(files: tuple[Path, ...], headroom: str, fmt: str, output: str | None
     from hvcheck.layout.rules import run_rules
 
     inputs = [str(f) for f in files] or None
-    need = _size(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
+    need = size_option(str(config_default("headroom", headroom, inputs, "8M")), "--headroom")
     systems: dict[Path, Any] = {}
     skipped = []
     for f in files:

@@ -23,7 +23,7 @@ from hvcheck.cli import (
 )
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding
-from hvcheck.units import parse_size
+from hvcheck.layout.cli import image_size_option, size_option
 
 # Drawn by hvcheck.map.render; every other format is a report of the findings, as for any command.
 DRAWN_FORMATS = ("html", "svg", "text")
@@ -31,24 +31,6 @@ MAP_FORMATS = (*FORMAT_CHOICES, "html", "svg")
 _SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".svg": "svg", ".json": "json", ".txt": "text"}
 
 
-def _size(text: str, what: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError:
-        raise InputError(None, f"{what} {text!r} is not a size (e.g. 8M, 0x800000)") from None
-
-
-def _image_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        lo_text, hi_text = text.split(":", 1) if ":" in text else (text, text)
-        lo, hi = parse_size(lo_text), parse_size(hi_text)
-    except ValueError:
-        raise InputError(None, f"--image-size {text!r}: expected MIN:MAX such as 2M:8M") from None
-    if lo > hi or lo < 0:
-        raise InputError(None, f"--image-size {text!r}: MIN must not exceed MAX")
-    return lo, hi
 
 
 def _suppressed_text(suppressed: list[Finding]) -> str:
@@ -98,8 +80,8 @@ def map_command(paths: tuple[Path, ...], board: str | None, all_boards: bool, el
 
     fmt = choose_format(fmt, output)
     checked = [str(p) for p in paths]
-    need = _size(str(config_default("headroom", headroom, checked, "8M")), "--headroom")
-    bounds = _image_size(config_default("image-size", image_size, checked))
+    need = size_option(str(config_default("headroom", headroom, checked, "8M")), "--headroom")
+    bounds = image_size_option(config_default("image-size", image_size, checked))
     inputs: list[MapInput] = []
     path = paths[0]
     if all_boards:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from hvcheck.triage.facts import Address, Fault
-from hvcheck.triage.reader import Reader, ev
+from hvcheck.triage.reader import BlockReader, ev
 from hvcheck.triage.source import LogLine
 
 MAX_BLOCK_LINES = 60
@@ -25,20 +25,11 @@ _PAIR = re.compile(r"\b([A-Z][A-Z0-9]{1,6})=0x([0-9A-Fa-f]{1,16})\b")
 _STACK = re.compile(r"Host Stack: CPU_ID = (\d{1,4})")
 
 
-class AcrnReader(Reader):
+class AcrnReader(BlockReader):
     name = "acrn"
     anchors = (b"Assertion failed in file", b"Unhandled exception:", b"Host Stack", b"RIP=0x", b"ERRCODE=")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._cur: Fault | None = None
-        self._left = 0
-
-    def boundary(self) -> None:
-        self._close()
-
-    def finish(self) -> None:
-        self._close()
+    max_lines = MAX_BLOCK_LINES
 
     def feed(self, line: LogLine) -> None:
         text = line.text.strip()
@@ -77,19 +68,10 @@ class AcrnReader(Reader):
             self._close()
 
     def _start(self, line: LogLine, kind: str, summary: str, cpu: int | None) -> Fault:
-        self._close()
-        f = Fault(kind, self.name, "x86_64", summary, line.path, cpu=cpu,
-                  facts={"arch_evidence": ["ACRN (runs on x86-64 only)"]})
-        f.cite(ev(line))
-        self._cur, self._left = f, MAX_BLOCK_LINES
-        self.active = True
-        return f
+        return self._open(line, Fault(kind, self.name, "x86_64", summary, line.path, cpu=cpu,
+                                      facts={"arch_evidence": ["ACRN (runs on x86-64 only)"]}))
 
-    def _close(self) -> None:
-        f, self._cur = self._cur, None
-        self.active = False
-        if f is None:
-            return
+    def _complete(self, f: Fault) -> None:
         if "RIP" in f.registers:
             f.addresses["pc"] = Address(f.registers["RIP"], "PC", "RIP (hypervisor)")
         if "ERRCODE" in f.registers:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from hvcheck.triage.facts import Address, Fault
-from hvcheck.triage.reader import Reader, ev
+from hvcheck.triage.reader import BlockReader, ev
 from hvcheck.triage.source import LogLine
 from hvcheck.triage.syndrome import decode_esr
 
@@ -35,20 +35,11 @@ _ARM_ESR = re.compile(r"^ESR (0x[0-9A-Fa-f]{1,16})\s+FAR (0x[0-9A-Fa-f]{1,16})")
 _ARM_WHAT = re.compile(r"^(Data abort|Instruction abort|Alignment fault|SError): (.+)")
 
 
-class Edk2Reader(Reader):
+class Edk2Reader(BlockReader):
     name = "edk2"
     anchors = (b"!!!! ", b"Exception at 0x", b"ELR 0x")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._cur: Fault | None = None
-        self._left = 0
-
-    def boundary(self) -> None:
-        self._close()
-
-    def finish(self) -> None:
-        self._close()
+    max_lines = MAX_BLOCK_LINES
 
     def feed(self, line: LogLine) -> None:
         text = line.text.strip()
@@ -75,12 +66,7 @@ class Edk2Reader(Reader):
             self._close()
 
     def _start(self, line: LogLine, kind: str, arch: str, summary: str) -> Fault:
-        self._close()
-        f = Fault(kind, self.name, arch, summary, line.path)
-        f.cite(ev(line))
-        self._cur, self._left = f, MAX_BLOCK_LINES
-        self.active = True
-        return f
+        return self._open(line, Fault(kind, self.name, arch, summary, line.path))
 
     def _body(self, line: LogLine, text: str) -> None:
         f = self._cur
@@ -128,11 +114,7 @@ class Edk2Reader(Reader):
         if any(n in ("RIP", "EIP", "CR2") for n, _ in pairs):
             f.cite(ev(line))
 
-    def _close(self) -> None:
-        f, self._cur = self._cur, None
-        self.active = False
-        if f is None:
-            return
+    def _complete(self, f: Fault) -> None:
         regs = f.registers
         rip = regs.get("RIP", regs.get("EIP"))
         if rip is not None:

@@ -101,3 +101,39 @@ class Reader:
         if key is not None:
             self._by_key[key] = fault
         return fault
+
+
+class BlockReader(Reader):
+    """A reader whose record is one block of at most ``max_lines`` lines, opened by a header line
+    and completed when the block ends, another record starts, or the boot/log ends (EDK2, ACRN and
+    seL4 dumps). Subclasses open with :meth:`_open` and turn the gathered lines into facts in
+    :meth:`_complete`."""
+
+    max_lines = 40
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cur: Fault | None = None
+        self._left = 0
+
+    def boundary(self) -> None:
+        self._close()
+
+    def finish(self) -> None:
+        self._close()
+
+    def _open(self, line: LogLine, fault: Fault) -> Fault:
+        self._close()
+        fault.cite(ev(line))
+        self._cur, self._left = fault, self.max_lines
+        self.active = True
+        return fault
+
+    def _close(self) -> None:
+        f, self._cur = self._cur, None
+        self.active = False
+        if f is not None:
+            self._complete(f)
+
+    def _complete(self, fault: Fault) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError

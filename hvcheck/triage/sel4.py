@@ -16,7 +16,7 @@ import re
 
 from hvcheck.triage.arch import UNKNOWN
 from hvcheck.triage.facts import Address, Fault
-from hvcheck.triage.reader import Reader, ev
+from hvcheck.triage.reader import BlockReader, ev
 from hvcheck.triage.source import LogLine
 from hvcheck.triage.syndrome import ABORTS, decode_esr
 
@@ -40,20 +40,11 @@ def _int(text: str) -> int:
     return int(text, 16) if text.startswith("0x") else int(text)
 
 
-class Sel4Reader(Reader):
+class Sel4Reader(BlockReader):
     name = "sel4"
     anchors = (b"Caught cap fault", b"MON|ERROR", b"LDR|ERROR")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._cur: Fault | None = None
-        self._left = 0
-
-    def boundary(self) -> None:
-        self._close()
-
-    def finish(self) -> None:
-        self._close()
+    max_lines = MAX_BLOCK_LINES
 
     def feed(self, line: LogLine) -> None:
         text = line.text.strip()
@@ -129,18 +120,9 @@ class Sel4Reader(Reader):
         return False
 
     def _start(self, line: LogLine, kind: str, summary: str) -> Fault:
-        self._close()
-        f = Fault(kind, self.name, UNKNOWN, summary, line.path)
-        f.cite(ev(line))
-        self._cur, self._left = f, MAX_BLOCK_LINES
-        self.active = True
-        return f
+        return self._open(line, Fault(kind, self.name, UNKNOWN, summary, line.path))
 
-    def _close(self) -> None:
-        f, self._cur = self._cur, None
-        self.active = False
-        if f is None:
-            return
+    def _complete(self, f: Fault) -> None:
         # Which value is an Arm syndrome: the loader's esr_el1, the monitor's fsr (it printed the EC), or a
         # kernel status whose EC field names an abort (the other architectures' statuses are small numbers).
         syndrome = f.facts.get("esr")
