@@ -43,7 +43,10 @@ def _cpu_model() -> str:
 def _commit() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        # The page being rewritten is not code: a run of several modules one after another must not
+        # call the second one "uncommitted" because the first one's figures are already written.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":(exclude){DOC.relative_to(ROOT)}"], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
         return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
