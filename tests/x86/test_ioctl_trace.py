@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURES, ROOT, require_tool, run_hvcheck
 from rulecheck import clean, fires
 
+from benchmarks.bench_x86 import _bpftrace_trace, _strace_trace
 from hvcheck.errors import InputError
 from hvcheck.x86.ioctl_trace import analyse_trace, read_trace
 
@@ -164,42 +165,6 @@ def test_bpftrace_same_filp_at_two_handler_classes(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- linear time (issue 19)
 
-def _bpftrace_lines(n: int) -> str:
-    """A seed-shaped bpftrace trace with every line kind: calls with and without a return,
-    kretprobes with no call waiting (the old reader scanned every earlier event for each: n^2),
-    many distinct struct files and request words."""
-    out = ["bpftrace -e 'kprobe:kvm_arch_vcpu_ioctl {printf(...);}'", "Attaching 1 probe..."]
-    for i in range(n):
-        k = i % 4
-        if k == 0:
-            out.append(f"kvm_arch_vcpu_ioctl: ioctl args: flip {0x9c000000 + i:x}, ioctl 4018aee2, arg 7ffd3c1e9a40")
-        elif k == 1:
-            out.append(f"kprobe:kvm_arch_vcpu_ioctl cmd {0xc008ae00 + i % 256:x} file kvm-vcpu:{i % 64}")
-        elif k == 2:
-            out.append("kretprobe:kvm_arch_dev_ioctl ret -22")
-        else:
-            out.append(f"kprobe:kvm_arch_vm_ioctl cmd 4018aee2 ret {-(i % 30)}")
-    return "\n".join(out) + "\n"
-
-
-def _strace_lines(n: int) -> str:
-    out = []
-    for i in range(n):
-        k = i % 5
-        fd = 3 + i % 200
-        if k == 0:
-            out.append(f'{100 + i % 7} openat(AT_FDCWD, "/dev/kvm", O_RDWR|O_CLOEXEC) = {fd}')
-        elif k == 1:
-            out.append(f"{100 + i % 7} ioctl({fd}, KVM_CREATE_VM, 0) = {fd + 1}")
-        elif k == 2:
-            out.append(f"[pid {100 + i % 7}] ioctl({fd}<anon_inode:kvm-vm>, KVM_GET_DEVICE_ATTR, 0x7ffd <unfinished ...>")
-        elif k == 3:
-            out.append(f"[pid {100 + i % 7}] <... ioctl resumed>) = -1 ENOTTY (Inappropriate ioctl for device)")
-        else:
-            out.append(f"{100 + i % 7} close({fd}) = 0")
-    return "\n".join(out) + "\n"
-
-
 def _best_time(path: Path, repeat: int = 3) -> float:
     import time
     best = float("inf")
@@ -210,7 +175,12 @@ def _best_time(path: Path, repeat: int = 3) -> float:
     return best
 
 
-@pytest.mark.parametrize("make", [_bpftrace_lines, _strace_lines], ids=["bpftrace", "strace"])
+# The benchmark's generated traces (benchmarks/bench_x86.py; one generator for both): a
+# seed-shaped bpftrace trace with every line kind (calls with and without a return, kretprobes
+# with no call waiting: the old reader scanned every earlier event for each, n^2; many distinct
+# struct files and request words), and strace -f -y shapes (opens, creating ioctls,
+# unfinished/resumed pairs, closes).
+@pytest.mark.parametrize("make", [_bpftrace_trace, _strace_trace], ids=["bpftrace", "strace"])
 def test_trace_reading_is_linear(tmp_path: Path, make) -> None:
     """10x the lines must cost about 10x the time (a quadratic reader costs 100x); the ratio is
     measured in one process, so a loaded machine slows both sides alike."""
