@@ -19,7 +19,7 @@ from typing import Any
 from hvcheck import __version__
 from hvcheck.errors import InputError
 from hvcheck.findings import Finding, Location
-from hvcheck.inputs import STDIN_NAMES, read_head
+from hvcheck.inputs import read_cited
 
 BASELINE_FORMAT = 1
 MAX_BASELINE_BYTES = 64 << 20
@@ -38,8 +38,7 @@ def relative(path: str, root: Path) -> str:
 
 def _line_text(path: str, line: int, cache: dict[str, list[str]]) -> str | None:
     if path not in cache:
-        # read_head: never open() a FIFO or device a finding names (it would block or never end).
-        raw = None if path in STDIN_NAMES else read_head(path, 8 << 20)
+        raw = read_cited(path, 8 << 20)
         cache[path] = [] if raw is None else raw.decode("utf-8", "replace").splitlines()
     lines = cache[path]
     return " ".join(lines[line - 1].split()) if 1 <= line <= len(lines) else None

@@ -139,6 +139,15 @@ def read_head(path: str | Path, size: int) -> bytes | None:
             return None
 
 
+def read_cited(path: str, size: int) -> bytes | None:
+    """The first ``size`` bytes of a file a finding cites, read again after the command ran (to
+    quote its lines, look for inline suppressions, fingerprint them). None for standard input (the
+    command read it to its end; reading again could wait on a terminal) and for anything
+    :func:`read_head` refuses: a finding may cite the FIFO or device its E001 refused, and a plain
+    open() of a FIFO without a writer never returns."""
+    return None if path in STDIN_NAMES else read_head(path, size)
+
+
 def _read_upto(fh: BinaryIO, n: int) -> bytes:
     """Up to ``n`` bytes. A regular file is read in one piece of its size (no copy); a pipe or a
     /proc file whose size says 0 in chunks until EOF or ``n``."""

@@ -61,7 +61,7 @@ def project_root(inputs: list[str] | None, explicit: Path | None) -> Path:
 
 
 def _scan_files(findings: list[Finding]) -> SuppressionIndex:
-    from hvcheck.inputs import STDIN_NAMES, files_read, read_head
+    from hvcheck.inputs import files_read, read_cited
 
     index = SuppressionIndex()
     paths = dict.fromkeys(files_read())
@@ -70,16 +70,12 @@ def _scan_files(findings: list[Finding]) -> SuppressionIndex:
             if loc.path is not None:
                 paths.setdefault(loc.path)
     for path in paths:
-        if path in STDIN_NAMES:
-            continue    # already read to its end by the command; reading again could wait on a terminal
         try:
             if os.path.getsize(path) > MAX_SCANNED_BYTES:
                 continue
         except OSError:
             continue
-        # Through read_head: a finding may name a FIFO or a device (the E001 that refused it), and
-        # a plain open() of a FIFO without a writer never returns.
-        raw = read_head(path, MAX_SCANNED_BYTES)
+        raw = read_cited(path, MAX_SCANNED_BYTES)
         if raw is not None:
             index.scan(path, raw)
     return index

@@ -12,7 +12,7 @@ import textwrap
 from functools import lru_cache
 
 from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
-from hvcheck.inputs import STDIN_NAMES, read_head
+from hvcheck.inputs import read_cited
 from hvcheck.report import RunInfo
 
 # ANSI styles (only when colour is on).
@@ -31,11 +31,7 @@ SOURCE_LIMIT = 200
 def _file_lines(path: str) -> tuple[str, ...]:
     if path.endswith(".gz"):
         return ()  # compressed logs (triage): the finding carries the line's text itself
-    if path in STDIN_NAMES:
-        return ()  # read to its end by the command already
-    # Best effort and capped, so a huge file costs nothing; through read_head because a finding
-    # may name a FIFO or a device (the E001 that refused it), which a plain open() would wait on.
-    raw = read_head(path, 4 << 20)
+    raw = read_cited(path, 4 << 20)   # best effort and capped, so a huge file costs nothing
     return () if raw is None else tuple(raw.decode("utf-8", "replace").splitlines())
 
 
