@@ -42,6 +42,7 @@ from hvcheck.riscv.rvc import Decoded16, Profile
 
 _RETURNS = frozenset({0x10200073, 0x30200073, 0x70200073, 0x7B200073, 0x00200073})  # sret mret mnret dret uret
 LINK_REGISTERS = (1, 5)  # ra and t0: the ABI's link registers (a jalr x0 through them is a return)
+K_UNSET = 0xFF  # Walker.kinds: that halfword is not decoded yet
 MAX_RETURN_STEPS = 20_000  # instructions explored to prove that one callee returns (all its callees included)
 
 
@@ -108,7 +109,10 @@ class Walker:
     def __init__(self, img: RiscvImage) -> None:
         self.img = img
         self.code = CodeMap()
-        self.kinds = kind_table(img.profile)
+        # Filled on first use of each halfword: an image uses a few thousand of the 49152
+        # compressed encodings, so decoding only those costs milliseconds where the full
+        # table costs ~0.1 s of every run (kind_table builds it whole, for tests and tools).
+        self.kinds = bytearray(b"\xff") * 65536
         self._returns: dict[int, Returns] = {}
         self._entries: set[int] | None = None
 
@@ -157,6 +161,8 @@ class Walker:
                     hw = data[off] | data[off + 1] << 8
                     if hw & 3 != 3:
                         k = kinds[hw]
+                        if k == K_UNSET:
+                            k = kinds[hw] = kind16(hw, img.profile)
                         if k == K_NORMAL:
                             starts[pc] = 2
                             pc += 2
@@ -484,26 +490,27 @@ class Walker:
 
 @lru_cache(maxsize=8)
 def kind_table(profile: Profile) -> bytes:
-    """Control-flow kind of every halfword (the walker's fast path), cached on disk."""
-    return rvc.cached_table("rvc-kind", profile, _build_kind_table, __file__)
+    """Control-flow kind of every halfword (0 for the first halfword of a longer instruction)."""
+    return bytes(kind16(hw, profile) if hw & 3 != 3 else K_NORMAL for hw in range(65536))
 
 
-def _build_kind_table(profile: Profile) -> bytes:
-    out = bytearray(65536)
-    for hw in range(65536):
-        if hw & 3 == 3:
-            continue
-        d = rvc.decode16(hw, profile)
-        if d.cls in (rvc.RESERVED, rvc.ILLEGAL):
-            out[hw] = K_TRAP
-        elif d.op == "jal":
-            out[hw] = K_JUMP if d.rd == 0 else K_CALL
-        elif d.op in ("beq", "bne"):
-            out[hw] = K_BRANCH
-        elif d.op in ("jalr", "jt"):
-            out[hw] = K_IJUMP if d.rd == 0 or d.op == "jt" else K_ICALL
-        elif d.op == "jalt":
-            out[hw] = K_ICALL
-        elif d.op == "ret":
-            out[hw] = K_RETURN
-    return bytes(out)
+def _build_kind_table(profile: Profile) -> bytes:  # the name other modules and tests import
+    return kind_table.__wrapped__(profile)
+
+
+def kind16(hw: int, profile: Profile) -> int:
+    """Control-flow kind of one compressed halfword (bits[1:0] != 11)."""
+    d = rvc.decode16(hw, profile)
+    if d.cls in (rvc.RESERVED, rvc.ILLEGAL):
+        return K_TRAP
+    if d.op == "jal":
+        return K_JUMP if d.rd == 0 else K_CALL
+    if d.op in ("beq", "bne"):
+        return K_BRANCH
+    if d.op in ("jalr", "jt"):
+        return K_IJUMP if d.rd == 0 or d.op == "jt" else K_ICALL
+    if d.op == "jalt":
+        return K_ICALL
+    if d.op == "ret":
+        return K_RETURN
+    return K_NORMAL
