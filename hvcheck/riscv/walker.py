@@ -469,21 +469,31 @@ class Walker:
             data = region.data
             base = region.start
             size = len(data)
-            pc = base
-            while pc + 2 <= base + size:
+            off = 0
+            # the length comes from the low bits of the first byte (2, 4, or insn_length for
+            # the rare longer encodings), so most instructions cost one byte read
+            while off + 2 <= size:
+                pc = base + off
                 n = starts.get(pc)
                 if n:
-                    pc += n
+                    off += n
                     continue
-                off = pc - base
-                hw = data[off] | data[off + 1] << 8
-                n = insn_length(hw) or 2
+                b = data[off]
+                if b & 3 != 3:
+                    linear[pc] = 2
+                    off += 2
+                    continue
+                if b & 0x1C != 0x1C:
+                    linear[pc] = 4
+                    if b & 0x7F == 0x73 and off + 4 <= size:
+                        w = b | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
+                        if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
+                            found.append(pc)
+                    off += 4
+                    continue
+                n = insn_length(b | data[off + 1] << 8) or 2
                 linear[pc] = n
-                if n == 4 and hw & 0x7F == 0x73 and off + 4 <= size:
-                    w = hw | data[off + 2] << 16 | data[off + 3] << 24
-                    if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
-                        found.append(pc)
-                pc += n
+                off += n
         code.linear_tvec_sites += found
         return found
 
