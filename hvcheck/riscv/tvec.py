@@ -540,12 +540,22 @@ class _Ctx:
 
     def __init__(self, img: RiscvImage, code: CodeMap, roots: list[int]) -> None:
         self.img, self.code, self.roots = img, code, roots
+        # the walk does not change while one batch is checked, and most writes in a batch
+        # install the same few handlers (OpenSBI: 200 swaps to one expected-trap handler)
+        self._info: dict[int, AddressInfo] = {}
+        self._text: dict[int, str] = {}
 
     def inspect(self, addr: int) -> AddressInfo:
-        return inspect(self.img, self.code, addr)
+        info = self._info.get(addr)
+        if info is None:
+            info = self._info[addr] = inspect(self.img, self.code, addr)
+        return info
 
     def describe(self, addr: int) -> str:
-        return describe(self.img, self.code, addr)
+        text = self._text.get(addr)
+        if text is None:
+            text = self._text[addr] = describe(self.img, self.code, addr)
+        return text
 
 
 def check_writes(img: RiscvImage, code: CodeMap, sites: list[int], reached: bool = True) -> WriteCheck:
