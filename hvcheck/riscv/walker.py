@@ -41,6 +41,7 @@ from hvcheck.riscv.model import CodeRegion, RiscvImage
 from hvcheck.riscv.rvc import Decoded16, Profile
 
 _RETURNS = frozenset({0x10200073, 0x30200073, 0x70200073, 0x7B200073, 0x00200073})  # sret mret mnret dret uret
+_CONTROL_OPCODES = frozenset({0x6F, 0x67, 0x63, 0x73})  # jal, jalr, branches, SYSTEM (xret, CSR writes)
 LINK_REGISTERS = (1, 5)  # ra and t0: the ABI's link registers (a jalr x0 through them is a return)
 K_UNSET = 0xFF  # Walker.kinds: that halfword is not decoded yet
 MAX_RETURN_STEPS = 20_000  # instructions explored to prove that one callee returns (all its callees included)
@@ -149,8 +150,7 @@ class Walker:
                 data = region.data
                 base = region.start
                 size = len(data)
-                prev_pc = -1
-                prev_word = 0
+                prev_pc = -1  # the 4-byte instruction just before pc (for auipc/lui + jalr pairs)
                 prev_call = -1  # address right after the last call (zeros there may be fill)
                 call_pc = -1
                 callee: int | None = None
@@ -158,15 +158,20 @@ class Walker:
                     off = pc - base
                     if off < 0 or off + 2 > size:
                         break
-                    hw = data[off] | data[off + 1] << 8
-                    if hw & 3 != 3:
+                    b0 = data[off]  # the length and a 4-byte opcode are in the first byte
+                    if b0 & 3 != 3:
+                        hw = b0 | data[off + 1] << 8
                         k = kinds[hw]
-                        if k == K_UNSET:
-                            k = kinds[hw] = kind16(hw, img.profile)
                         if k == K_NORMAL:
                             starts[pc] = 2
                             pc += 2
                             continue
+                        if k == K_UNSET:
+                            k = kinds[hw] = kind16(hw, img.profile)
+                            if k == K_NORMAL:
+                                starts[pc] = 2
+                                pc += 2
+                                continue
                         if k == K_TRAP:
                             if hw == 0 and pc not in executed:
                                 if prev_call == pc:
@@ -206,8 +211,8 @@ class Walker:
                         pc += 2
                         prev_pc = -1
                         continue
-                    if hw & 0x1C == 0x1C:  # 48-bit or longer: not decoded, length is known
-                        n = insn_length(hw)
+                    if b0 & 0x1C == 0x1C:  # 48-bit or longer: not decoded, length is known
+                        n = insn_length(b0)
                         code.unknown_long.append(pc)
                         if n == 0:
                             break
@@ -216,9 +221,13 @@ class Walker:
                         continue
                     if off + 4 > size:
                         break
-                    w = hw | data[off + 2] << 16 | data[off + 3] << 24
                     starts[pc] = 4
-                    opc = w & 0x7F
+                    opc = b0 & 0x7F
+                    if opc not in _CONTROL_OPCODES:  # most instructions: only the length matters
+                        prev_pc = pc
+                        pc += 4
+                        continue
+                    w = b0 | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
                     if opc == 0x6F:  # jal
                         imm = (((w >> 31) & 1) << 20 | ((w >> 12) & 0xFF) << 12 | ((w >> 20) & 1) << 11
                                | ((w >> 21) & 0x3FF) << 1)
@@ -233,7 +242,11 @@ class Walker:
                         rd = (w >> 7) & 0x1F
                         rs1 = (w >> 15) & 0x1F
                         t = -1
-                        if prev_pc == pc - 4 and (prev_word >> 7) & 0x1F == rs1 and rs1 != 0 \
+                        prev_word = 0
+                        if prev_pc == pc - 4:
+                            p = prev_pc - base
+                            prev_word = data[p] | data[p + 1] << 8 | data[p + 2] << 16 | data[p + 3] << 24
+                        if prev_word and (prev_word >> 7) & 0x1F == rs1 and rs1 != 0 \
                                 and prev_word & 0x5F == 0x17:  # auipc (0x17) or lui (0x37)
                             hi = prev_word & 0xFFFFF000
                             hi = hi - (1 << 32) if hi & 0x80000000 else hi
@@ -264,7 +277,6 @@ class Walker:
                         elif f3 != 4 and (w >> 20) in TVEC_CSRS:
                             code.tvec_sites.append(pc)
                     prev_pc = pc
-                    prev_word = w
                     pc += 4
         return code.tvec_sites[first_new_site:]
 
