@@ -20,7 +20,6 @@ at the call.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from hvcheck.riscv import rvc
@@ -47,53 +46,67 @@ K_UNSET = 0xFF  # Walker.kinds: that halfword is not decoded yet
 MAX_RETURN_STEPS = 20_000  # instructions explored to prove that one callee returns (all its callees included)
 
 
-@dataclass
+# Plain classes rather than dataclasses: a @dataclass compiles generated code at import time
+# (~0.5-2 ms apiece), which every `hvcheck riscv` run would pay.
 class BadEncoding:
-    addr: int
-    halfword: int
-    cls: str
-    reason: str
-    root: int
-    how: str = ""  # why this place is executed when it is not obvious (after a returning call)
+    __slots__ = ("addr", "halfword", "cls", "reason", "root", "how")
+
+    def __init__(self, addr: int, halfword: int, cls: str, reason: str, root: int, how: str = "") -> None:
+        self.addr = addr
+        self.halfword = halfword
+        self.cls = cls
+        self.reason = reason
+        self.root = root
+        self.how = how  # why this place is executed when it is not obvious (after a returning call)
+
+    def __repr__(self) -> str:
+        return f"BadEncoding(0x{self.addr:x}, 0x{self.halfword:04x}, {self.cls}, root=0x{self.root:x})"
 
 
-@dataclass
 class AfterCall:
     """A zero halfword right after a call: alignment fill, or executed when the callee returns."""
 
-    pc: int
-    call: int
-    callee: int | None
-    root: int
+    __slots__ = ("pc", "call", "callee", "root")
+
+    def __init__(self, pc: int, call: int, callee: int | None, root: int) -> None:
+        self.pc = pc
+        self.call = call
+        self.callee = callee
+        self.root = root
 
 
-@dataclass
 class Returns:
     """Whether a function can return to its caller, with the evidence."""
 
-    status: str  # "returns", "never" or "unknown"
-    at: int | None = None  # a reachable return instruction (status "returns")
-    why: str = ""
+    __slots__ = ("status", "at", "why")
+
+    def __init__(self, status: str, at: int | None = None, why: str = "") -> None:
+        self.status = status  # "returns", "never" or "unknown"
+        self.at = at  # a reachable return instruction (status "returns")
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Returns({self.status!r}, at={self.at}, why={self.why!r})"
 
 
-@dataclass
 class CodeMap:
     """What the walk found. Keys are addresses; lists are in discovery order."""
 
-    starts: dict[int, int] = field(default_factory=dict)  # reachable instruction start -> length
-    targets: dict[int, list[int]] = field(default_factory=dict)  # jump/branch target -> sources
-    callers: dict[int, list[int]] = field(default_factory=dict)  # call target -> call sites
-    tvec_sites: list[int] = field(default_factory=list)
-    bad: list[BadEncoding] = field(default_factory=list)
-    padding: list[tuple[int, int]] = field(default_factory=list)  # [start, end) zero runs taken as fill
-    undecided_padding: list[int] = field(default_factory=list)  # after calls whose callee is unknown
-    unknown_long: list[int] = field(default_factory=list)
-    roots_walked: set[int] = field(default_factory=set)
-    indirect_jumps: list[int] = field(default_factory=list)  # jr/jalr x0 with an unknown target
-    linear: dict[int, int] = field(default_factory=dict)  # instruction starts found only by the sweep
-    linear_tvec_sites: list[int] = field(default_factory=list)
-    after_calls: dict[int, AfterCall] = field(default_factory=dict)  # parked, see Walker.settle
-    _sorted: list[int] | None = None
+    def __init__(self) -> None:
+        self.starts: dict[int, int] = {}  # reachable instruction start -> length
+        self.targets: dict[int, list[int]] = {}  # jump/branch target -> sources
+        self.callers: dict[int, list[int]] = {}  # call target -> call sites
+        self.tvec_sites: list[int] = []
+        self.bad: list[BadEncoding] = []
+        self.padding: list[tuple[int, int]] = []  # [start, end) zero runs taken as fill
+        self.undecided_padding: list[int] = []  # after calls whose callee is unknown
+        self.unknown_long: list[int] = []
+        self.roots_walked: set[int] = set()
+        self.indirect_jumps: list[int] = []  # jr/jalr x0 with an unknown target
+        self.linear: dict[int, int] = {}  # instruction starts found only by the sweep
+        self.linear_tvec_sites: list[int] = []
+        self.after_calls: dict[int, AfterCall] = {}  # parked, see Walker.settle
+        self._sorted: list[int] | None = None
 
     def sorted_starts(self) -> list[int]:
         if self._sorted is None or len(self._sorted) != len(self.starts):
