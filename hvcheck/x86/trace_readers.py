@@ -280,6 +280,9 @@ def _parse_strace(path: str, lines: list[str]) -> Trace:
     pending: dict[str, str] = {}
     caps = K.capabilities()
     cap_by_number = {v: k for k, v in caps.items()}
+    # A trace repeats a handful of requests: decode each spelling and name each word once.
+    requests: dict[str, int | None] = {}
+    names: dict[int, str] = {}
     for no, raw in enumerate(lines, 1):
         line = raw
         # Only lines that end in the marker can match; testing first keeps junk lines from the
@@ -311,7 +314,8 @@ def _parse_strace(path: str, lines: list[str]) -> Trace:
             continue
         fd = int(im.group("fd"))
         cls = _path_class(im.group("fdpath")) if im.group("fdpath") else fd_class.get(("", fd))
-        cmd = _request(im.group("req"))
+        req = im.group("req")
+        cmd = requests[req] if req in requests else requests.setdefault(req, _request(req))
         if cmd is None or cmd >> 8 & 0xFF != K.KVMIO or cls is None:
             trace.skipped += 1
             continue
@@ -322,7 +326,7 @@ def _parse_strace(path: str, lines: list[str]) -> Trace:
         via = f"fd {fd}<{im.group('fdpath')}>" if im.group("fdpath") else f"fd {fd} ({CLASS_LABEL[cls]}, tracked)"
         ev = Event(no, cmd, cls, via, ret, im.group("arg"))
         trace.events.append(ev)
-        name = _name(cmd)
+        name = names.get(cmd) or names.setdefault(cmd, _name(cmd))
         # New fds: the VM and vCPU fds are the return values of their creating ioctls.
         if ret is not None and ret >= 0:
             if name == "KVM_CREATE_VM":
