@@ -89,6 +89,35 @@ class Returns:
         return f"Returns({self.status!r}, at={self.at}, why={self.why!r})"
 
 
+class LinearStarts:
+    """Instruction starts found only by the linear sweep, with their lengths: one byte per code
+    byte (the length at an instruction's first byte, 0 elsewhere). The sweep records ~100,000 of
+    them in U-Boot, and a bytearray store costs half of a dict insert; lookups are few."""
+
+    def __init__(self, regions: list[CodeRegion] | None = None) -> None:
+        regions = regions or []
+        self._bases = [r.start for r in regions]  # the image keeps its regions sorted by start
+        self.marks = [bytearray(len(r.data)) for r in regions]
+
+    def get(self, addr: int, default: int | None = None) -> int | None:
+        i = bisect.bisect_right(self._bases, addr) - 1
+        if i >= 0:
+            off = addr - self._bases[i]
+            marks = self.marks[i]
+            if off < len(marks) and marks[off]:
+                return marks[off]
+        return default
+
+    def __contains__(self, addr: int) -> bool:
+        return self.get(addr) is not None
+
+    def __getitem__(self, addr: int) -> int:
+        n = self.get(addr)
+        if n is None:
+            raise KeyError(addr)
+        return n
+
+
 class CodeMap:
     """What the walk found. Keys are addresses; lists are in discovery order."""
 
@@ -103,7 +132,7 @@ class CodeMap:
         self.unknown_long: list[int] = []
         self.roots_walked: set[int] = set()
         self.indirect_jumps: list[int] = []  # jr/jalr x0 with an unknown target
-        self.linear: dict[int, int] = {}  # instruction starts found only by the sweep
+        self.linear = LinearStarts()  # instruction starts found only by the sweep
         self.linear_tvec_sites: list[int] = []
         self.after_calls: dict[int, AfterCall] = {}  # parked, see Walker.settle
         self._sorted: list[int] | None = None
@@ -488,9 +517,9 @@ class Walker:
         dropped; these instructions are not "reachable" and never give R005."""
         code = self.code
         starts = code.starts
-        linear = code.linear
+        code.linear = LinearStarts(self.img.regions)
         found: list[int] = []
-        for region in self.img.regions:
+        for region, linear in zip(self.img.regions, code.linear.marks, strict=True):
             data = region.data
             base = region.start
             size = len(data)
@@ -505,11 +534,11 @@ class Walker:
                     continue
                 b = data[off]
                 if b & 3 != 3:
-                    linear[pc] = 2
+                    linear[off] = 2
                     off += 2
                     continue
                 if b & 0x1C != 0x1C:
-                    linear[pc] = 4
+                    linear[off] = 4
                     if b & 0x7F == 0x73 and off + 4 <= size:
                         w = b | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
                         if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
@@ -517,7 +546,7 @@ class Walker:
                     off += 4
                     continue
                 n = insn_length(b | data[off + 1] << 8) or 2
-                linear[pc] = n
+                linear[off] = n
                 off += n
         code.linear_tvec_sites += found
         return found
