@@ -20,6 +20,7 @@ at the call.
 from __future__ import annotations
 
 import bisect
+import os
 from functools import lru_cache
 
 from hvcheck.riscv import rvc
@@ -152,10 +153,7 @@ class Walker:
     def __init__(self, img: RiscvImage) -> None:
         self.img = img
         self.code = CodeMap()
-        # Filled on first use of each halfword: an image uses a few thousand of the 49152
-        # compressed encodings, so decoding only those costs milliseconds where the full
-        # table costs ~0.1 s of every run (kind_table builds it whole, for tests and tools).
-        self.kinds = bytearray(b"\xff") * 65536
+        self.kinds = initial_kinds(img.profile)
         self._returns: dict[int, Returns] = {}
         self._entries: set[int] | None = None
 
@@ -550,6 +548,28 @@ class Walker:
                 off += n
         code.linear_tvec_sites += found
         return found
+
+
+SHIPPED_KINDS = {rvc.RV64GC: "kind-rv64gc.bin"}  # hvcheck/riscv/data/: the common profile's table
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+
+def initial_kinds(profile: Profile) -> bytearray:
+    """The walker's kind table before a walk. For RV64GC (what Debian's firmware and libraries
+    declare) the whole table ships with the package (tests/riscv prove it equals
+    :func:`kind_table`); for any other profile every entry starts K_UNSET and is decoded on first
+    use: an image uses a few thousand of the 49152 compressed encodings, so that costs
+    milliseconds where building the whole table costs ~0.1 s of every run."""
+    name = SHIPPED_KINDS.get(profile)
+    if name is not None:
+        try:
+            with open(os.path.join(DATA_DIR, name), "rb") as fh:
+                table = fh.read(65537)
+            if len(table) == 65536:
+                return bytearray(table)
+        except OSError:
+            pass  # a damaged install: decode on use, same answers
+    return bytearray(b"\xff") * 65536
 
 
 @lru_cache(maxsize=8)

@@ -218,14 +218,15 @@ def test_valid_decodes_agree_with_capstone(profile: Profile) -> None:
 
 
 def test_walker_kind_table_filled_on_use_equals_the_full_table() -> None:
-    """The walker decodes a halfword's control-flow kind on first use; every halfword it filled
-    must carry the kind the whole table gives (and the whole table stays the reference)."""
+    """For a profile without a shipped table the walker decodes a halfword's control-flow kind
+    on first use; every halfword it filled must carry the kind the whole table gives."""
     from hvcheck.riscv.decode import K_BRANCH, K_IJUMP, K_JUMP, K_NORMAL, K_TRAP
     from hvcheck.riscv.elf import load_image
-    from hvcheck.riscv.walker import K_UNSET, Walker, kind_table
+    from hvcheck.riscv.walker import K_UNSET, SHIPPED_KINDS, Walker, kind_table
     from tests.conftest import FIXTURES
 
-    img = load_image(FIXTURES / "riscv" / "reserved_straightline.elf")
+    img = load_image(FIXTURES / "riscv" / "reserved_rv32.elf")
+    assert img.profile not in SHIPPED_KINDS
     walker = Walker(img)
     walker.walk()
     full = kind_table(img.profile)
@@ -233,5 +234,22 @@ def test_walker_kind_table_filled_on_use_equals_the_full_table() -> None:
     assert 0 < len(filled) < 49152  # only what the code uses
     assert all(walker.kinds[hw] == full[hw] for hw in filled)
     # c.j, c.jr ra, 0x0000, c.addiw x0 (reserved on RV64), c.beqz, c.ebreak, c.nop
-    assert [full[hw] for hw in (0xA001, 0x8082, 0x0000, 0x2001, 0xC101, 0x9002, 0x0001)] == \
+    rv64 = kind_table(RV64GC)
+    assert [rv64[hw] for hw in (0xA001, 0x8082, 0x0000, 0x2001, 0xC101, 0x9002, 0x0001)] == \
         [K_JUMP, K_IJUMP, K_TRAP, K_TRAP, K_BRANCH, K_NORMAL, K_NORMAL]
+
+
+def test_shipped_kind_tables_equal_the_decoder() -> None:
+    """The RV64GC kind table ships precomputed (hvcheck/riscv/data/); it must be exactly what the
+    spec decoder gives, so it can never drift from rvc.py. After a decoder change regenerate it:
+    python -c "from hvcheck.riscv.walker import *; [open(os.path.join(DATA_DIR, n), 'wb').write(kind_table(p))
+    for p, n in SHIPPED_KINDS.items()]" """
+    from hvcheck.riscv.walker import SHIPPED_KINDS, Walker, initial_kinds, kind_table
+
+    for profile in SHIPPED_KINDS:
+        assert initial_kinds(profile) == kind_table(profile), f"stale shipped table for {profile}"
+    from hvcheck.riscv.elf import load_image
+    from tests.conftest import FIXTURES
+
+    img = load_image(FIXTURES / "riscv" / "reserved_straightline.elf")
+    assert img.profile == RV64GC and Walker(img).kinds == kind_table(RV64GC)  # used, not rebuilt
