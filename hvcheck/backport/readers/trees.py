@@ -219,7 +219,11 @@ class _Finder:
 
     def find(self, want: list[str], expected: int, lower: int) -> int | None:
         """0-based position >= lower where the lines ``want`` occur, nearest to ``expected``."""
-        found = self._find([x.strip() for x in want], expected, lower, False)
+        stripped = [x.strip() for x in want]
+        if lower <= expected and any(stripped) and \
+                [x.strip() for x in self.raw[expected:expected + len(want)]] == stripped:
+            return expected  # where the header says (the common case): no index of the image needed
+        found = self._find(stripped, expected, lower, False)
         if found is None:
             found = self._find([norm(x) for x in want], expected, lower, True)
         return found
