@@ -300,19 +300,86 @@ def _declaration(decl: Any, add: Any, named: list[tuple[int, str]]) -> None:
         tname = _type_name(type_node)
         if tname:
             add("type", tname, type_node)
-    for child in decl.children:
+    for child, name in _declared_names(decl):
         if child.type == "init_declarator":
-            name = _declarator_name(child)
             value = child.child_by_field_name("value")
-            if name and value is not None and value.type == "initializer_list":
+            if value is not None and value.type == "initializer_list":
                 add("initializer", name, decl)
-            if name:
-                named.append((decl.start_point[0] + 1, name))
-        elif child.type in ("identifier", "pointer_declarator", "array_declarator", "function_declarator",
-                            "type_identifier", "parenthesized_declarator"):
+        named.append((decl.start_point[0] + 1, name))
+
+
+_DECLARATORS = ("identifier", "pointer_declarator", "array_declarator", "function_declarator", "type_identifier",
+                "parenthesized_declarator")
+_ATTRIBUTE_MACRO = re.compile(r"__[a-z][a-z0-9_]*")  # __read_mostly, __initdata, __rte_unused, __maybe_unused
+
+
+def _declared_names(decl: Any, declarators_only: bool = False) -> list[tuple[Any, str]]:
+    """(declarator node, name) of every name a declaration declares (with ``declarators_only``
+    False, a `type_identifier` type too, as file-scope anchors always had).
+
+    An attribute macro between the type and the name (`bool __read_mostly x;`, `static int
+    __initdata y = 1;`) or after it (`names[] __initconst`) is taken by tree-sitter for the name,
+    the real name left in an ERROR node beside it; then the name is that identifier."""
+    out: list[tuple[Any, str]] = []
+    children = decl.children
+    fields = {(c.start_byte, c.end_byte) for c in decl.children_by_field_name("declarator")} if declarators_only \
+        else None
+    for i, child in enumerate(children):
+        if fields is not None and (child.start_byte, child.end_byte) not in fields:
+            continue
+        if child.type == "init_declarator" and not declarators_only:
+            name = _declarator_name(child)
+        elif child.type in _DECLARATORS or declarators_only:
             name = _identifier_in(child)
-            if name:
-                named.append((decl.start_point[0] + 1, name))
+        else:
+            continue
+        if not name:
+            continue
+        if _ATTRIBUTE_MACRO.fullmatch(name):
+            errors = [n for n in _errors_within(child)] + \
+                [children[j] for j in (i + 1, i - 1) if 0 <= j < len(children) and children[j].type == "ERROR"]
+            held_names = [_error_name(err) for err in errors]
+            if i == len(children) - 2 and children[-1].is_missing:
+                held_names.append(_statement_name(decl))
+            name = next((h for h in held_names if h and not _ATTRIBUTE_MACRO.fullmatch(h)), name)
+        out.append((child, name))
+    return out
+
+
+def _errors_within(declarator: Any) -> list[Any]:
+    """ERROR nodes inside a declarator (not inside its initializer, parameters or array size)."""
+    found: list[Any] = []
+    stack = [declarator]
+    depth = 0
+    while stack and depth < MAX_SCOPE_DEPTH:
+        depth += 1
+        node = stack.pop()
+        for child in node.children:
+            if child.type == "ERROR":
+                found.append(child)
+            elif child.type in ("init_declarator", *_DECLARATORS) and child.type != "function_declarator":
+                stack.append(child)
+    return found
+
+
+def _statement_name(decl: Any) -> str | None:
+    """`static int __initdata y = 1;` can also come out as a declaration of `__initdata` with a
+    missing `;` and a statement `y = 1;` after it on the same line: the name is y."""
+    nxt = decl.next_sibling
+    if nxt is None or nxt.type != "expression_statement" or nxt.start_point[0] != decl.end_point[0]:
+        return None
+    expr = nxt.named_children[0] if nxt.named_children else None
+    if expr is not None and expr.type == "assignment_expression":
+        expr = expr.child_by_field_name("left")
+    return _text(expr) if expr is not None and expr.type == "identifier" else None
+
+
+def _error_name(node: Any) -> str | None:
+    """The identifier an ERROR node holds when it holds one name and nothing else."""
+    named = node.named_children
+    if len(named) == 1 and named[0].type in ("identifier", *_DECLARATORS):
+        return _identifier_in(named[0])
+    return None
 
 
 def _identifier_in(node: Any) -> str | None:
@@ -436,10 +503,7 @@ class SourceIndex:
                 if found:
                     names.add(found)
             elif n.type == "declaration":
-                for decl in n.children_by_field_name("declarator"):
-                    found = _identifier_in(decl)
-                    if found:
-                        names.add(found)
+                names.update(name for _, name in _declared_names(n, declarators_only=True))
             stack.extend(n.children)
         return names
 
