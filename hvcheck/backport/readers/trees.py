@@ -407,6 +407,10 @@ def build_images(fp: FilePatch, pre_tree: Tree | None, post_tree: Tree | None) -
                    FileImages(other, text, old_shift, new_shift, "post-image", None, located, missing, name, label))
             if best_key is None or key < best_key:
                 best, best_key = img, key
+            if best_key == (0, 0, 0):
+                break  # every hunk where its header says: no other reading can do better (ties keep the first)
+        if best_key == (0, 0, 0):
+            break
     assert best is not None
     readable = [h.index for h in fp.hunks if h.lines]
     if readable and len(best.missing) == len(readable):
