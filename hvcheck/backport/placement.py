@@ -213,19 +213,23 @@ class Side:
                     break
             if nearest is not None:
                 break
-        if nearest is None or any(images[j] is None for j in range(min(nearest, target), max(nearest, target) + 1)):
+        if nearest is None or images[target] is not text or \
+                any(images[j] is None for j in range(min(nearest, target), max(nearest, target) + 1)):
             return self._remember(text, index_source(text))
         step = 1 if target > nearest else -1
         idx = self._by_text[id(images[nearest])]
         for j in range(nearest + step, target + step, step):
             img = images[j]
-            assert img is not None
             found = self._by_text.get(id(img))
-            if found is None:
-                located = self.images(chain[j - 1 if step > 0 else j]).located  # type: ignore[union-attr]
+            if found is None and img is not None:
+                # image j comes from image j - 1 by patch j - 1's hunks (forward), or from image
+                # j + 1 by undoing patch j's (backward)
+                between = self.images(chain[j - 1 if step > 0 else j])
+                located = between.located if between is not None else {}
                 edits = [LineEdit(loc.pre_at, loc.pre_len, loc.post_at, loc.post_len) if step > 0 else
                          LineEdit(loc.post_at, loc.post_len, loc.pre_at, loc.pre_len) for loc in located.values()]
                 found = self._remember(img, index_source(img, idx, edits))
+            assert found is not None  # every image on the way exists (checked above)
             idx = found
         return idx
 
