@@ -16,7 +16,7 @@ from hvcheck.riscv.decode import decode_at, insn_length, pretty
 from hvcheck.riscv.model import CodeRegion, RiscvImage
 
 if TYPE_CHECKING:
-    from hvcheck.riscv.walker import CodeMap
+    from hvcheck.riscv.walker import CodeMap, StartMarks
 
 ANCHOR_RANGE = 65536  # bytes a linear decode may run from its anchor
 
@@ -104,7 +104,7 @@ def _containing(img: RiscvImage, code: CodeMap | None, addr: int,
         anchor = max(anchor, sym.addr)
     anchor = max(anchor, addr - ANCHOR_RANGE)
     anchor += (anchor - region.start) & 1
-    starts = code.starts if code is not None else {}
+    starts: StartMarks | dict[int, int] = code.starts if code is not None else {}
     pos = anchor
     data = region.data
     while True:

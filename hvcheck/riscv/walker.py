@@ -90,15 +90,23 @@ class Returns:
         return f"Returns({self.status!r}, at={self.at}, why={self.why!r})"
 
 
-class LinearStarts:
-    """Instruction starts found only by the linear sweep, with their lengths: one byte per code
-    byte (the length at an instruction's first byte, 0 elsewhere). The sweep records ~100,000 of
-    them in U-Boot, and a bytearray store costs half of a dict insert; lookups are few."""
+class StartMarks:
+    """Instruction starts with their lengths, one byte per code byte (the length at an
+    instruction's first byte, 0 elsewhere), per code region. A 10 MB-of-code image has ~3
+    million reachable instructions: a dict entry per start cost ~80 bytes (250 MB there), a
+    byte costs one, and a bytearray store is cheaper than a dict insert."""
 
     def __init__(self, regions: list[CodeRegion] | None = None) -> None:
         regions = regions or []
         self._bases = [r.start for r in regions]  # the image keeps its regions sorted by start
         self.marks = [bytearray(len(r.data)) for r in regions]
+
+    def marks_at(self, addr: int) -> tuple[int, bytearray] | None:
+        """(base, marks) of the region holding ``addr``."""
+        i = bisect.bisect_right(self._bases, addr) - 1
+        if i >= 0 and addr - self._bases[i] < len(self.marks[i]):
+            return self._bases[i], self.marks[i]
+        return None
 
     def get(self, addr: int, default: int | None = None) -> int | None:
         i = bisect.bisect_right(self._bases, addr) - 1
@@ -118,12 +126,44 @@ class LinearStarts:
             raise KeyError(addr)
         return n
 
+    def __setitem__(self, addr: int, length: int) -> None:
+        where = self.marks_at(addr)
+        if where is None or not 0 < length < 256:
+            raise KeyError(addr)
+        where[1][addr - where[0]] = length
+
+    def __len__(self) -> int:
+        return sum(len(m) - m.count(0) for m in self.marks)
+
+    def items(self) -> list[tuple[int, int]]:
+        """(start, length) in address order."""
+        return [(base + off, n) for base, marks in zip(self._bases, self.marks, strict=True)
+                for off, n in enumerate(marks) if n]
+
+    def below(self, addr: int) -> int | None:
+        """The last start at or below ``addr`` (in any region), None when there is none."""
+        i = bisect.bisect_right(self._bases, addr) - 1
+        while i >= 0:
+            base, marks = self._bases[i], self.marks[i]
+            hi = min(addr - base + 1, len(marks))
+            while hi > 0:
+                lo = max(0, hi - 4096)
+                kept = len(marks[lo:hi].rstrip(b"\0"))  # C speed: the last non-zero byte
+                if kept:
+                    return base + lo + kept - 1
+                hi = lo
+            i -= 1
+        return None
+
+
+LinearStarts = StartMarks  # the sweep's starts: same layout
+
 
 class CodeMap:
     """What the walk found. Keys are addresses; lists are in discovery order."""
 
-    def __init__(self) -> None:
-        self.starts: dict[int, int] = {}  # reachable instruction start -> length
+    def __init__(self, regions: list[CodeRegion] | None = None) -> None:
+        self.starts = StartMarks(regions)  # reachable instruction start -> length
         self.targets: dict[int, list[int]] = {}  # jump/branch target -> sources
         self.callers: dict[int, list[int]] = {}  # call target -> call sites
         self.tvec_sites: list[int] = []
@@ -136,23 +176,15 @@ class CodeMap:
         self.linear = LinearStarts()  # instruction starts found only by the sweep
         self.linear_tvec_sites: list[int] = []
         self.after_calls: dict[int, AfterCall] = {}  # parked, see Walker.settle
-        self._sorted: list[int] | None = None
-
-    def sorted_starts(self) -> list[int]:
-        if self._sorted is None or len(self._sorted) != len(self.starts):
-            self._sorted = sorted(self.starts)
-        return self._sorted
 
     def start_below(self, addr: int) -> int | None:
-        ss = self.sorted_starts()
-        i = bisect.bisect_right(ss, addr) - 1
-        return ss[i] if i >= 0 else None
+        return self.starts.below(addr)
 
 
 class Walker:
     def __init__(self, img: RiscvImage) -> None:
         self.img = img
-        self.code = CodeMap()
+        self.code = CodeMap(img.regions)
         self.kinds = initial_kinds(img.profile)
         self._returns: dict[int, Returns] = {}
         self._entries: set[int] | None = None
@@ -190,26 +222,30 @@ class Walker:
                 data = region.data
                 base = region.start
                 size = len(data)
+                marked = starts.marks_at(pc)
+                if marked is None or marked[0] != base:
+                    continue
+                marks = marked[1]  # this region's starts (see StartMarks)
                 prev_pc = -1  # the 4-byte instruction just before pc (for auipc/lui + jalr pairs)
                 prev_call = -1  # address right after the last call (zeros there may be fill)
                 call_pc = -1
                 callee: int | None = None
-                while pc not in starts:
+                while True:
                     off = pc - base
-                    if off < 0 or off + 2 > size:
-                        break
+                    if off < 0 or off + 2 > size or marks[off]:
+                        break  # left the region (a start of another region ends it too), or known
                     b0 = data[off]  # the length and a 4-byte opcode are in the first byte
                     if b0 & 3 != 3:
                         hw = b0 | data[off + 1] << 8
                         k = kinds[hw]
                         if k == K_NORMAL:
-                            starts[pc] = 2
+                            marks[off] = 2
                             pc += 2
                             continue
                         if k == K_UNSET:
                             k = kinds[hw] = kind16(hw, img.profile)
                             if k == K_NORMAL:
-                                starts[pc] = 2
+                                marks[off] = 2
                                 pc += 2
                                 continue
                         if k == K_TRAP:
@@ -220,12 +256,12 @@ class Walker:
                                 if self._is_fill(data, off, base, size):
                                     code.padding.append((pc, self._zero_run_end(data, off, base, size)))
                                     break
-                            starts[pc] = 2
+                            marks[off] = 2
                             d = rvc.decode16(hw, img.profile)
                             code.bad.append(BadEncoding(pc, hw, d.cls, d.reason, root))
                             pc += 2  # keep going: a core that does not trap runs on
                             continue
-                        starts[pc] = 2
+                        marks[off] = 2
                         if k == K_JUMP:
                             t = pc + rvc._cj_imm(hw)
                             targets.setdefault(t, []).append(pc)
@@ -256,12 +292,12 @@ class Walker:
                         code.unknown_long.append(pc)
                         if n == 0:
                             break
-                        starts[pc] = n
+                        marks[off] = n
                         pc += n
                         continue
                     if off + 4 > size:
                         break
-                    starts[pc] = 4
+                    marks[off] = 4
                     opc = b0 & 0x7F
                     if opc not in _CONTROL_OPCODES:  # most instructions: only the length matters
                         prev_pc = pc
@@ -517,7 +553,7 @@ class Walker:
         starts = code.starts
         code.linear = LinearStarts(self.img.regions)
         found: list[int] = []
-        for region, linear in zip(self.img.regions, code.linear.marks, strict=True):
+        for region, linear, reached in zip(self.img.regions, code.linear.marks, starts.marks, strict=True):
             data = region.data
             base = region.start
             size = len(data)
@@ -525,8 +561,7 @@ class Walker:
             # the length comes from the low bits of the first byte (2, 4, or insn_length for
             # the rare longer encodings), so most instructions cost one byte read
             while off + 2 <= size:
-                pc = base + off
-                n = starts.get(pc)
+                n = reached[off]
                 if n:
                     off += n
                     continue
@@ -540,7 +575,7 @@ class Walker:
                     if b & 0x7F == 0x73 and off + 4 <= size:
                         w = b | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
                         if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
-                            found.append(pc)
+                            found.append(base + off)
                     off += 4
                     continue
                 n = insn_length(b | data[off + 1] << 8) or 2

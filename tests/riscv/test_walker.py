@@ -54,3 +54,36 @@ def test_walk_returns_the_trap_vector_sites_it_found() -> None:
     walker = Walker(img)
     sites = walker.walk()
     assert len(sites) == 5 and walker.walk() == []  # a second walk of the same roots finds nothing new
+
+
+def test_start_marks_behave_like_the_dict_they_replace() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from hvcheck.riscv.model import CodeRegion
+    from hvcheck.riscv.walker import StartMarks
+
+    regions = [CodeRegion(0x1000, bytes(0x3000), ".text"), CodeRegion(0x9000, bytes(0x100), ".init")]
+    in_code = st.one_of(st.integers(0x1000, 0x3FFF), st.integers(0x9000, 0x90FF))
+
+    @given(st.dictionaries(in_code, st.sampled_from([2, 4, 6, 8]), max_size=40),
+           st.lists(st.integers(0, 0xA000), max_size=20))
+    def same(model: dict[int, int], probes: list[int]) -> None:
+        marks = StartMarks(regions)
+        for addr, n in model.items():
+            marks[addr] = n
+        assert len(marks) == len(model)
+        assert marks.items() == sorted(model.items())
+        for addr in probes + list(model):
+            assert marks.get(addr) == model.get(addr) and (addr in marks) == (addr in model)
+            below = [a for a in model if a <= addr]
+            assert marks.below(addr) == (max(below) if below else None)
+
+    same()
+    outside = StartMarks(regions)
+    for addr in (0x0, 0x4000, 0x8FFF, 0x9100):
+        try:
+            outside[addr] = 2
+        except KeyError:
+            continue
+        raise AssertionError(f"0x{addr:x} is in no region but was stored")
