@@ -37,6 +37,7 @@ MAX_CALLERS = 16
 VECTOR_CAUSES = (0, 1, 3, 5, 7, 9, 11)  # exceptions (0) and U/S/VS/M software, timer, external interrupts
 GUEST_TVEC = 0x205  # vstvec: written by a hypervisor with guest addresses, never this image's handlers
 CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
+_CALLER_SAVED_MASK = sum(1 << r for r in CALLER_SAVED)
 
 
 # Plain classes rather than dataclasses: a @dataclass compiles generated code at import time
@@ -131,10 +132,12 @@ class Propagator:
         self._jumps = sorted(code.indirect_jumps)
         self._entry_list = sorted(self._func_entries)
         self.via_dispatch: set[int] = set()
-        self._memo: dict[tuple[int, int, int], Value] = {}
-        self._memos: dict[int, dict[tuple[int, int, int], Value]] = {}
+        # (register, id of the seed) -> address -> the register's value just before it
+        self._memo: dict[tuple[int, int], dict[int, Value]] = {}
+        self._memos: dict[int, dict[tuple[int, int], dict[int, Value]]] = {}
         self._seeds: dict[int, list[tuple[_Regs, str]]] = {}
         self._preds: dict[int, int | None] = {}
+        self._def_masks: dict[int, int] = {}  # pc -> registers its instruction defines (bit mask)
         self._texts: dict[int, str] = {}
         # gp holds __global_pointer$ (the linker relaxes `la` to gp-relative only when the image
         # defines it, and the code relies on it): a value for gp where nothing in the window sets it
@@ -155,14 +158,25 @@ class Propagator:
         self._preds[pc] = p = self._predecessor(pc)
         return p
 
-    def _predecessor(self, pc: int) -> int | None:
+    def _length_at(self, addr: int) -> int:
+        """The length of the instruction starting at ``addr``: reachable first, else found by
+        the linear sweep; 0 when none starts there."""
         starts = self.code.starts
-        linear = self.code.linear
+        i = bisect.bisect_right(starts._bases, addr) - 1
+        if i >= 0 and len(self.code.linear.marks) == len(starts.marks):
+            off = addr - starts._bases[i]
+            reached = starts.marks[i]
+            if off < len(reached):
+                return reached[off] or self.code.linear.marks[i][off]
+        n = starts.get(addr)
+        return n if n is not None else self.code.linear.get(addr) or 0
+
+    def _predecessor(self, pc: int) -> int | None:
         fall = None
         ended = False
         for back in (4, 2):
             p = pc - back
-            if starts.get(p) == back or (p not in starts and linear.get(p) == back):
+            if self._length_at(p) == back:
                 insn = self.img.decode(p)
                 if insn is not None and not _ends_flow(insn):
                     fall = p
@@ -369,39 +383,57 @@ class Propagator:
         memoised by address, so the many writes along one long path share the work."""
         if reg == 0:
             return Value(0)
-        memo = self._memo
-        sid = id(seed)
-        key = (pc, reg, sid)
-        if key in memo:
-            return memo[key]
-        memo[key] = UNKNOWN  # guards against cycles
+        by_reg = self._memo.get((reg, id(seed)))
+        if by_reg is None:
+            by_reg = self._memo[(reg, id(seed))] = {}
+        elif pc in by_reg:
+            return by_reg[pc]
+        by_reg[pc] = UNKNOWN  # guards against cycles
         result = None
-        visited = [key]
+        visited = [pc]
         cur = pc
-        decode = self.img.decode
+        preds = self._preds
+        masks = self._def_masks
+        bit = 1 << reg
         for k in range(left):
-            p = self.predecessor(cur)
+            p = preds[cur] if cur in preds else self.predecessor(cur)
             if p is None:
                 break
-            insn = decode(p)
-            if insn is not None and _defines(insn, reg):
+            defined = masks.get(p)
+            if defined is None:
+                defined = self._def_mask(p)
+            if defined & bit:
+                insn = self.img.decode(p)
+                assert insn is not None
                 view = _StepView(_Before(self, p, left - k - 1, seed))
                 self.step(p, insn, view)
                 result = view.written.get(reg, UNKNOWN)
                 break
-            k2 = (p, reg, sid)
-            if k2 in memo:
-                result = memo[k2]
+            if p in by_reg:
+                result = by_reg[p]
                 break
-            visited.append(k2)
+            visited.append(p)
             cur = p
         if result is None:
             result = seed.get(reg, UNKNOWN)
             if result.v is None and reg == 3 and self._gp is not None:
                 result = self._gp
-        for seen_key in visited:
-            memo[seen_key] = result
+        for seen in visited:
+            by_reg[seen] = result
         return result
+
+    def _def_mask(self, pc: int) -> int:
+        """The registers the instruction at ``pc`` defines, as a bit mask (see _defines); the
+        backward walks test every instruction on the path for each register they look for."""
+        insn = self.img.decode(pc)
+        mask = 0
+        if insn is not None:
+            if insn.op in ("jal", "jalr") and insn.rd:
+                mask = _CALLER_SAVED_MASK | 1 << insn.rd
+            elif insn.rd is not None and not _fp_dest(insn):
+                mask = 1 << insn.rd
+        self._def_masks[pc] = mask
+        return mask
 
     def _caller_seeds(self, entry: int) -> list[tuple[_Regs, str]]:
         """Register values at ``entry``: from each direct caller when entry is a function entry."""
