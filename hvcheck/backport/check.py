@@ -40,6 +40,10 @@ class Result:
     not_analysed: list[str]
     header: list[str]  # lines for the text preamble: trees used, messages paired, mail decoding
     uncounted_same: int = 0  # identical pairs beyond MAX_PAIR_ROWS, counted but not kept
+    # upstream-only / backport-only blocks beyond MAX_PAIR_ROWS: each is a P003/P004 finding with
+    # the same facts, so its table row is counted, not kept (50,000 rows doubled the report)
+    uncounted_upstream_only: int = 0
+    uncounted_backport_only: int = 0
 
     def listed(self) -> tuple[list[PairRecord], int]:
         """The rows of the pair table: every pair with a verdict or a note, and the first
@@ -52,22 +56,29 @@ class Result:
             elif plain < 2 * MAX_PAIR_ROWS:
                 out.append(p)
                 plain += 1
-        return out, len(self.pairs) - len(out) + self.uncounted_same
+        return out, len(self.pairs) - len(out) + self.uncounted_same + self.uncounted_one_sided
+
+    @property
+    def uncounted_one_sided(self) -> int:
+        return self.uncounted_upstream_only + self.uncounted_backport_only
 
     def preamble(self) -> str:
         rows = list(self.header)
         rows.append(f"paired {sum(1 for p in self.pairs if p.upstream and p.backport) + self.uncounted_same} "
                     "change block(s); "
-                    f"{sum(1 for p in self.pairs if not p.backport)} upstream-only, "
-                    f"{sum(1 for p in self.pairs if not p.upstream)} backport-only")
+                    f"{sum(1 for p in self.pairs if not p.backport) + self.uncounted_upstream_only} upstream-only, "
+                    f"{sum(1 for p in self.pairs if not p.upstream) + self.uncounted_backport_only} backport-only")
         listed, omitted = self.listed()
         for p in listed:
             verdict = " ".join(p.verdict) if p.verdict else "same place"
             rows.append(f"  {_short(p.upstream):<52} -> {_short(p.backport):<52} {verdict}")
             for note in p.notes:
                 rows.append(f"      note: {note}")
-        if omitted:
-            rows.append(f"  ... and {omitted} more pair(s) in the same place, not listed")
+        if omitted - self.uncounted_one_sided:
+            rows.append(f"  ... and {omitted - self.uncounted_one_sided} more pair(s) in the same place, not listed")
+        if self.uncounted_one_sided:
+            rows.append(f"  ... and {self.uncounted_one_sided} more upstream-only or backport-only block(s), not listed "
+                        "here: each is a P003/P004 finding below")
         if self.not_analysed:
             rows.append("not analysed: " + ", ".join(self.not_analysed))
         return "\n".join(rows) + "\n"
@@ -480,6 +491,7 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         finding, rec = judge_link(link, u, b, ctx)
         findings.append(finding)
         records.append(rec)
+    one_sided = uncounted_up = uncounted_bp = 0
     for blk in missing:
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
@@ -497,7 +509,11 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 data={"upstream": side_data(u), "lines": unit_lines(Unit([blk]))},
                                 fix="apply the missing hunk, or record in the commit message why it does not apply",
                                 severity=severity))
-        records.append(PairRecord(u, None, ["P003"]))
+        if one_sided < MAX_PAIR_ROWS:
+            records.append(PairRecord(u, None, ["P003"]))
+        else:
+            uncounted_up += 1
+        one_sided += 1
     for blk in extra:
         b = backport.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
@@ -514,7 +530,11 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 data={"backport": side_data(b), "lines": unit_lines(Unit([blk]))},
                                 fix="drop it, or explain the extra change in the commit message ([ ... ] note)",
                                 severity=severity))
-        records.append(PairRecord(None, b, ["P004"]))
+        if one_sided < MAX_PAIR_ROWS:
+            records.append(PairRecord(None, b, ["P004"]))
+        else:
+            uncounted_bp += 1
+        one_sided += 1
     unplaced = unchecked_identical + unplaced_dropped + sum(1 for r in records if any(n.startswith("placement not checked")
                                                                     for n in r.notes))
     if unplaced:
@@ -525,4 +545,5 @@ def check_backport(upstream: Side, backport: Side) -> Result:
             [Location(upstream.patch.path), Location(backport.patch.path)],
             data={"unplaced_pairs": str(unplaced)}, severity=Severity.NOTE))
     return Result(findings, records, len(pairs) + len(links), not_analysed,
-                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped)
+                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped,
+                  uncounted_up, uncounted_bp)
