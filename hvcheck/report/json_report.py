@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 from hvcheck import __version__
@@ -53,22 +53,31 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
 
 
 def render_json(findings: list[Finding], extra: dict[str, Any] | None = None, run: RunInfo | None = None) -> str:
+    return "".join(json_chunks(findings, extra=extra, run=run))
+
+
+def json_chunks(findings: list[Finding], extra: dict[str, Any] | None = None,
+                run: RunInfo | None = None) -> Iterator[str]:
     """``findings`` holds the reported findings; suppressed ones (inline, config, baseline) go to
-    ``suppressed`` with why, and do not count in ``summary``."""
+    ``suppressed`` with why, and do not count in ``summary``. The document comes in pieces (each
+    finding converted as it is written), the text of ``json.dumps(doc, indent=2)``."""
+    from hvcheck.report.stream import Lazy, chunks
+
     reported = [f for f in findings if f.suppressed is None]
     doc: dict[str, Any] = {
         "tool": "hvcheck",
         "version": __version__,
-        "findings": [finding_to_json(f) for f in reported],
+        "findings": Lazy(reported, finding_to_json),
         "summary": summary(reported),
     }
     suppressed = [f for f in findings if f.suppressed is not None]
     if suppressed:
-        doc["suppressed"] = [finding_to_json(f) for f in suppressed]
+        doc["suppressed"] = Lazy(suppressed, finding_to_json)
     if run is not None and run.summary:
         doc["run_summary"] = run.summary
     if run is not None and run.errors:
         doc["errors"] = list(run.errors)
     for key, value in (extra or {}).items():
         doc.setdefault(key, _jsonable(value, key))
-    return json.dumps(doc, indent=2) + "\n"
+    yield from chunks(doc)
+    yield "\n"

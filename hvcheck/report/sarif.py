@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from hvcheck import __version__
@@ -104,10 +104,18 @@ def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[st
 
 
 def render_sarif(findings: list[Finding], run: RunInfo | None = None) -> str:
+    return "".join(sarif_chunks(findings, run))
+
+
+def sarif_chunks(findings: list[Finding], run: RunInfo | None = None) -> Iterator[str]:
+    """The document in pieces, each result made as it is written (hvcheck.report.stream)."""
+    from hvcheck.report.stream import Lazy, chunks
+
     run = run or RunInfo()
     rule_ids = sorted({f.rule for f in findings})
     index = {rid: i for i, rid in enumerate(rule_ids)}
-    results = [_result(f, index, run, run.fixes.get(i)) for i, f in enumerate(findings)]
+    info = run
+    results = Lazy(range(len(findings)), lambda i: _result(findings[i], index, info, info.fixes.get(i)))
     invocation: dict[str, Any] = {"executionSuccessful": not run.errors}
     if run.errors:
         invocation["toolExecutionNotifications"] = [
@@ -129,4 +137,5 @@ def render_sarif(findings: list[Finding], run: RunInfo | None = None) -> str:
     if run.root is not None:
         sarif_run["originalUriBaseIds"] = {ROOT_ID: {"uri": run.root.absolute().as_uri().rstrip("/") + "/"}}
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [sarif_run]}
-    return json.dumps(doc, indent=2) + "\n"
+    yield from chunks(doc)
+    yield "\n"
