@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -97,17 +98,21 @@ def similarity(u: Unit, b: Unit, reverse: bool = False) -> float:
 
 
 def _units(blocks: list[Block]) -> list[Unit]:
-    units: list[Unit] = []
+    return [Unit(group) for group in _groups(blocks)]
+
+
+def _groups(blocks: list[Block]) -> Iterator[list[Block]]:
+    """The blocks of each unit, in unit order: every block, then it with up to MAX_MERGE - 1 of
+    the blocks that follow it closely in the same file."""
     for i, blk in enumerate(blocks):
-        units.append(Unit([blk]))
+        yield [blk]
         group = [blk]
         for nxt in blocks[i + 1:i + MAX_MERGE]:
             prev = group[-1]
             if nxt.file is not prev.file or _gap(prev, nxt) > MERGE_GAP:
                 break
             group = [*group, nxt]
-            units.append(Unit(group))
-    return units
+            yield group
 
 
 def _span(block: Block) -> tuple[int, int]:
@@ -197,12 +202,25 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
 def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int]
              ) -> tuple[list[Pair], list[Block], list[Block]]:
     u_units = _units(upstream)
-    b_units = _units(backport)
     # Only units that share at least one changed line can pair: index backport units by line.
+    # Lines no upstream unit has are never looked up, so they are not indexed, and a backport unit
+    # without any upstream line is not kept (50,000 unrelated hunks: no unit, no list per line).
+    wanted = {text for unit in u_units for text in unit.removed() + unit.added()}
+    texts_of: dict[int, set[str]] = {}
+    b_units: dict[int, Unit] = {}
     index: dict[str, list[int]] = {}
-    for j, unit in enumerate(b_units):
-        for text in set(unit.removed() + unit.added()):
-            index.setdefault(text, []).append(j)
+    for j, group in enumerate(_groups(backport)):
+        texts: set[str] = set()
+        for blk in group:
+            own = texts_of.get(id(blk))
+            if own is None:
+                own = texts_of[id(blk)] = {t for t in (norm(x) for x in blk.removed_text() + blk.added_text())
+                                           if t} & wanted
+            texts |= own
+        if texts:
+            b_units[j] = Unit(group)
+            for text in texts:
+                index.setdefault(text, []).append(j)
     # Lines shared by many units would make candidate search quadratic on big patches; a unit
     # made only of such lines still searches by all of them.
     rare = {text for text, js in index.items() if len(js) <= COMMON_LINE}
