@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 INDENT = "  "
+BATCH = 256
 
 
 @dataclass
@@ -50,11 +51,15 @@ def chunks(value: Any, depth: int = 0) -> Iterator[str]:
         if not value.items:
             yield "[]"
             return
-        yield "["
-        sep = pad
-        for item in value.items:
-            yield sep + _encoded(value.convert(item), depth + 1)
-            sep = "," + pad
+        # Members are encoded BATCH at a time: each json.dumps with an indent builds closures that
+        # refer to each other, a cycle only the collector frees, and finish() runs with it off.
+        # dumps([a, b]) is "[" + "\n  A,\n  B" + "\n]": the middle, shifted to this depth.
+        sep = "["
+        items = value.items
+        for at in range(0, len(items), BATCH):
+            batch = [value.convert(item) for item in items[at:at + BATCH]]
+            yield sep + _encoded(batch, depth)[1:-(2 + len(INDENT) * depth)]
+            sep = ","
         yield "\n" + INDENT * depth + "]"
         return
     if isinstance(value, list):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hvcheck.catalogue import load_catalogue
 from hvcheck.findings import Finding, Location, Suppression
 from hvcheck.report import RunInfo, render, render_chunks
-from hvcheck.report.stream import Lazy, chunks
+from hvcheck.report.stream import BATCH, Lazy, chunks
 
 load_catalogue()
 
@@ -72,10 +72,18 @@ def test_json_and_sarif_reports_equal_the_whole_document_dump() -> None:
 
 def test_a_finding_is_converted_only_when_its_piece_is_written() -> None:
     converted: list[int] = []
-    lazy = Lazy(range(1000), lambda i: converted.append(i) or {"i": i})
+    lazy = Lazy(range(10 * BATCH), lambda i: converted.append(i) or {"i": i})
     pieces = chunks({"findings": lazy})
-    for _ in range(4):
+    for _ in range(3):
         next(pieces)
-    assert len(converted) <= 2  # not the whole list up front
+    assert len(converted) <= BATCH  # a batch at a time, not the whole list up front
     rest = "".join(pieces)
-    assert len(converted) == 1000 and rest.endswith("]\n}")
+    assert len(converted) == 10 * BATCH and rest.endswith("]\n}")
+
+
+def test_lists_longer_than_a_batch_keep_the_exact_text() -> None:
+    members = [{"i": i, "lines": [f"-b{i};", "+c;"], "empty": {}, "none": None} for i in range(2 * BATCH + 3)]
+    for doc in ({"findings": members}, {"runs": [{"results": members, "x": []}]}):
+        lazy = {"findings": Lazy(members, dict)} if "findings" in doc else \
+            {"runs": [{"results": Lazy(range(len(members)), members.__getitem__), "x": []}]}
+        assert "".join(chunks(lazy)) == json.dumps(doc, indent=2)
