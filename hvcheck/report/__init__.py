@@ -78,6 +78,6 @@ def render_chunks(
 
         yield render_compact(findings, run=run)
         return
-    from hvcheck.report.text import render_text
+    from hvcheck.report.text import text_chunks
 
-    yield render_text(findings, color=color, title=title, preamble=preamble, width=width, run=run)
+    yield from text_chunks(findings, color=color, title=title, preamble=preamble, width=width, run=run)

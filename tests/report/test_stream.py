@@ -87,3 +87,17 @@ def test_lists_longer_than_a_batch_keep_the_exact_text() -> None:
         lazy = {"findings": Lazy(members, dict)} if "findings" in doc else \
             {"runs": [{"results": Lazy(range(len(members)), members.__getitem__), "x": []}]}
         assert "".join(chunks(lazy)) == json.dumps(doc, indent=2)
+
+
+def test_text_report_in_pieces_is_the_same_text() -> None:
+    from hvcheck.report.text import FLUSH_LINES, render_text, text_chunks
+
+    findings = _findings(FLUSH_LINES // 2)  # several pieces (each finding is 4+ lines)
+    run = RunInfo(show_suppressed=True, summary="1 suppressed")
+    pieces = list(text_chunks(findings, title="t", preamble="pre\n", run=run))
+    assert len(pieces) > 1
+    whole = "".join(pieces)
+    assert whole == render_text(findings, title="t", preamble="pre\n", run=run)
+    lines = whole.split("\n")
+    assert lines[:2] == ["t", "pre"] and lines[-2:] == ["1 suppressed", ""]
+    assert whole.count("  • hunk ") == len(findings) and "\n\n\n" not in whole
