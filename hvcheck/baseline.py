@@ -58,10 +58,13 @@ class _Keys:
 
     def _relative(self, path: str) -> str:
         prefix = self.prefix
-        if (prefix is not None and path.startswith(prefix) and len(path) > len(prefix) and "//" not in path
-                and "/." not in path and not path.endswith("/")):
-            rel = path[len(prefix):]
-            return path if rel.startswith("..") else rel
+        if prefix is not None and path[:1] == "/" and "//" not in path and "/." not in path \
+                and not path.endswith("/") and path != "/":
+            # already normalised: under the root, its tail; elsewhere relpath starts with '..'
+            if path.startswith(prefix):
+                rel = path[len(prefix):]
+                return path if rel.startswith("..") else rel
+            return "." if path == prefix[:-1] else path
         return relative(path, self.root)
 
     def line_text(self, path: str, line: int) -> str | None:
