@@ -98,21 +98,21 @@ def similarity(u: Unit, b: Unit, reverse: bool = False) -> float:
 
 
 def _units(blocks: list[Block]) -> list[Unit]:
-    return [Unit(group) for group in _groups(blocks)]
+    return [Unit(group) for _, group in _groups_at(blocks)]
 
 
-def _groups(blocks: list[Block]) -> Iterator[list[Block]]:
-    """The blocks of each unit, in unit order: every block, then it with up to MAX_MERGE - 1 of
-    the blocks that follow it closely in the same file."""
+def _groups_at(blocks: list[Block]) -> Iterator[tuple[int, list[Block]]]:
+    """The blocks of each unit, in unit order, with the position of its first block: every block,
+    then it with up to MAX_MERGE - 1 of the blocks that follow it closely in the same file."""
     for i, blk in enumerate(blocks):
-        yield [blk]
+        yield i, [blk]
         group = [blk]
         for nxt in blocks[i + 1:i + MAX_MERGE]:
             prev = group[-1]
             if nxt.file is not prev.file or _gap(prev, nxt) > MERGE_GAP:
                 break
             group = [*group, nxt]
-            yield group
+            yield i, group
 
 
 def _span(block: Block) -> tuple[int, int]:
@@ -199,35 +199,50 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
     return pairs, rest_u, rest_b
 
 
-def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int]
-             ) -> tuple[list[Pair], list[Block], list[Block]]:
-    u_units = _units(upstream)
-    # Only units that share at least one changed line can pair: index backport units by line.
-    # Lines no upstream unit has are never looked up, so they are not indexed, and a backport unit
-    # without any upstream line is not kept (50,000 unrelated hunks: no unit, no list per line).
-    wanted = {text for unit in u_units for text in unit.removed() + unit.added()}
-    texts_of: dict[int, set[str]] = {}
-    b_units: dict[int, Unit] = {}
-    index: dict[str, list[int]] = {}
-    for j, group in enumerate(_groups(backport)):
+def _units_sharing(blocks: list[Block], wanted: set[str]) -> dict[int, Unit]:
+    """The units of ``blocks`` (numbered as :func:`_units` numbers them) with a changed line in
+    ``wanted``; each block's lines are read once (a unit spans at most MAX_MERGE blocks)."""
+    out: dict[int, Unit] = {}
+    texts_at: dict[int, set[str]] = {}
+    for j, (start, group) in enumerate(_groups_at(blocks)):
+        texts_at.pop(start - 1, None)
         texts: set[str] = set()
-        for blk in group:
-            own = texts_of.get(id(blk))
+        for pos in range(start, start + len(group)):
+            own = texts_at.get(pos)
             if own is None:
-                own = texts_of[id(blk)] = {t for t in (norm(x) for x in blk.removed_text() + blk.added_text())
-                                           if t} & wanted
+                blk = blocks[pos]
+                own = texts_at[pos] = {t for t in (norm(x) for x in blk.removed_text() + blk.added_text())
+                                       if t} & wanted
             texts |= own
         if texts:
-            b_units[j] = Unit(group)
-            for text in texts:
-                index.setdefault(text, []).append(j)
+            out[j] = Unit(group)
+    return out
+
+
+def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int]
+             ) -> tuple[list[Pair], list[Block], list[Block]]:
+    # Only units that share at least one changed line can pair: index backport units by line.
+    # The side with fewer blocks has all its units; of the other side only units with one of
+    # their lines are kept (50,000 unrelated hunks against a few: no unit, no list per line).
+    u_units: dict[int, Unit]
+    b_units: dict[int, Unit]
+    if len(upstream) <= len(backport):
+        u_units = dict(enumerate(_units(upstream)))
+        b_units = _units_sharing(backport, {t for u in u_units.values() for t in u.removed() + u.added()})
+    else:
+        b_units = dict(enumerate(_units(backport)))
+        u_units = _units_sharing(upstream, {t for u in b_units.values() for t in u.removed() + u.added()})
+    index: dict[str, list[int]] = {}
+    for j, unit in b_units.items():
+        for text in set(unit.removed() + unit.added()):
+            index.setdefault(text, []).append(j)
     # Lines shared by many units would make candidate search quadratic on big patches; a unit
     # made only of such lines still searches by all of them.
     rare = {text for text, js in index.items() if len(js) <= COMMON_LINE}
     u_rank = {id(b): i for i, b in enumerate(upstream)}
     b_rank = {id(b): i for i, b in enumerate(backport)}
     candidates = []
-    for i, unit in enumerate(u_units):
+    for i, unit in u_units.items():
         seen: set[int] = set()
         texts = set(unit.removed() + unit.added())
         keys = (texts & rare) or texts
@@ -329,28 +344,52 @@ def link_rewritten(missing: list[Block], extra: list[Block], all_upstream: list[
     def weight(t: str) -> float:
         return math.log(1 + total / df.get(t, 1))
 
-    b_tokens = [tokens(_lines_of(b)) for b in extra]
-    b_keys = [keys(b.added_text() + b.removed_text()) for b in extra]
-    inverted: dict[str, list[int]] = {}
-    for j, toks in enumerate(b_tokens):
-        for t in toks:
-            if df[t] <= 2 * RARE_BLOCKS:
-                inverted.setdefault(t, []).append(j)
-        for k in b_keys[j]:
-            inverted.setdefault(k, []).append(j)
-    candidates: list[tuple[float, int, int, list[str], str | None]] = []
+    # With more missing than extra blocks, a missing block that shares no identifier or key with
+    # any extra block can have no candidate: its sets are not kept
+    known: set[str] | None = None
+    if len(missing) > len(extra):
+        known = set()
+        for b in extra:
+            known |= tokens(_lines_of(b))
+            known |= keys(b.added_text() + b.removed_text())
+    u_sides: dict[int, tuple[set[str], set[str]]] = {}
     for i, blk in enumerate(missing):
-        u_tok = tokens(_lines_of(blk))
-        u_keys = keys(blk.added_text() + blk.removed_text())
+        u_tok, u_keys = tokens(_lines_of(blk)), keys(blk.added_text() + blk.removed_text())
+        if known is None or not known.isdisjoint(u_tok) or not known.isdisjoint(u_keys):
+            u_sides[i] = (u_tok, u_keys)
+    # Only what some missing block has is ever looked up: the index keeps just that, and a
+    # backport block's identifiers are read again when it is a candidate (50,000 unrelated
+    # blocks each kept two sets and an index entry per identifier: 49 MB for a 2 MB patch)
+    wanted = {t for u_tok, u_keys in u_sides.values() for t in (*u_tok, *u_keys)}
+    inverted: dict[str, list[int]] = {}
+    for j, b in enumerate(extra):
+        for t in tokens(_lines_of(b)):
+            if t in wanted and df[t] <= 2 * RARE_BLOCKS:
+                inverted.setdefault(t, []).append(j)
+        for k in keys(b.added_text() + b.removed_text()):
+            if k in wanted:
+                inverted.setdefault(k, []).append(j)
+    b_sides: dict[int, tuple[set[str], set[str]]] = {}
+
+    def b_side(j: int) -> tuple[set[str], set[str]]:
+        if j not in b_sides:
+            b = extra[j]
+            b_sides[j] = (tokens(_lines_of(b)), keys(b.added_text() + b.removed_text()))
+        return b_sides[j]
+
+    candidates: list[tuple[float, int, int, list[str], str | None]] = []
+    for i, (u_tok, u_keys) in u_sides.items():
+        blk = missing[i]
         hits: Counter[int] = Counter()
         for t in list(u_tok) + list(u_keys):
             for j in inverted.get(t, ()):
                 hits[j] += 1
         for j, _ in hits.most_common(MAX_LINK_CANDIDATES):
-            shared_keys = sorted(u_keys & b_keys[j])
-            shared = u_tok & b_tokens[j]
+            b_tok, b_key = b_side(j)
+            shared_keys = sorted(u_keys & b_key)
+            shared = u_tok & b_tok
             # overlap of the smaller side, weighted by rarity: a rewrite adds or drops words
-            smaller = min(sum(weight(t) for t in u_tok), sum(weight(t) for t in b_tokens[j]))
+            smaller = min(sum(weight(t) for t in u_tok), sum(weight(t) for t in b_tok))
             score = sum(weight(t) for t in shared) / max(smaller, 1e-9)
             rare = sorted((t for t in shared if df[t] <= 2 * RARE_BLOCKS), key=lambda t: (df[t], t))
             # an identifier found only in these two blocks of both patches ties them by itself
