@@ -22,6 +22,7 @@ from hvcheck import __version__
 from hvcheck.findings import REGISTRY, Finding, Location, Severity
 from hvcheck.report import RunInfo
 from hvcheck.report.json_report import _jsonable
+from hvcheck.report.stream import BATCH, Lazy
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_ID = "SRCROOT"
@@ -72,6 +73,10 @@ def _logical(f: Finding, loc: Location | None) -> dict[str, Any]:
     return {"logicalLocations": [{"name": name[:200], "kind": "value"}]}
 
 
+def _message_only(loc: Location) -> dict[str, Any]:
+    return {"message": {"text": loc.detail or loc.symbol or str(loc)}}
+
+
 def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[str, Any]] | None) -> dict[str, Any]:
     with_path = [loc for loc in f.locations if loc.path is not None]
     locations = [_physical(with_path[0], run)] if with_path else [_logical(f, f.locations[0] if f.locations else None)]
@@ -83,10 +88,14 @@ def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[st
         "locations": locations,
         "properties": {"data": _jsonable(f.data)},
     }
-    related = [_physical(loc, run) for loc in with_path[1:]]
-    related += [{"message": {"text": loc.detail or loc.symbol or str(loc)}} for loc in f.locations
-                if loc.path is None and (loc.detail or loc.symbol) and with_path]
-    if related:
+    others = [loc for loc in f.locations if loc.path is None and (loc.detail or loc.symbol) and with_path]
+    n_related = len(with_path) - 1 + len(others) if with_path else 0
+    if n_related > BATCH:  # one finding over thousands of places: each made as it is written
+        first = with_path[1:]
+        result["relatedLocations"] = Lazy(range(n_related), lambda i: dict(
+            _physical(first[i], run) if i < len(first) else _message_only(others[i - len(first)]), id=i + 1))
+    elif n_related:
+        related = [_physical(loc, run) for loc in with_path[1:]] + [_message_only(loc) for loc in others]
         result["relatedLocations"] = [dict(r, id=i) for i, r in enumerate(related, 1)]
     if f.fingerprint:
         result["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
@@ -109,7 +118,7 @@ def render_sarif(findings: list[Finding], run: RunInfo | None = None) -> str:
 
 def sarif_chunks(findings: list[Finding], run: RunInfo | None = None) -> Iterator[str]:
     """The document in pieces, each result made as it is written (hvcheck.report.stream)."""
-    from hvcheck.report.stream import Lazy, chunks
+    from hvcheck.report.stream import chunks
 
     run = run or RunInfo()
     rule_ids = sorted({f.rule for f in findings})

@@ -58,6 +58,12 @@ def chunks(value: Any, depth: int = 0) -> Iterator[str]:
         items = value.items
         for at in range(0, len(items), BATCH):
             batch = [value.convert(item) for item in items[at:at + BATCH]]
+            if _has_lazy(batch):  # a member with a long list of its own (one finding, 50,000 places)
+                for member in batch:
+                    yield sep + pad
+                    yield from chunks(member, depth + 1)
+                    sep = ","
+                continue
             yield sep + _encoded(batch, depth)[1:-(2 + len(INDENT) * depth)]
             sep = ","
         yield "\n" + INDENT * depth + "]"

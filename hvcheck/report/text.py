@@ -92,6 +92,8 @@ def _finding_lines(out: _Out, findings: list[Finding]) -> Iterator[str]:
             src = source_line(loc)
             if src:
                 out.lines.append(out.style(f"         | {clip(src, SOURCE_LIMIT)}", _DIM))
+            if len(out.lines) >= FLUSH_LINES:  # one finding can have thousands of places
+                yield out.flush()
         if f.fix:
             out.para(f.fix, f"      {out.style('fix:', _GREEN)} ", "           ")
         if f.suppressed is not None:
