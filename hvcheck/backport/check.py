@@ -429,6 +429,58 @@ def _context_lines(upstream: Side, backport: Side, groups: dict[int, int]) -> li
     return rows
 
 
+# --- one file with thousands of unpaired blocks ---------------------------------------------------
+
+MAX_ONE_SIDED_PER_FILE = 1000  # more unpaired blocks than this in one file: one finding for the file
+
+
+def _crowded(blocks: list[Block]) -> dict[str, list[Block]]:
+    """Files with more than MAX_ONE_SIDED_PER_FILE unpaired blocks (two unrelated patches, or a
+    rework): reported as one finding per file, each block one of its locations. 50,000 separate
+    findings of ~2 KiB each were 50x the patch in memory, and more results than GitHub code
+    scanning takes from one SARIF run (25,000)."""
+    per_file: dict[str, list[Block]] = {}
+    for blk in blocks:
+        per_file.setdefault(blk.file.path, []).append(blk)
+    return {path: bs for path, bs in per_file.items() if len(bs) > MAX_ONE_SIDED_PER_FILE}
+
+
+def _unreadable_in_backport(backport: Side, blk: Block) -> list[Problem]:
+    return backport.patch.unreadable_hunks(blk.file.path) or [
+        p for p in backport.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+
+
+def _unreadable_upstream(upstream: Side, blk: Block) -> list[Problem]:
+    return [p for p in upstream.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+
+
+def _crowded_finding(rule: str, side: Side, path: str, blocks: list[Block], other_unreadable: bool) -> Finding:
+    """P003/P004 for all of one file's unpaired blocks: each block is a location (its patch line,
+    hunk, change and place), so every block is still listed in text, JSON and SARIF."""
+    locations: list[Location] = []
+    for blk in blocks:
+        w = side.where(Unit([blk]))
+        verb, what = describe_change(Unit([blk]))
+        locations.append(Location(w.patch_path, w.patch_line,
+                                  detail=f"{side.name} patch, hunk {w.hunk}: {verb} {what} in {place_text(w.scope)}"))
+    n = len(blocks)
+    if rule == "P003":
+        msg = (f"{n} upstream hunks of {path} have no counterpart in the backport (more than "
+               f"{MAX_ONE_SIDED_PER_FILE} in one file: one finding, each block a location below; are these two "
+               "patches of the same change?)")
+        fix = "apply the missing hunks, or record in the commit message why they do not apply"
+    else:
+        msg = (f"{n} of the backport's hunks of {path} change lines upstream does not (more than "
+               f"{MAX_ONE_SIDED_PER_FILE} in one file: one finding, each block a location below; are these two "
+               "patches of the same change?)")
+        fix = "drop them, or explain the extra changes in the commit message ([ ... ] note)"
+    if other_unreadable:
+        msg += " Some may be in the other patch's unreadable hunk(s) of this file (see E001)."
+    return Finding(rule, msg, locations, data={"file": path, "blocks": str(n), "grouped": True,
+                                               "side": side.name}, fix=fix,
+                   severity=Severity.NOTE if other_unreadable else None)
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
     """Pair the two patches' C change blocks and report every disagreement (P001-P008)."""
     findings: list[Finding] = []
@@ -492,11 +544,14 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         findings.append(finding)
         records.append(rec)
     one_sided = uncounted_up = uncounted_bp = 0
+    crowded_up = _crowded(missing)
+    crowded_bp = _crowded(extra)
     for blk in missing:
+        if blk.file.path in crowded_up:
+            continue
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        unreadable = backport.patch.unreadable_hunks(blk.file.path) or [
-            p for p in backport.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+        unreadable = _unreadable_in_backport(backport, blk)
         msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(u.scope)}; the backport "
                "has no hunk with these changed lines.") + _missing_hint(backport, blk, u)
         severity = None
@@ -515,14 +570,15 @@ def check_backport(upstream: Side, backport: Side) -> Result:
             uncounted_up += 1
         one_sided += 1
     for blk in extra:
+        if blk.file.path in crowded_bp:
+            continue
         b = backport.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        unreadable = [p for p in upstream.patch.problems if p.severity == "error" and p.path and
-                      same_file(p.path, blk.file.path)]
+        unreadable_up = _unreadable_upstream(upstream, blk)
         msg = (f"the backport's hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(b.scope)}; "
                "upstream has no such change.")
         severity = None
-        if unreadable:
+        if unreadable_up:
             msg += " Upstream's copy may be in its unreadable hunk(s) of this file (see E001)."
             severity = Severity.NOTE
         findings.append(Finding("P004", msg, [Location(b.path, b.line, detail=f"backport: {place_text(b.scope)}"),
@@ -535,6 +591,14 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         else:
             uncounted_bp += 1
         one_sided += 1
+    for path, blocks in crowded_up.items():
+        findings.append(_crowded_finding("P003", upstream, path, blocks, bool(_unreadable_in_backport(backport,
+                                                                                                      blocks[0]))))
+        uncounted_up += len(blocks)
+    for path, blocks in crowded_bp.items():
+        findings.append(_crowded_finding("P004", backport, path, blocks, bool(_unreadable_upstream(upstream,
+                                                                                                   blocks[0]))))
+        uncounted_bp += len(blocks)
     unplaced = unchecked_identical + unplaced_dropped + sum(1 for r in records if any(n.startswith("placement not checked")
                                                                     for n in r.notes))
     if unplaced:

@@ -1,7 +1,8 @@
 """A backport with thousands of hunks upstream does not have (two unrelated patches, a rework):
-every block is still one P003/P004 finding with its lines, and the run stays linear. Issue 19
-measured 10,000 such hunks at 4.5 s and 50,000 at 16.6 s / 889 MB; half of the report was a table
-row per block repeating each finding's data."""
+every block stays reachable (its own P003/P004 finding, or beyond MAX_ONE_SIDED_PER_FILE in one
+file a location of that file's one finding), and the run stays linear and within 10x its input in
+memory. Issue 19 measured 10,000 such hunks at 4.5 s and 50,000 at 16.6 s / 889 MB; half of the
+report was a table row per block repeating each finding's data."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from conftest import run_hvcheck
 
-from hvcheck.backport.check import MAX_PAIR_ROWS
+from fuzz.runner import MEMORY_FACTOR, run_forked
+from hvcheck.backport.check import MAX_ONE_SIDED_PER_FILE, MAX_PAIR_ROWS
 
 
 def distinct_hunks(path: Path, n: int, tag: str) -> Path:
@@ -72,3 +74,52 @@ def test_distinct_hunks_whole_command_is_linear(tmp_path: Path) -> None:
     small = _run(up, distinct_hunks(tmp_path / "bp2k.patch", 2_000, "k"), "json")
     large = _run(up, distinct_hunks(tmp_path / "bp10k.patch", 10_000, "k"), "json")
     assert large["cpu"] <= 7 * max(small["cpu"], 0.3), (small, large)
+
+
+def test_more_than_the_limit_in_one_file_is_one_finding_listing_every_block(tmp_path: Path) -> None:
+    n = MAX_ONE_SIDED_PER_FILE + 1
+    up = distinct_hunks(tmp_path / "up.patch", 1, "u")
+    bp = distinct_hunks(tmp_path / "bp.patch", n, "k")
+    doc = json.loads(run_hvcheck("backport", str(up), str(bp), "--format", "json").stdout)
+    (p004,) = [f for f in doc["findings"] if f["rule"] == "P004"]
+    assert p004["data"] == {"file": "x.c", "blocks": str(n), "grouped": True, "side": "backport"}
+    assert p004["message"].startswith(f"{n} of the backport's hunks of x.c change lines upstream does not")
+    # every block: its patch line, hunk number, lines and place
+    assert [loc["line"] for loc in p004["locations"]] == [6 + 3 * i for i in range(n)]
+    assert p004["locations"][0]["detail"] == "backport patch, hunk 1: changes `kb0;` to `kc0;` in an unknown place"
+    assert p004["locations"][-1]["detail"].startswith(f"backport patch, hunk {n}: changes `kb{n - 1};` to `kc{n - 1};`")
+    assert [f["rule"] for f in doc["findings"] if f["rule"] == "P003"] == ["P003"]  # one upstream block: its own
+    assert doc["backport"]["pairs_not_listed"] == str(n)
+    sarif = json.loads(run_hvcheck("backport", str(up), str(bp), "--format", "sarif").stdout)
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "P004"]
+    lines = [result["locations"][0]["physicalLocation"]["region"]["startLine"]] + [
+        r["physicalLocation"]["region"]["startLine"] for r in result["relatedLocations"]]
+    assert lines == [6 + 3 * i for i in range(n)]
+    # the other direction: thousands of upstream hunks the backport lacks
+    doc = json.loads(run_hvcheck("backport", str(bp), str(up), "--format", "json").stdout)
+    (p003,) = [f for f in doc["findings"] if f["rule"] == "P003"]
+    assert p003["data"]["blocks"] == str(n) and len(p003["locations"]) == n
+    assert p003["locations"][5]["detail"] == "upstream patch, hunk 6: changes `kb5;` to `kc5;` in an unknown place"
+    # at the limit, still one finding per block
+    at_limit = distinct_hunks(tmp_path / "limit.patch", MAX_ONE_SIDED_PER_FILE, "k")
+    doc = json.loads(run_hvcheck("backport", str(up), str(at_limit), "--format", "json").stdout)
+    assert len([f for f in doc["findings"] if f["rule"] == "P004"]) == MAX_ONE_SIDED_PER_FILE
+
+
+def test_fifty_thousand_distinct_hunks_stay_within_ten_times_the_input(tmp_path: Path) -> None:
+    """Issue 19's ceiling (peak RSS <= 10 x input + 48 MiB above the start, as the fuzz runner
+    checks it) for the worst many-findings shape, both directions, JSON written to a file. Before:
+    889 MB for 2 MB of patch (json), 967 MB (sarif)."""
+    import hvcheck.backport.check  # noqa: F401 - loaded before the fork, as the runner's start is measured
+
+    up = distinct_hunks(tmp_path / "up.patch", 1, "u")
+    bp = distinct_hunks(tmp_path / "bp.patch", 50_000, "k")
+    size = up.stat().st_size + bp.stat().st_size
+    ceiling = MEMORY_FACTOR * size // 1024 + (48 << 10)
+    for a, b, fmt in ((up, bp, "json"), (bp, up, "sarif")):
+        outcome = run_forked(["backport", str(a), str(b), "--format", fmt, "--output", str(tmp_path / "out")],
+                             120.0, size, 48 << 10)
+        assert outcome.peak_kib > 0, "the child's peak was not measured"
+        assert outcome.ok, outcome.what
+        assert outcome.peak_kib <= ceiling, f"{fmt}: {outcome.peak_kib} KiB > {ceiling} KiB"
+        assert json.loads((tmp_path / "out").read_text())  # a whole, valid document
