@@ -44,7 +44,7 @@ def significant(block: Block) -> bool:
     return any(ln[1:].strip() for ln in block.changed)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Unit:
     blocks: list[Block]
     _removed: list[str] | None = field(default=None, repr=False)
@@ -69,7 +69,7 @@ class Unit:
         return self.blocks[0].file.message
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     upstream: Unit
     backport: Unit
