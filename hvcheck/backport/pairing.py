@@ -104,12 +104,30 @@ def _units(blocks: list[Block]) -> list[Unit]:
 def _groups_at(blocks: list[Block]) -> Iterator[tuple[int, list[Block]]]:
     """The blocks of each unit, in unit order, with the position of its first block: every block,
     then it with up to MAX_MERGE - 1 of the blocks that follow it closely in the same file."""
+    # the gap after each block and each block's span, computed once (a block is in up to
+    # MAX_MERGE groups) and forgotten when no later group can reach it
+    gaps: dict[int, int] = {}
+    spans: dict[int, tuple[int, int]] = {}
+
+    def span(p: int) -> tuple[int, int]:
+        if p not in spans:
+            spans[p] = _span(blocks[p])
+        return spans[p]
+
+    last = len(blocks) - 1
     for i, blk in enumerate(blocks):
+        gaps.pop(i - 1, None)
+        spans.pop(i - 1, None)
         yield i, [blk]
         group = [blk]
-        for nxt in blocks[i + 1:i + MAX_MERGE]:
-            prev = group[-1]
-            if nxt.file is not prev.file or _gap(prev, nxt) > MERGE_GAP:
+        for p in range(i, min(i + MAX_MERGE - 1, last)):
+            prev, nxt = blocks[p], blocks[p + 1]
+            if nxt.file is not prev.file:
+                break
+            gap = gaps.get(p)
+            if gap is None:  # distance in source lines (not patch lines) between the two blocks
+                gap = gaps[p] = nxt.start - prev.last if prev.hunk is nxt.hunk else span(p + 1)[0] - span(p)[1]
+            if gap > MERGE_GAP:
                 break
             group = [*group, nxt]
             yield i, group
@@ -118,20 +136,14 @@ def _groups_at(blocks: list[Block]) -> Iterator[tuple[int, list[Block]]]:
 def _span(block: Block) -> tuple[int, int]:
     """First and last old-file line the block touches (pure additions: the line they follow)."""
     numbers = block.hunk.numbers()
-    if block.removed:
-        return numbers[block.removed[0]][0] or 0, numbers[block.removed[-1]][0] or 0
+    removed = block.removed
+    if removed:
+        return numbers[removed[0]][0] or 0, numbers[removed[-1]][0] or 0
     for i in range(block.context_before - 1, -1, -1):
         old = numbers[i][0]
         if old is not None:
             return old, old
     return block.hunk.old_start, block.hunk.old_start
-
-
-def _gap(a: Block, b: Block) -> int:
-    """Distance in source lines (not patch lines) between two blocks of one file."""
-    if a.hunk is b.hunk:
-        return b.start - a.last
-    return _span(b)[0] - _span(a)[1]
 
 
 def same_file(a: str, b: str) -> bool:
