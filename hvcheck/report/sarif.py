@@ -48,17 +48,17 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
 
 
 def _artifact(path: str, run: RunInfo) -> dict[str, Any]:
-    return dict(_artifact_of(path, run.root))
+    return dict(_artifact_of(os.path.abspath(path), run.root))
 
 
 @lru_cache(maxsize=1024)
-def _artifact_of(path: str, root: Path | None) -> dict[str, Any]:
+def _artifact_of(absolute: str, root: Path | None) -> dict[str, Any]:
     # cached: one finding over 50,000 places of one patch asked relpath 50,000 times
     if root is not None:
-        rel = os.path.relpath(os.path.abspath(path), root)
+        rel = os.path.relpath(absolute, root)
         if not rel.startswith(".."):
             return {"uri": rel.replace(os.sep, "/"), "uriBaseId": ROOT_ID}
-    return {"uri": "file://" + os.path.abspath(path)}
+    return {"uri": "file://" + absolute}
 
 
 def _physical(loc: Location, run: RunInfo) -> dict[str, Any]:
