@@ -84,30 +84,59 @@ def overlapping_index_pairs(starts: Sequence[int], ends: Sequence[int]) -> list[
 def overlapping_pairs_between(
     left: Iterable[Interval[T]], right: Iterable[Interval[U]]
 ) -> Iterator[tuple[Interval[T], Interval[U]]]:
-    """Yield every (a, b) with a from ``left``, b from ``right`` and a, b overlapping."""
-    lefts = [iv for iv in left if iv.start < iv.end]
-    rights = [iv for iv in right if iv.start < iv.end]
-    # Sweep over starts (left before right at equal starts, then input order); each side keeps a
-    # heap of the active intervals by end, keyed by index so intervals are never compared.
-    events = [(iv.start, 0, i) for i, iv in enumerate(lefts)] + [(iv.start, 1, i) for i, iv in enumerate(rights)]
-    events.sort()
+    """Yield every (a, b) with a from ``left``, b from ``right`` and a, b overlapping (in the order
+    of :func:`overlapping_index_pairs_between`)."""
+    lefts = list(left)
+    rights = list(right)
+    pairs = overlapping_index_pairs_between([iv.start for iv in lefts], [iv.end for iv in lefts],
+                                            [iv.start for iv in rights], [iv.end for iv in rights])
+    for i, j in pairs:
+        yield lefts[i], rights[j]
+
+
+def overlapping_index_pairs_between(left_starts: Sequence[int], left_ends: Sequence[int], right_starts: Sequence[int],
+                                    right_ends: Sequence[int]) -> list[tuple[int, int]]:
+    """Every (i, j) with left range i and right range j non-empty and overlapping.
+
+    A sweep over the starts (left before right at equal starts, then input order); each side
+    keeps a heap of its active ranges keyed by end, and a range pairs with the other side's active
+    ranges when it starts (in the heap's order: findings follow it, so it is kept as it is).
+    O((n + m) log(n + m) + k); the events are sorted by one integer key and a range that finds
+    the other side's heap empty costs a push and a pop."""
+    nl = len(left_starts)
+    events = [i for i in range(nl) if left_starts[i] < left_ends[i]]
+    if not events:
+        return []
+    rkeep = [nl + j for j in range(len(right_starts)) if right_starts[j] < right_ends[j]]
+    if not rkeep:
+        return []
+    events += rkeep
+    starts = [*left_starts, *right_starts]
+    ends = [*left_ends, *right_ends]
+    # start * 2 + side: left (0) before right (1) at equal starts; the stable sort keeps input order.
+    keys = [s * 2 for s in left_starts] + [s * 2 + 1 for s in right_starts]
+    events.sort(key=keys.__getitem__)
     active_l: list[tuple[int, int]] = []
     active_r: list[tuple[int, int]] = []
-    for start, side, i in events:
+    out: list[tuple[int, int]] = []
+    add = out.append
+    push, pop = heapq.heappush, heapq.heappop
+    for e in events:
+        start = starts[e]
         while active_l and active_l[0][0] <= start:
-            heapq.heappop(active_l)
+            pop(active_l)
         while active_r and active_r[0][0] <= start:
-            heapq.heappop(active_r)
-        if side == 0:
-            a = lefts[i]
+            pop(active_r)
+        if e < nl:
             for _, j in active_r:
-                yield a, rights[j]
-            heapq.heappush(active_l, (a.end, i))
+                add((e, j))
+            push(active_l, (ends[e], e))
         else:
-            b = rights[i]
-            for _, j in active_l:
-                yield lefts[j], b
-            heapq.heappush(active_r, (b.end, i))
+            j = e - nl
+            for _, i in active_l:
+                add((i, j))
+            push(active_r, (ends[e], j))
+    return out
 
 
 class IntervalIndex(Generic[T]):

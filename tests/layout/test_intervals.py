@@ -51,6 +51,39 @@ def test_pairs_between_two_families(a: list[tuple[int, int]], b: list[tuple[int,
     assert len(got) == len(set(got)) and set(got) == want
 
 
+def heap_sweep_order(left: list[Interval[int]], right: list[Interval[int]]) -> list[tuple[int, int]]:
+    """The first implementation of overlapping_pairs_between, kept as the oracle of its order:
+    findings (M006, M007, M016, M017) come out in this order, and a faster sweep must not reorder them."""
+    import heapq
+
+    lefts = [iv for iv in left if iv.start < iv.end]
+    rights = [iv for iv in right if iv.start < iv.end]
+    events = sorted([(iv.start, 0, i) for i, iv in enumerate(lefts)] + [(iv.start, 1, i) for i, iv in enumerate(rights)])
+    active_l: list[tuple[int, int]] = []
+    active_r: list[tuple[int, int]] = []
+    out = []
+    for start, side, i in events:
+        while active_l and active_l[0][0] <= start:
+            heapq.heappop(active_l)
+        while active_r and active_r[0][0] <= start:
+            heapq.heappop(active_r)
+        if side == 0:
+            out.extend((lefts[i].item, rights[j].item) for _, j in active_r)
+            heapq.heappush(active_l, (lefts[i].end, i))
+        else:
+            out.extend((lefts[j].item, rights[i].item) for _, j in active_l)
+            heapq.heappush(active_r, (rights[i].end, i))
+    return out
+
+
+@settings(max_examples=300)
+@given(ranges, ranges)
+def test_pairs_between_keep_the_heap_sweeps_order(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> None:
+    left, right = as_intervals(a), as_intervals(b)
+    got = [(x.item, y.item) for x, y in overlapping_pairs_between(left, right)]
+    assert got == heap_sweep_order(left, right)
+
+
 @settings(max_examples=200)
 @given(ranges, st.integers(-5, 270), st.integers(0, 50))
 def test_index_stabbing_and_overlap_queries(rs: list[tuple[int, int]], q: int, width: int) -> None:
