@@ -237,6 +237,20 @@ class Coverage:
         self.spans = union(ranges)
         self._starts = [s for s, _ in self.spans]
 
+    def uncovered(self, positions: Iterable[int], starts: Sequence[int], ends: Sequence[int]) -> list[int]:
+        """Those of ``positions`` whose [starts[k], ends[k]) the union does not wholly cover (where
+        :meth:`missing` is not empty), with one binary search each: the spans are disjoint and not
+        adjacent, so a range is covered exactly when the span holding its start reaches its end."""
+        span_ends = [e for _, e in self.spans]
+        pos = list(positions)
+        range_starts = [starts[k] for k in pos]
+        out = []
+        for k, s, i in zip(pos, range_starts, map(bisect_right, repeat(self._starts), range_starts), strict=True):
+            e = ends[k]
+            if s < e and (i == 0 or span_ends[i - 1] < e):
+                out.append(k)
+        return out
+
     def missing(self, start: int, end: int) -> list[Range]:
         out: list[Range] = []
         i = max(0, bisect_right(self._starts, start) - 1)
