@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
 from typing import TypeVar
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding, rule
@@ -50,6 +50,7 @@ class RegionTable:
             self.spans.append((zone, first, len(self.regions)))
         self.starts = [r.start for r in self.regions]
         self.ends = [r.start + r.size for r in self.regions]        # Region.end
+        self.gstarts = [r.start if r.guest_start is None else r.guest_start for r in self.regions]  # Region.gstart
         self._by_kind: dict[str, list[int]] = defaultdict(list)
         for k, r in enumerate(self.regions):
             self._by_kind[r.kind].append(k)
@@ -387,10 +388,13 @@ def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
     for zone, first, last in table.spans:
         regions = table.regions[first:last]
         mapped = table.within(table.mapped, zone)
-        phys = _overlapping([table.regions[k] for k in mapped], [table.starts[k] for k in mapped],
-                            [table.ends[k] for k in mapped])
-        gstarts = [r.start if r.guest_start is None else r.guest_start for r in regions]   # Region.gstart
-        guest = _overlapping(regions, gstarts, [g + r.size for g, r in zip(gstarts, regions, strict=True)])
+        if len(mapped) == last - first:
+            phys = _overlapping(regions, table.starts[first:last], table.ends[first:last])
+        else:
+            phys = _overlapping([table.regions[k] for k in mapped], [table.starts[k] for k in mapped],
+                                [table.ends[k] for k in mapped])
+        gstarts = table.gstarts[first:last]
+        guest = _overlapping(regions, gstarts, list(map(operator.add, gstarts, (r.size for r in regions))))
         for space, pairs in (("physical", phys), ("guest-physical", guest)):
             for a, b in pairs:
                 s, e = max(a.start, b.start), min(a.end, b.end)
@@ -557,21 +561,27 @@ def m008_load_address(ctx: Context) -> list[Finding]:
 def m009_alignment(ctx: Context) -> list[Finding]:
     g = ctx.system.board.granule
     out = []
-    for zone in ctx.system.zones:
-        for r in zone.regions:
-            if not r.kind.is_mapped or r.trapped:
-                continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
-            if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
-                continue
-            bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
-            if bad:
-                out.append(Finding(
-                    "M009",
-                    f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {', '.join(bad)} not aligned to the "
-                    f"{human_size(g)} granule; the stage-2 map rounds it, silently giving away or losing the "
-                    "rest of the page",
-                    locations=[r.source], data={"zone": zone.name, "start": r.start, "size": r.size, "granule": g},
-                    fix=f"align start and size to {g:#x}"))
+    table = ctx.table
+    # start, size and guest start all aligned exactly when start, end and guest start are (in C)
+    mapped = table.mapped
+    off = map(operator.or_, map(operator.or_, map(operator.mod, map(table.starts.__getitem__, mapped), repeat(g)),
+                                map(operator.mod, map(table.ends.__getitem__, mapped), repeat(g))),
+              map(operator.mod, map(table.gstarts.__getitem__, mapped), repeat(g)))
+    for k in compress(mapped, off):
+        zone, r = table.zones[k], table.regions[k]
+        if not r.kind.is_mapped or r.trapped:
+            continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
+        if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
+            continue
+        bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
+        if bad:
+            out.append(Finding(
+                "M009",
+                f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {', '.join(bad)} not aligned to the "
+                f"{human_size(g)} granule; the stage-2 map rounds it, silently giving away or losing the "
+                "rest of the page",
+                locations=[r.source], data={"zone": zone.name, "start": r.start, "size": r.size, "granule": g},
+                fix=f"align start and size to {g:#x}"))
     hv = ctx.system.hypervisor
     if hv is not None and hv.base_alignment and hv.start % hv.base_alignment:
         out.append(Finding(
@@ -650,7 +660,8 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
         return []  # E003 says the check could not run
     ram = union((m.start, m.end) for m in board.memory)
     io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
-    ram_cover, all_cover = Coverage(ram), Coverage(ram + io)
+    ram_cover = Coverage(ram)
+    all_cover = Coverage(ram + io) if board.io else ram_cover     # I/O regions are checked only with board.io
     table = ctx.table
     memory = table.of_kinds(_MEMORY)
     passthrough = [k for k in table.of_kinds(["io"]) if table.regions[k].kind is RegionKind.IO] if board.io else []
@@ -767,8 +778,14 @@ def m015_loadable_not_writable_by_root(ctx: Context) -> list[Finding]:
     loadable = [(zone, r) for zone in ctx.system.zones if not zone.root for r in zone.regions if r.loadable]
     if not loadable:
         return out
-    cover = Coverage((r.start, r.end) for r in (root.regions + root.taken)
-                     if r.kind in _WRITABLE and r.writable) if root else Coverage([])
+    # The root's writable memory, as far as it reaches into a loadable region (the rest cannot
+    # change an answer, and a large root has 10^5 regions).
+    wanted = Coverage((r.start, r.start + r.size) for _, r in loadable)
+    wanted_starts, wanted_ends = [s for s, _ in wanted.spans], [e for _, e in wanted.spans]
+    backing = [] if root is None else root.regions + root.taken
+    reach = map(bisect_left, repeat(wanted_starts), [r.start + r.size for r in backing])
+    cover = Coverage((r.start, r.start + r.size) for r, i in zip(backing, reach, strict=True)
+                     if i and wanted_ends[i - 1] > r.start and r.kind in _WRITABLE and r.writable)
     for zone, r in loadable:
         if r.kind is RegionKind.ROM or not r.writable:
             out.append(Finding(
