@@ -6,9 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hvcheck.layout.intervals import (
+    Coverage,
     Interval,
     IntervalIndex,
     intersect,
+    overlapping_index_pairs,
     overlapping_pairs,
     overlapping_pairs_between,
     subtract,
@@ -82,6 +84,30 @@ def test_pairs_between_keep_the_heap_sweeps_order(a: list[tuple[int, int]], b: l
     left, right = as_intervals(a), as_intervals(b)
     got = [(x.item, y.item) for x, y in overlapping_pairs_between(left, right)]
     assert got == heap_sweep_order(left, right)
+
+
+@settings(max_examples=300)
+@given(ranges, st.booleans())
+def test_index_pairs_keep_their_order(rs: list[tuple[int, int]], presorted: bool) -> None:
+    """Pairs in the order of a stable sort by start, then by position (M004/M005 report in it),
+    whether the fast path for input already in order is taken or not."""
+    if presorted:
+        rs = sorted(rs, key=lambda r: r[0])
+    starts, ends = [s for s, _ in rs], [e for _, e in rs]
+    keep = sorted((i for i in range(len(rs)) if starts[i] < ends[i]), key=starts.__getitem__)
+    want = [(keep[p], keep[q]) for p in range(len(keep)) for q in range(p + 1, len(keep))
+            if starts[keep[q]] < ends[keep[p]]]
+    assert overlapping_index_pairs(starts, ends) == want
+
+
+@settings(max_examples=300)
+@given(ranges, ranges)
+def test_coverage_uncovered_is_where_missing_is_not_empty(cover: list[tuple[int, int]],
+                                                           queries: list[tuple[int, int]]) -> None:
+    c = Coverage(cover)
+    starts, ends = [s for s, _ in queries], [e for _, e in queries]
+    positions = list(range(len(queries)))[::-1]
+    assert c.uncovered(positions, starts, ends) == [k for k in positions if c.missing(starts[k], ends[k])]
 
 
 @settings(max_examples=200)
