@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_jailhouse import _write_set
-
 from hvcheck.layout.loaders import LoadOptions, load_paths
 from hvcheck.layout.model import Region, System
 from hvcheck.layout.rules import run_rules
