@@ -388,13 +388,18 @@ def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
     for zone, first, last in table.spans:
         regions = table.regions[first:last]
         mapped = table.within(table.mapped, zone)
-        if len(mapped) == last - first:
-            phys = _overlapping(regions, table.starts[first:last], table.ends[first:last])
-        else:
+        starts, ends = table.starts[first:last], table.ends[first:last]
+        gstarts = table.gstarts[first:last]
+        gends = ends if gstarts == starts else list(map(operator.add, gstarts, (r.size for r in regions)))
+        guest = _overlapping(regions, gstarts, gends)
+        if len(mapped) < last - first:
             phys = _overlapping([table.regions[k] for k in mapped], [table.starts[k] for k in mapped],
                                 [table.ends[k] for k in mapped])
-        gstarts = table.gstarts[first:last]
-        guest = _overlapping(regions, gstarts, list(map(operator.add, gstarts, (r.size for r in regions))))
+        elif gstarts == starts:     # every region mapped, at its own address: the same pairs twice
+            guest_pairs = list(guest)
+            phys, guest = iter(guest_pairs), iter(guest_pairs)
+        else:
+            phys = _overlapping(regions, starts, ends)
         for space, pairs in (("physical", phys), ("guest-physical", guest)):
             for a, b in pairs:
                 s, e = max(a.start, b.start), min(a.end, b.end)

@@ -209,8 +209,15 @@ def _board(system: ConfigFile, root: Zone) -> Board:
         dev("debug console", "console", con.address, con.size or 0x1000, prov.field("debug_console", con.offset))
     # The system's memory is what the root cell is configured with (before any cell takes a part). Its
     # MMIO is not listed: root configs leave out devices the root kernel does not use.
-    memory = [Span(r.start, r.end, r.source) for r in root.regions if r.kind.is_memory]
+    memory = [_span(r.start, r.start + r.size, r.source) for r in root.regions if r.kind.is_memory]
     return Board(sysconf.root.name or system.stem, memory=memory, devices=devices, granule=cf.PAGE_SIZE)
+
+
+def _span(start: int, end: int, source: Location) -> Span:
+    """Span(start, end, source) without the frozen dataclass's __init__ (10^5 banks for a large root)."""
+    span = object.__new__(Span)
+    object.__setattr__(span, "__dict__", {"start": start, "end": end, "source": source})
+    return span
 
 
 # ---------------------------------------------------------------- zones
