@@ -1,12 +1,17 @@
 """Interval engine over half-open integer ranges [start, end).
 
 - :func:`overlapping_pairs`: every overlapping pair among n intervals in O(n log n + k), by a
-  sort and a sweep that keeps the active intervals in a heap keyed by their end (never pairwise).
-- :func:`overlapping_pairs_between`: the same between two families (A x B only).
+  sort by start and one binary search per interval (never pairwise).
+- :func:`overlapping_pairs_between`: the same between two families (A x B only), by a sweep that
+  keeps each family's active intervals in a heap keyed by their end.
+- :func:`overlapping_index_pairs` and :func:`overlapping_index_pairs_between`: the same on lists
+  of starts and ends, returning positions (for callers with 10^5 ranges and few pairs: no
+  Interval object per range).
 - :class:`IntervalIndex`: stabbing ("who owns this address") and overlap queries in
   O(log n + k) over an implicit balanced tree augmented with the subtree's maximum end.
 - :func:`union`, :func:`subtract`, :func:`intersect`: set algebra on lists of ranges;
-  :class:`Coverage`: what a fixed union misses of each of many queried ranges.
+  :class:`Coverage`: what a fixed union misses of each of many queried ranges (``uncovered``:
+  which of many ranges it does not wholly cover, one binary search each).
 """
 
 from __future__ import annotations
