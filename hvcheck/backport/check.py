@@ -331,8 +331,10 @@ def _undeclared_locals(pair: Pair, u: Placement, b: Placement, upstream: Side, b
     if cu.kind != "function" or cb.kind != "function":
         return None
     fu, fb = pair.upstream.blocks[0].file, pair.backport.blocks[0].file
-    iu, ib_post, ib_pre = upstream.index(fu, "post"), backport.index(fb, "post"), backport.index(fb, "pre")
-    if iu is None or ib_post is None or ib_pre is None:
+    iu, ib_post = upstream.index(fu, "post"), backport.index(fb, "post")
+    b_images = backport.images(fb)
+    pre_text = b_images.pre if b_images is not None else None  # only its words are needed, not a parse
+    if iu is None or ib_post is None or pre_text is None:
         return None
     du, db = iu.functions_named(cu.name), ib_post.functions_named(cb.name)
     if not du or not db:
@@ -347,8 +349,11 @@ def _undeclared_locals(pair: Pair, u: Placement, b: Placement, upstream: Side, b
     if not candidates:
         return None
     declared = ib_post.local_names(db[0]) | ib_post.file_scope_names()
-    before = set(re.findall(r"[A-Za-z_]\w*", "\n".join(ib_pre.lines)))
-    unknown = sorted(n for n in candidates if n not in declared and n not in before)
+    undeclared = candidates - declared
+    if not undeclared:
+        return None  # the common case: no need to tokenise the whole pre-image
+    before = set(re.findall(r"[A-Za-z_]\w*", pre_text))
+    unknown = sorted(n for n in undeclared if n not in before)
     if not unknown:
         return None
     names = ", ".join(f"`{n}`" for n in unknown)

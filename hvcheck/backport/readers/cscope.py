@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from hvcheck.backport.model import Scope, ScopePart
@@ -27,6 +29,7 @@ _PP_ELSE = re.compile(r"\s*#\s*(else|elif|elifdef|elifndef)\b\s*(.*)")
 _PP_END = re.compile(r"\s*#\s*endif\b")
 _PP_DEFINE = re.compile(r"\s*#\s*define\s+([A-Za-z_]\w*)")
 _PP_ANY = re.compile(r"\s*#")
+_PP_LINE = re.compile(r"^[^\S\n]{0,63}#", re.M)  # a directive: '#' after at most 63 blanks
 
 
 def _norm(text: str) -> str:
@@ -54,9 +57,10 @@ class Preprocessed:
 
 
 def preprocess(lines: list[str]) -> Preprocessed:
-    """One pass over the lines: branch selection for both parses, conditions, macro extents. The
-    per-line entries share one tuple per region between directives (most lines only append a
-    reference), so a 15,000-line file costs a few milliseconds."""
+    """One pass over the directive lines (found by one regex search of the whole text): branch
+    selection for both parses, conditions, macro extents. The lines between two directives share
+    their entries and are filled in by slice, so a 15,000-line file costs about a millisecond."""
+    n = len(lines)
     macros: list[Definition] = []
     # stack entries: [condition text, branch number, is include guard]; which branch is a chain's
     # last is only known at its #endif, so branch selection is a second loop
@@ -65,33 +69,23 @@ def preprocess(lines: list[str]) -> Preprocessed:
     open_chains: list[tuple[int, int]] = []
     cur_chains: tuple[tuple[int, int], ...] = ()
     cur_conds: tuple[str, ...] = ()
-    chain_of_line: list[tuple[tuple[int, int], ...]] = []
-    conds: list[tuple[str, ...]] = []
-    directive: list[bool] = []
-    continuation = False
+    conds: list[tuple[str, ...]] = [()] * n
+    runs: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []  # lines [start, end) between directives
     macro_start = -1
     macro_name = ""
-    n = len(lines)
-    for i, line in enumerate(lines):
-        if not continuation and "#" not in line[:64]:
-            chain_of_line.append(cur_chains)
-            conds.append(cur_conds)
-            directive.append(False)
+    text = "\n".join(lines)
+    pos = 0  # first line not yet assigned
+    row = char = 0
+    for m in _PP_LINE.finditer(text):
+        row += text.count("\n", char, m.start())
+        char = m.start()
+        i = row
+        if i < pos:  # a continuation line of the previous directive
             continue
-        if not continuation and not line.lstrip().startswith("#"):
-            chain_of_line.append(cur_chains)
-            conds.append(cur_conds)
-            directive.append(False)
-            continue
-        directive.append(True)
-        if continuation:
-            continuation = line.rstrip().endswith("\\")
-            if not continuation and macro_start >= 0:
-                macros.append(Definition("macro", macro_name, macro_start + 1, i + 1))
-                macro_start = -1
-            chain_of_line.append(cur_chains)
-            conds.append(cur_conds)
-            continue
+        if i > pos:
+            runs.append((pos, i, cur_chains))
+            conds[pos:i] = [cur_conds] * (i - pos)
+        line = lines[i]
         changed = False
         m_if = _PP_IF.match(line)
         if m_if:
@@ -128,35 +122,33 @@ def preprocess(lines: list[str]) -> Preprocessed:
                         macro_start = i
                     else:
                         macros.append(Definition("macro", macro_name, i + 1, i + 1))
-        continuation = line.rstrip().endswith("\\")
         if changed:
             cur_chains = tuple(open_chains)
             cur_conds = tuple(e[0] for e in stack if not e[2])
-        chain_of_line.append(cur_chains)
-        conds.append(cur_conds)
-    first: list[str] = []
-    last: list[str] = []
-    later: list[bool] = []
-    verdict: dict[int, tuple[bool, bool]] = {}  # per distinct chain tuple: (in first branches, in last branches)
-    for i, line in enumerate(lines):
-        if directive[i]:
-            first.append("")
-            last.append("")
-            later.append(False)
-            continue
-        chains = chain_of_line[i]
-        if not chains:
-            first.append(line)
-            last.append(line)
-            later.append(False)
-            continue
-        key = id(chains)
-        if key not in verdict:
-            verdict[key] = (all(b == 0 for _, b in chains), all(b == chain_branches[c] - 1 for c, b in chains))
-        in_first, in_last = verdict[key]
-        first.append(line if in_first else "")
-        last.append(line if in_last else "")
-        later.append(not in_first)
+        conds[i] = cur_conds
+        pos = i + 1
+        continuation = line.rstrip().endswith("\\")
+        while continuation and pos < n:  # whatever a continuation line holds, it is part of the directive
+            continuation = lines[pos].rstrip().endswith("\\")
+            if not continuation and macro_start >= 0:
+                macros.append(Definition("macro", macro_name, macro_start + 1, pos + 1))
+                macro_start = -1
+            conds[pos] = cur_conds
+            pos += 1
+    if pos < n:
+        runs.append((pos, n, cur_chains))
+        conds[pos:n] = [cur_conds] * (n - pos)
+    first: list[str] = [""] * n  # directive lines stay blank
+    last: list[str] = [""] * n
+    later: list[bool] = [False] * n
+    for start, end, chains in runs:
+        in_first = all(b == 0 for _, b in chains)
+        if in_first:
+            first[start:end] = lines[start:end]
+        else:
+            later[start:end] = [True] * (end - start)
+        if all(b == chain_branches[c] - 1 for c, b in chains):
+            last[start:end] = lines[start:end]
     return Preprocessed(first, last, later, conds, macros)
 
 
@@ -243,8 +235,16 @@ class _Parsed:
     nodes: dict[tuple[int, int], Any]  # (start, end) of a definition -> its tree-sitter node
 
 
+def _encode(lines: list[str]) -> bytes:
+    return "\n".join(lines).encode("utf-8", "replace")
+
+
 def _parse(lines: list[str], macros: list[Definition]) -> _Parsed:
-    tree = _parser().parse("\n".join(lines).encode("utf-8", "replace"))
+    return _scan(_parser().parse(_encode(lines)), macros)
+
+
+def _scan(tree: Any, macros: list[Definition]) -> _Parsed:
+    """The top-level definitions and named declarations of a parsed image."""
     definitions: list[Definition] = []
     named: list[tuple[int, str]] = [(m.start, m.name) for m in macros]
     nodes: dict[tuple[int, int], Any] = {}
@@ -300,19 +300,86 @@ def _declaration(decl: Any, add: Any, named: list[tuple[int, str]]) -> None:
         tname = _type_name(type_node)
         if tname:
             add("type", tname, type_node)
-    for child in decl.children:
+    for child, name in _declared_names(decl):
         if child.type == "init_declarator":
-            name = _declarator_name(child)
             value = child.child_by_field_name("value")
-            if name and value is not None and value.type == "initializer_list":
+            if value is not None and value.type == "initializer_list":
                 add("initializer", name, decl)
-            if name:
-                named.append((decl.start_point[0] + 1, name))
-        elif child.type in ("identifier", "pointer_declarator", "array_declarator", "function_declarator",
-                            "type_identifier", "parenthesized_declarator"):
+        named.append((decl.start_point[0] + 1, name))
+
+
+_DECLARATORS = ("identifier", "pointer_declarator", "array_declarator", "function_declarator", "type_identifier",
+                "parenthesized_declarator")
+_ATTRIBUTE_MACRO = re.compile(r"__[a-z][a-z0-9_]*")  # __read_mostly, __initdata, __rte_unused, __maybe_unused
+
+
+def _declared_names(decl: Any, declarators_only: bool = False) -> list[tuple[Any, str]]:
+    """(declarator node, name) of every name a declaration declares (with ``declarators_only``
+    False, a `type_identifier` type too, as file-scope anchors always had).
+
+    An attribute macro between the type and the name (`bool __read_mostly x;`, `static int
+    __initdata y = 1;`) or after it (`names[] __initconst`) is taken by tree-sitter for the name,
+    the real name left in an ERROR node beside it; then the name is that identifier."""
+    out: list[tuple[Any, str]] = []
+    children = decl.children
+    fields = {(c.start_byte, c.end_byte) for c in decl.children_by_field_name("declarator")} if declarators_only \
+        else None
+    for i, child in enumerate(children):
+        if fields is not None and (child.start_byte, child.end_byte) not in fields:
+            continue
+        if child.type == "init_declarator" and not declarators_only:
+            name = _declarator_name(child)
+        elif child.type in _DECLARATORS or declarators_only:
             name = _identifier_in(child)
-            if name:
-                named.append((decl.start_point[0] + 1, name))
+        else:
+            continue
+        if not name:
+            continue
+        if _ATTRIBUTE_MACRO.fullmatch(name):
+            errors = [n for n in _errors_within(child)] + \
+                [children[j] for j in (i + 1, i - 1) if 0 <= j < len(children) and children[j].type == "ERROR"]
+            held_names = [_error_name(err) for err in errors]
+            if i == len(children) - 2 and children[-1].is_missing:
+                held_names.append(_statement_name(decl))
+            name = next((h for h in held_names if h and not _ATTRIBUTE_MACRO.fullmatch(h)), name)
+        out.append((child, name))
+    return out
+
+
+def _errors_within(declarator: Any) -> list[Any]:
+    """ERROR nodes inside a declarator (not inside its initializer, parameters or array size)."""
+    found: list[Any] = []
+    stack = [declarator]
+    depth = 0
+    while stack and depth < MAX_SCOPE_DEPTH:
+        depth += 1
+        node = stack.pop()
+        for child in node.children:
+            if child.type == "ERROR":
+                found.append(child)
+            elif child.type in ("init_declarator", *_DECLARATORS) and child.type != "function_declarator":
+                stack.append(child)
+    return found
+
+
+def _statement_name(decl: Any) -> str | None:
+    """`static int __initdata y = 1;` can also come out as a declaration of `__initdata` with a
+    missing `;` and a statement `y = 1;` after it on the same line: the name is y."""
+    nxt = decl.next_sibling
+    if nxt is None or nxt.type != "expression_statement" or nxt.start_point[0] != decl.end_point[0]:
+        return None
+    expr = nxt.named_children[0] if nxt.named_children else None
+    if expr is not None and expr.type == "assignment_expression":
+        expr = expr.child_by_field_name("left")
+    return _text(expr) if expr is not None and expr.type == "identifier" else None
+
+
+def _error_name(node: Any) -> str | None:
+    """The identifier an ERROR node holds when it holds one name and nothing else."""
+    named = node.named_children
+    if len(named) == 1 and named[0].type in ("identifier", *_DECLARATORS):
+        return _identifier_in(named[0])
+    return None
 
 
 def _identifier_in(node: Any) -> str | None:
@@ -373,12 +440,34 @@ def _designator(pair: Any) -> str:
 
 @dataclass
 class SourceIndex:
-    """Parsed view of one file image; answers 'where is line N'."""
+    """Parsed view of one file image; answers 'where is line N'. The walk over the tree's top
+    level (definitions, named declarations) is done on first use: an image parsed only as a step
+    towards the next one in a series never needs it."""
 
     lines: list[str]
     pre: Preprocessed
-    parsed: _Parsed
+    tree: Any
+    _parsed: _Parsed | None = None
     _alt: _Parsed | None = None
+    _errors: list[tuple[int, int, str, bool, bytes]] | None = None
+    _errors_known: bool = False
+    _offsets: list[int] | None = None  # byte offset of each line in the parsed text (incremental edits)
+
+    def line_offsets(self) -> list[int]:
+        if self._offsets is None:
+            self._offsets = _offsets(self.pre.first)
+        return self._offsets
+
+    def syntax_errors(self) -> list[tuple[int, int, str, bool, bytes]] | None:
+        if not self._errors_known:
+            self._errors, self._errors_known = _syntax_errors(self.tree), True
+        return self._errors
+
+    @property
+    def parsed(self) -> _Parsed:
+        if self._parsed is None:
+            self._parsed = _scan(self.tree, self.pre.macros)
+        return self._parsed
 
     @property
     def functions(self) -> list[Definition]:
@@ -414,10 +503,7 @@ class SourceIndex:
                 if found:
                     names.add(found)
             elif n.type == "declaration":
-                for decl in n.children_by_field_name("declarator"):
-                    found = _identifier_in(decl)
-                    if found:
-                        names.add(found)
+                names.update(name for _, name in _declared_names(n, declarators_only=True))
             stack.extend(n.children)
         return names
 
@@ -500,7 +586,140 @@ class SourceIndex:
         return parts, cases
 
 
-def index_source(text: str) -> SourceIndex:
+@dataclass(frozen=True)
+class LineEdit:
+    """Lines [old_at, old_at + old_len) of one image became [new_at, new_at + new_len) of the
+    next (0-based): where a hunk was applied."""
+
+    old_at: int
+    old_len: int
+    new_at: int
+    new_len: int
+
+
+def index_source(text: str, base: SourceIndex | None = None, edits: list[LineEdit] | None = None) -> SourceIndex:
+    """Parse one image. With ``base`` (the parsed image ``edits`` turn into this one, e.g. the
+    previous commit's image of the file in a series), tree-sitter re-parses only what changed and
+    reuses the rest of base's tree; the tree is the one a fresh parse gives (tests compare them).
+    When the edits do not describe the difference, or a tree has syntax errors (where error
+    recovery could in principle depend on what was reused), it parses from scratch."""
     lines = text.split("\n")
     pre = preprocess(lines)
-    return SourceIndex(lines, pre, _parse(pre.first, pre.macros))
+    found = _reparse(base, pre.first, edits) if base is not None and edits is not None else None
+    if found is None:
+        return SourceIndex(lines, pre, _parser().parse(_encode(pre.first)))
+    return SourceIndex(lines, pre, found[0], _offsets=found[1])
+
+
+def _offsets(lines: list[str]) -> list[int]:
+    """Byte offset of the start of every line of the joined, encoded image, plus one entry past
+    the end (the document's length + 1)."""
+    sizes: Iterable[int] = map(len, lines) if "".join(lines).isascii() else \
+        (len(line.encode("utf-8", "replace")) for line in lines)
+    return list(accumulate(map((1).__add__, sizes), initial=0))
+
+
+def _changed_spans(old: list[str], new: list[str], edits: list[LineEdit]) -> list[list[int]] | None:
+    """The line spans [a, b) of ``old`` that became [c, d) of ``new``: the edits, plus any line
+    between them that differs anyway (preprocessing can blank lines far from a hunk that adds an
+    `#else`). None when the edits do not line the two images up."""
+    spans: list[list[int]] = []
+
+    def compare(p: int, q: int, n: int) -> None:
+        if old[p:p + n] == new[q:q + n]:
+            return
+        for i in range(n):
+            if old[p + i] != new[q + i]:
+                spans.append([p + i, p + i + 1, q + i, q + i + 1])
+
+    p = q = 0
+    for e in sorted(edits, key=lambda e: e.old_at):
+        if e.old_at < p or e.new_at - q != e.old_at - p or e.old_len < 0 or e.new_len < 0:
+            return None
+        compare(p, q, e.old_at - p)
+        spans.append([e.old_at, e.old_at + e.old_len, e.new_at, e.new_at + e.new_len])
+        p, q = e.old_at + e.old_len, e.new_at + e.new_len
+    if len(old) - p != len(new) - q or p > len(old):
+        return None
+    compare(p, q, len(old) - p)
+    spans = [s for s in spans if s[0] < s[1] or s[2] < s[3]]
+    if spans and spans[-1][1] == len(old) and (spans[-1][0] == spans[-1][1] or spans[-1][2] == spans[-1][3]):
+        # at the end of the image one side is empty: take in the line before, so both sides end
+        # the document and the newline between them is part of the edit
+        if spans[-1][0] == 0 or spans[-1][2] == 0:
+            return None
+        spans[-1][0] -= 1
+        spans[-1][2] -= 1
+    merged: list[list[int]] = []
+    for s in spans:
+        if merged and merged[-1][1] >= s[0]:
+            merged[-1][1], merged[-1][3] = s[1], s[3]
+        else:
+            merged.append(s)
+    return merged
+
+
+def _reparse(base: SourceIndex, first: list[str], edits: list[LineEdit]) -> tuple[Any, list[int] | None] | None:
+    """``first`` (preprocessed lines) parsed incrementally from base's tree (and its line
+    offsets), or None.
+
+    Tree-sitter's incremental parse equals a fresh one for code it parses cleanly; where error
+    recovery is involved the two can differ (seen on randomly garbled lines, not on real commits). Kernel C has parse errors in most files (macros), so rather than refuse every
+    such file, the incremental tree is kept only when its syntax errors are the base tree's (same
+    kind and text) and none lies on or next to a changed line; otherwise None (parse afresh)."""
+    old = base.pre.first
+    if not hasattr(base.tree, "copy"):
+        return None
+    spans = _changed_spans(old, first, edits)
+    if spans is None:
+        return None
+    if not spans:
+        return base.tree, base._offsets  # the same parsed text (only directives or blanked branches changed)
+    old_off, new_off = base.line_offsets(), _offsets(first)
+    n_old, n_new = len(old), len(first)
+    tree = base.tree.copy()
+    for a, b, c, d in reversed(spans):  # last first: the text before each edit is still base's
+        start = old_off[a]
+        if b < n_old:
+            tree.edit(start_byte=start, old_end_byte=old_off[b], new_end_byte=start + new_off[d] - new_off[c],
+                      start_point=(a, 0), old_end_point=(b, 0), new_end_point=(a + d - c, 0))
+        else:  # the edit runs to the end of both images: no newline after their last lines
+            tree.edit(start_byte=start, old_end_byte=old_off[n_old] - 1,
+                      new_end_byte=start + new_off[n_new] - 1 - new_off[c], start_point=(a, 0),
+                      old_end_point=(n_old - 1, old_off[n_old] - 1 - old_off[n_old - 1]),
+                      new_end_point=(a + d - c - 1, new_off[n_new] - 1 - new_off[n_new - 1]))
+    out = _parser().parse(_encode(first), tree)
+    if not base.tree.root_node.has_error and not out.root_node.has_error:
+        return out, new_off
+    old_errors = base.syntax_errors()
+    new_errors = _syntax_errors(out)
+    if old_errors is None or new_errors is None or \
+            sorted(e[2:] for e in old_errors) != sorted(e[2:] for e in new_errors):
+        return None
+    for r0, r1, *_ in new_errors:
+        if any(r0 <= d and r1 >= c - 1 for _, _, c, d in spans):
+            return None
+    return out, new_off
+
+
+@lru_cache(maxsize=1)
+def _error_query() -> Any:
+    import tree_sitter
+    import tree_sitter_c
+
+    return tree_sitter.Query(tree_sitter.Language(tree_sitter_c.language()), "(ERROR) @e (MISSING) @m")
+
+
+def _syntax_errors(tree: Any) -> list[tuple[int, int, str, bool, bytes]] | None:
+    """(first row, last row, type, is missing, text) of every ERROR and MISSING node; None when
+    this tree-sitter cannot run the query (then no incremental parse is trusted on such trees)."""
+    if not tree.root_node.has_error:
+        return []
+    import tree_sitter
+
+    cursor_type = getattr(tree_sitter, "QueryCursor", None)
+    if cursor_type is None:
+        return None
+    captures = cursor_type(_error_query()).captures(tree.root_node)
+    return [(n.start_point[0], n.end_point[0], str(n.type), bool(n.is_missing), bytes(n.text or b""))
+            for nodes in captures.values() for n in nodes]

@@ -219,7 +219,11 @@ class _Finder:
 
     def find(self, want: list[str], expected: int, lower: int) -> int | None:
         """0-based position >= lower where the lines ``want`` occur, nearest to ``expected``."""
-        found = self._find([x.strip() for x in want], expected, lower, False)
+        stripped = [x.strip() for x in want]
+        if lower <= expected and any(stripped) and \
+                [x.strip() for x in self.raw[expected:expected + len(want)]] == stripped:
+            return expected  # where the header says (the common case): no index of the image needed
+        found = self._find(stripped, expected, lower, False)
         if found is None:
             found = self._find([norm(x) for x in want], expected, lower, True)
         return found
@@ -403,6 +407,10 @@ def build_images(fp: FilePatch, pre_tree: Tree | None, post_tree: Tree | None) -
                    FileImages(other, text, old_shift, new_shift, "post-image", None, located, missing, name, label))
             if best_key is None or key < best_key:
                 best, best_key = img, key
+            if best_key == (0, 0, 0):
+                break  # every hunk where its header says: no other reading can do better (ties keep the first)
+        if best_key == (0, 0, 0):
+            break
     assert best is not None
     readable = [h.index for h in fp.hunks if h.lines]
     if readable and len(best.missing) == len(readable):

@@ -120,3 +120,58 @@ def test_blanking_keeps_line_numbers() -> None:
     assert len(out) == len(lines)
     assert out[_line(SOURCE, "if (flags) {") - 1] == ""
     assert out[_line(SOURCE, "if (flags & COMPAT)") - 1].strip() == "if (flags & COMPAT) {"
+
+
+ATTRIBUTED = """\
+static int plain;
+bool __read_mostly opt_fast;
+static int __initdata boot_level = 1;
+static int late_flag __read_mostly;
+static struct kvm_ops __initdata boot_ops = {
+	.hardware_setup = setup,
+};
+static const char * const cpu_names[] __initconst = {
+	"a",
+};
+static struct kvm_ops vmx_ops __initdata = {
+	.hardware_setup = vmx_setup,
+};
+static int __boot_param;
+
+static long handler(int cmd)
+{
+	int __maybe_unused ret = 0;
+	bool __read_mostly a, b;
+	foo_t x;
+
+	return ret;
+}
+"""
+
+
+def test_a_file_scope_declaration_with_an_attribute_macro_is_named_by_its_variable() -> None:
+    """Tree-sitter takes `__read_mostly` / `__initdata` for the declared name (the real name lands
+    in an ERROR node): the anchor must be the variable, as for an unattributed declaration."""
+    idx = index_source(ATTRIBUTED)
+
+    def container(needle: str, offset: int = 0) -> ScopePart:
+        return idx.scope_at(_line(ATTRIBUTED, needle) + offset).container
+
+    assert container("opt_fast") == ScopePart("file", "opt_fast", 2)
+    assert container("boot_level") == ScopePart("file", "boot_level", 3)
+    assert container("late_flag") == ScopePart("file", "late_flag", 4)
+    assert container("boot_ops", 1) == ScopePart("initializer", "boot_ops", 5)
+    assert container("cpu_names", 1) == ScopePart("initializer", "cpu_names", 8)
+    # tree-sitter already names these right: unchanged
+    assert container("vmx_ops", 1) == ScopePart("initializer", "vmx_ops", 11)
+    assert container("__boot_param") == ScopePart("file", "__boot_param", 14)
+    assert container("static int plain") == ScopePart("file", "plain", 1)
+    names = idx.file_scope_names()
+    assert {"opt_fast", "boot_level", "late_flag", "boot_ops", "cpu_names"} <= names
+    assert not {"__read_mostly", "__initdata", "__initconst"} & names
+
+
+def test_local_names_see_through_attribute_macros() -> None:
+    idx = index_source(ATTRIBUTED)
+    (fn,) = idx.functions_named("handler")
+    assert idx.local_names(fn) == {"cmd", "ret", "a", "b", "x"}
