@@ -99,6 +99,9 @@ class Context:
     # holds exactly when the end is above X (rules whose evidence is the extent record it).
     end_thresholds: dict[int, int] = dataclasses.field(default_factory=dict)
     _table: RegionTable | None = dataclasses.field(default=None, repr=False)
+    # _hv_guest_ranges per (zone, hypervisor extent)
+    hv_ranges: dict[tuple[int, int, int], list[tuple[Region, Range, Range]]] = dataclasses.field(
+        default_factory=dict, repr=False)
 
     def holds_if_end_above(self, finding: Finding, threshold: int) -> Finding:
         self.end_thresholds[id(finding)] = threshold
@@ -210,8 +213,13 @@ def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
 
 
 def _hv_guest_ranges(ctx: Context, zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Range]]:
-    """(region, host overlap, guest image) for each mapped region that maps hypervisor memory."""
-    out = []
+    """(region, host overlap, guest image) for each mapped region that maps hypervisor memory
+    (M002 and E003 both ask, once per zone)."""
+    key = (id(zone), hv.start, hv.end)
+    known = ctx.hv_ranges.get(key)
+    if known is not None:
+        return known
+    out: list[tuple[Region, Range, Range]] = ctx.hv_ranges.setdefault(key, [])
     table = ctx.table
     for k in table.touching(table.of_zone(zone), hv.start, hv.end):
         r = table.regions[k]

@@ -273,13 +273,18 @@ def _zone(cfg: ConfigFile, *, root: bool, arch: str, system: cf.SystemConfig | N
     page = cf.PAGE_SIZE - 1
     loadable, writable = cf.MEM_LOADABLE, cf.MEM_WRITE
     new, set_fields = object.__new__, object.__setattr__
+    rootshared = cf.MEM_ROOTSHARED
+    kinds: dict[tuple[int, bool], RegionKind] = {}
     # The loop runs once per region (10^5 in a large set): flags are tested inline.
     for r in desc.regions:
         index, _, phys, virt, size, flags = r
         if size == 0:
             continue  # an empty `{ 0 }` slot (JAILHOUSE_SHMEM_NET_REGIONS has one): the hypervisor skips it
         role = roles.get(index) if roles else None
-        kind = _kind(r, arch_id, role is not None or bool(flags & cf.MEM_ROOTSHARED))
+        shared = role is not None or bool(flags & rootshared)
+        kind = kinds.get((flags, shared))   # a config uses a handful of flag combinations
+        if kind is None:
+            kind = kinds[flags, shared] = _kind(r, arch_id, shared)
         label = labels[index] if labels else None
         if role is not None:
             label = f"{label}: {role}" if label and role not in label else (label or role)
