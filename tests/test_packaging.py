@@ -33,7 +33,7 @@ def _wheel(dist: Path) -> Path:
 def test_wheel_carries_runtime_data_and_license(dist: Path) -> None:
     names = set(zipfile.ZipFile(_wheel(dist)).namelist())
     for needed in ("hvcheck/docs/rules/M001.md", "hvcheck/docs/layout-format.md", "hvcheck/docs/layout.schema.json",
-                   "hvcheck/docs/limits.md", "hvcheck/x86/data/kvm_ioctls.json",
+                   "hvcheck/docs/limits.md", "hvcheck/x86/data/kvm_ioctls.json", "hvcheck/riscv/data/kind-rv64gc.bin",
                    "hvcheck/demo/examples/layout/seed001-stomp.yaml"):
         assert needed in names, needed
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -9,7 +9,6 @@ at the nearest symbol.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hvcheck.riscv import rvc
@@ -22,24 +21,29 @@ if TYPE_CHECKING:
 ANCHOR_RANGE = 65536  # bytes a linear decode may run from its anchor
 
 
-@dataclass
 class AddressInfo:
-    """What is at an address, as the hart would fetch it."""
+    """What is at an address, as the hart would fetch it. (A plain class: a @dataclass compiles
+    generated code at import time, which every `hvcheck riscv` run would pay.)"""
 
-    addr: int
-    section: str | None
-    in_code: bool
-    is_start: bool = False
-    reachable: bool = False
-    insn_start: int | None = None  # start of the instruction containing addr
-    insn_length: int | None = None
-    insn_text: str | None = None
-    halfword: int | None = None  # what the hart reads at addr
-    reads_class: str | None = None  # rvc class of that halfword (or "valid"/"unknown"/"truncated")
-    reads_text: str | None = None
-    reads_reason: str = ""
-    symbol: str | None = None  # "name+0xoff"
-    exact_symbol: str | None = None  # a symbol exactly at addr
+    def __init__(self, addr: int, section: str | None, in_code: bool, symbol: str | None = None,
+                 exact_symbol: str | None = None) -> None:
+        self.addr = addr
+        self.section = section
+        self.in_code = in_code
+        self.is_start = False
+        self.reachable = False
+        self.insn_start: int | None = None  # start of the instruction containing addr
+        self.insn_length: int | None = None
+        self.insn_text: str | None = None
+        self.halfword: int | None = None  # what the hart reads at addr
+        self.reads_class: str | None = None  # rvc class of that halfword (or "valid"/"unknown"/"truncated")
+        self.reads_text: str | None = None
+        self.reads_reason = ""
+        self.symbol = symbol  # "name+0xoff"
+        self.exact_symbol = exact_symbol  # a symbol exactly at addr
+
+    def __repr__(self) -> str:
+        return f"AddressInfo({vars(self)!r})"
 
     @property
     def mid_instruction(self) -> bool:

@@ -9,7 +9,6 @@ addresses become the next walk's roots.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding
 from hvcheck.riscv.address import AddressInfo, describe, inspect
@@ -24,12 +23,12 @@ declare_rule("R005", "a reserved or illegal encoding is reachable in executable 
 MAX_ROUNDS = 4  # handlers reached through a resolved vector may themselves write a vector
 
 
-@dataclass
 class ImageReport:
-    image: RiscvImage
-    code: CodeMap
-    findings: list[Finding] = field(default_factory=list)
-    writes: list[TvecWrite] = field(default_factory=list)
+    def __init__(self, image: RiscvImage, code: CodeMap) -> None:
+        self.image = image
+        self.code = code
+        self.findings: list[Finding] = []
+        self.writes: list[TvecWrite] = []
 
     def inspect(self, addr: int) -> AddressInfo:
         return inspect(self.image, self.code, addr)

@@ -4,13 +4,15 @@ symbols, dynamic relocations and the ISA profile — and the lookups every check
 Nothing here walks code or holds analysis results: the reader (:mod:`hvcheck.riscv.elf`)
 builds a :class:`RiscvImage`, the walker (:mod:`hvcheck.riscv.walker`) returns a ``CodeMap``
 for it, and the rules read both. Only the decode memo (a pure function of the bytes) is cached.
+
+Plain classes, not dataclasses: each @dataclass compiles generated code when the module is
+imported (~0.5-2 ms apiece), which `hvcheck riscv` pays on every run.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hvcheck.riscv.decode import Insn, decode_at
@@ -20,36 +22,54 @@ if TYPE_CHECKING:
     from hvcheck.riscv.address import AddressInfo
 
 
-@dataclass
 class CodeRegion:
     """One executable section (or, without section headers, executable segment)."""
 
-    start: int
-    data: bytes
-    name: str
+    __slots__ = ("start", "data", "name")
+
+    def __init__(self, start: int, data: bytes, name: str) -> None:
+        self.start = start
+        self.data = data
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"CodeRegion(start=0x{self.start:x}, {len(self.data)} bytes, name={self.name!r})"
 
     @property
     def end(self) -> int:
         return self.start + len(self.data)
 
 
-@dataclass(slots=True)
 class Symbol:
-    addr: int
-    name: str
-    kind: str  # FUNC, NOTYPE, OBJECT, ...
-    size: int
-    is_global: bool
+    __slots__ = ("addr", "name", "kind", "size", "is_global")
+
+    def __init__(self, addr: int, name: str, kind: str, size: int, is_global: bool) -> None:
+        self.addr = addr
+        self.name = name
+        self.kind = kind  # FUNC, NOTYPE, OBJECT, ...
+        self.size = size
+        self.is_global = is_global
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Symbol) and (self.addr, self.name, self.kind, self.size, self.is_global) == \
+            (other.addr, other.name, other.kind, other.size, other.is_global)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Symbol(0x{self.addr:x}, {self.name!r}, {self.kind}, size={self.size}, global={self.is_global})"
 
 
-@dataclass
 class Segment:
     """A PT_LOAD segment's file bytes (what a literal load reads) and whether it is writable."""
 
-    vaddr: int
-    data: bytes | memoryview
-    writable: bool
-    executable: bool = False
+    __slots__ = ("vaddr", "data", "writable", "executable")
+
+    def __init__(self, vaddr: int, data: bytes | memoryview, writable: bool, executable: bool = False) -> None:
+        self.vaddr = vaddr
+        self.data = data
+        self.writable = writable
+        self.executable = executable
 
 
 class Relocations:
@@ -74,24 +94,25 @@ class Relocations:
         return len(self.values())
 
 
-@dataclass
 class RiscvImage:
-    path: str
-    xlen: int
-    profile: Profile
-    isa_string: str | None
-    isa_source: str
-    entry: int
-    elf_type: str
-    regions: list[CodeRegion]
-    segments: list[Segment]
-    symbols: list[Symbol]
-    relocs: Relocations
-    has_symtab: bool
-    problems: list[str] = field(default_factory=list)  # unreadable parts (become E001)
-    writable_sections: list[tuple[int, int]] | None = None  # [start, end) of SHF_WRITE sections
-
-    def __post_init__(self) -> None:
+    def __init__(self, path: str, xlen: int, profile: Profile, isa_string: str | None, isa_source: str, entry: int,
+                 elf_type: str, regions: list[CodeRegion], segments: list[Segment], symbols: list[Symbol],
+                 relocs: Relocations, has_symtab: bool, problems: list[str] | None = None,
+                 writable_sections: list[tuple[int, int]] | None = None) -> None:
+        self.path = path
+        self.xlen = xlen
+        self.profile = profile
+        self.isa_string = isa_string
+        self.isa_source = isa_source
+        self.entry = entry
+        self.elf_type = elf_type
+        self.regions = regions
+        self.segments = segments
+        self.symbols = symbols
+        self.relocs = relocs
+        self.has_symtab = has_symtab
+        self.problems: list[str] = [] if problems is None else problems  # unreadable parts (become E001)
+        self.writable_sections = writable_sections  # [start, end) of SHF_WRITE sections
         self.symbols.sort(key=lambda s: (s.addr, s.kind != "FUNC", not s.is_global, s.name))
         self._sym_addrs = [s.addr for s in self.symbols]
         self._sym_at: dict[int, Symbol] = {}

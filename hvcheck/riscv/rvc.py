@@ -24,13 +24,9 @@ Public API: :func:`classify16`, :func:`decode16`, :class:`Profile`, :func:`class
 
 from __future__ import annotations
 
-import os
 import re
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 VALID = "valid"
 HINT = "hint"
@@ -522,37 +518,6 @@ def class_table(profile: Profile = RV64GC) -> bytes:
     for hw in range(65536):
         table[hw] = index[decode16(hw, profile).cls]
     return bytes(table)
-
-
-def cached_table(name: str, profile: Profile, build: Callable[[Profile], bytes], *sources: str) -> bytes:
-    """A 65536-entry table from the user's cache directory, rebuilt (and stored atomically) when
-    missing or when any of ``sources`` (the files whose code defines the table) changed. Start-up
-    of `hvcheck riscv` then costs a 64 KiB read instead of decoding 49152 halfwords."""
-    # A cache key, not a security boundary: CRC-32 and Adler-32 of the same bytes (64 bits) cost
-    # nothing to import, where hashlib loads OpenSSL (5-20 ms of every run's start-up).
-    key = repr(profile).encode()
-    for src in (__file__, *sources):
-        try:
-            key += Path(src).read_bytes()
-        except OSError:
-            return build(profile)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "hvcheck" / f"{name}-{zlib.crc32(key):08x}{zlib.adler32(key):08x}-{len(key):x}.bin"
-    try:
-        data = path.read_bytes()
-        if len(data) == 65536:
-            return data
-    except OSError:
-        pass
-    data = build(profile)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home is fine: the table is simply rebuilt next time
-    return data
 
 
 def counts(profile: Profile = RV64GC) -> dict[str, int]:

@@ -11,7 +11,6 @@ whose value stays unknown is a note, never dropped. Facts: riscv-trap-vectors.md
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule
@@ -40,20 +39,44 @@ GUEST_TVEC = 0x205  # vstvec: written by a hypervisor with guest addresses, neve
 CALLER_SAVED = frozenset({1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31})
 
 
-@dataclass(frozen=True)
+# Plain classes rather than dataclasses: a @dataclass compiles generated code at import time
+# (~0.5-2 ms apiece), which every `hvcheck riscv` run would pay.
 class OldCsr:
     """The value a CSR held before the write at ``pc`` (read by csrrw/csrr): a restore."""
 
+    __slots__ = ("csr", "pc")
     csr: int
     pc: int
 
+    def __init__(self, csr: int, pc: int) -> None:
+        object.__setattr__(self, "csr", csr)
+        object.__setattr__(self, "pc", pc)
 
-@dataclass
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"OldCsr is immutable: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OldCsr) and (self.csr, self.pc) == (other.csr, other.pc)
+
+    def __hash__(self) -> int:
+        return hash((self.csr, self.pc))
+
+    def __repr__(self) -> str:
+        return f"OldCsr(csr={self.csr}, pc={self.pc})"
+
+
 class Value:
-    v: int | OldCsr | None
-    chain: tuple[str, ...] = ()
-    note: str = ""
-    assumes: tuple[str, ...] = ()  # initial values of writable data the value was computed from
+    __slots__ = ("v", "chain", "note", "assumes")
+
+    def __init__(self, v: int | OldCsr | None, chain: tuple[str, ...] = (), note: str = "",
+                 assumes: tuple[str, ...] = ()) -> None:
+        self.v = v
+        self.chain = chain
+        self.note = note
+        self.assumes = assumes  # initial values of writable data the value was computed from
+
+    def __repr__(self) -> str:
+        return f"Value({self.v!r}, chain={self.chain!r}, note={self.note!r})"
 
 
 UNKNOWN = Value(None)
@@ -76,15 +99,21 @@ class _NoSeed:
 _NO_SEED = _NoSeed()  # one shared object: memo keys include the seed's identity
 
 
-@dataclass
 class TvecWrite:
     """One write site and what it writes (possibly several values via several callers)."""
 
-    pc: int
-    csr: int
-    insn_text: str
-    values: list[Value] = field(default_factory=list)
-    reached: bool = True  # False: found by the linear sweep of code the walk did not reach
+    __slots__ = ("pc", "csr", "insn_text", "values", "reached")
+
+    def __init__(self, pc: int, csr: int, insn_text: str, values: list[Value] | None = None,
+                 reached: bool = True) -> None:
+        self.pc = pc
+        self.csr = csr
+        self.insn_text = insn_text
+        self.values: list[Value] = [] if values is None else values
+        self.reached = reached  # False: found by the linear sweep of code the walk did not reach
+
+    def __repr__(self) -> str:
+        return f"TvecWrite(0x{self.pc:x}, {self.csr_name}, {self.insn_text!r}, {self.values!r})"
 
     @property
     def csr_name(self) -> str:
@@ -526,13 +555,13 @@ def _ends_flow(insn: Decoded16 | Insn) -> bool:
 
 # ---------------------------------------------------------------------------- checks
 
-@dataclass
 class WriteCheck:
     """The result of checking one batch of trap-vector writes."""
 
-    findings: list[Finding] = field(default_factory=list)
-    writes: list[TvecWrite] = field(default_factory=list)
-    roots: list[int] = field(default_factory=list)  # handler addresses to walk (for R005)
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.writes: list[TvecWrite] = []
+        self.roots: list[int] = []  # handler addresses to walk (for R005)
 
 
 class _Ctx:
@@ -540,12 +569,22 @@ class _Ctx:
 
     def __init__(self, img: RiscvImage, code: CodeMap, roots: list[int]) -> None:
         self.img, self.code, self.roots = img, code, roots
+        # the walk does not change while one batch is checked, and most writes in a batch
+        # install the same few handlers (OpenSBI: 200 swaps to one expected-trap handler)
+        self._info: dict[int, AddressInfo] = {}
+        self._text: dict[int, str] = {}
 
     def inspect(self, addr: int) -> AddressInfo:
-        return inspect(self.img, self.code, addr)
+        info = self._info.get(addr)
+        if info is None:
+            info = self._info[addr] = inspect(self.img, self.code, addr)
+        return info
 
     def describe(self, addr: int) -> str:
-        return describe(self.img, self.code, addr)
+        text = self._text.get(addr)
+        if text is None:
+            text = self._text[addr] = describe(self.img, self.code, addr)
+        return text
 
 
 def check_writes(img: RiscvImage, code: CodeMap, sites: list[int], reached: bool = True) -> WriteCheck:

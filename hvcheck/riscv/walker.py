@@ -20,7 +20,7 @@ at the call.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+import os
 from functools import lru_cache
 
 from hvcheck.riscv import rvc
@@ -41,57 +41,102 @@ from hvcheck.riscv.model import CodeRegion, RiscvImage
 from hvcheck.riscv.rvc import Decoded16, Profile
 
 _RETURNS = frozenset({0x10200073, 0x30200073, 0x70200073, 0x7B200073, 0x00200073})  # sret mret mnret dret uret
+_CONTROL_OPCODES = frozenset({0x6F, 0x67, 0x63, 0x73})  # jal, jalr, branches, SYSTEM (xret, CSR writes)
 LINK_REGISTERS = (1, 5)  # ra and t0: the ABI's link registers (a jalr x0 through them is a return)
+K_UNSET = 0xFF  # Walker.kinds: that halfword is not decoded yet
 MAX_RETURN_STEPS = 20_000  # instructions explored to prove that one callee returns (all its callees included)
 
 
-@dataclass
+# Plain classes rather than dataclasses: a @dataclass compiles generated code at import time
+# (~0.5-2 ms apiece), which every `hvcheck riscv` run would pay.
 class BadEncoding:
-    addr: int
-    halfword: int
-    cls: str
-    reason: str
-    root: int
-    how: str = ""  # why this place is executed when it is not obvious (after a returning call)
+    __slots__ = ("addr", "halfword", "cls", "reason", "root", "how")
+
+    def __init__(self, addr: int, halfword: int, cls: str, reason: str, root: int, how: str = "") -> None:
+        self.addr = addr
+        self.halfword = halfword
+        self.cls = cls
+        self.reason = reason
+        self.root = root
+        self.how = how  # why this place is executed when it is not obvious (after a returning call)
+
+    def __repr__(self) -> str:
+        return f"BadEncoding(0x{self.addr:x}, 0x{self.halfword:04x}, {self.cls}, root=0x{self.root:x})"
 
 
-@dataclass
 class AfterCall:
     """A zero halfword right after a call: alignment fill, or executed when the callee returns."""
 
-    pc: int
-    call: int
-    callee: int | None
-    root: int
+    __slots__ = ("pc", "call", "callee", "root")
+
+    def __init__(self, pc: int, call: int, callee: int | None, root: int) -> None:
+        self.pc = pc
+        self.call = call
+        self.callee = callee
+        self.root = root
 
 
-@dataclass
 class Returns:
     """Whether a function can return to its caller, with the evidence."""
 
-    status: str  # "returns", "never" or "unknown"
-    at: int | None = None  # a reachable return instruction (status "returns")
-    why: str = ""
+    __slots__ = ("status", "at", "why")
+
+    def __init__(self, status: str, at: int | None = None, why: str = "") -> None:
+        self.status = status  # "returns", "never" or "unknown"
+        self.at = at  # a reachable return instruction (status "returns")
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Returns({self.status!r}, at={self.at}, why={self.why!r})"
 
 
-@dataclass
+class LinearStarts:
+    """Instruction starts found only by the linear sweep, with their lengths: one byte per code
+    byte (the length at an instruction's first byte, 0 elsewhere). The sweep records ~100,000 of
+    them in U-Boot, and a bytearray store costs half of a dict insert; lookups are few."""
+
+    def __init__(self, regions: list[CodeRegion] | None = None) -> None:
+        regions = regions or []
+        self._bases = [r.start for r in regions]  # the image keeps its regions sorted by start
+        self.marks = [bytearray(len(r.data)) for r in regions]
+
+    def get(self, addr: int, default: int | None = None) -> int | None:
+        i = bisect.bisect_right(self._bases, addr) - 1
+        if i >= 0:
+            off = addr - self._bases[i]
+            marks = self.marks[i]
+            if off < len(marks) and marks[off]:
+                return marks[off]
+        return default
+
+    def __contains__(self, addr: int) -> bool:
+        return self.get(addr) is not None
+
+    def __getitem__(self, addr: int) -> int:
+        n = self.get(addr)
+        if n is None:
+            raise KeyError(addr)
+        return n
+
+
 class CodeMap:
     """What the walk found. Keys are addresses; lists are in discovery order."""
 
-    starts: dict[int, int] = field(default_factory=dict)  # reachable instruction start -> length
-    targets: dict[int, list[int]] = field(default_factory=dict)  # jump/branch target -> sources
-    callers: dict[int, list[int]] = field(default_factory=dict)  # call target -> call sites
-    tvec_sites: list[int] = field(default_factory=list)
-    bad: list[BadEncoding] = field(default_factory=list)
-    padding: list[tuple[int, int]] = field(default_factory=list)  # [start, end) zero runs taken as fill
-    undecided_padding: list[int] = field(default_factory=list)  # after calls whose callee is unknown
-    unknown_long: list[int] = field(default_factory=list)
-    roots_walked: set[int] = field(default_factory=set)
-    indirect_jumps: list[int] = field(default_factory=list)  # jr/jalr x0 with an unknown target
-    linear: dict[int, int] = field(default_factory=dict)  # instruction starts found only by the sweep
-    linear_tvec_sites: list[int] = field(default_factory=list)
-    after_calls: dict[int, AfterCall] = field(default_factory=dict)  # parked, see Walker.settle
-    _sorted: list[int] | None = None
+    def __init__(self) -> None:
+        self.starts: dict[int, int] = {}  # reachable instruction start -> length
+        self.targets: dict[int, list[int]] = {}  # jump/branch target -> sources
+        self.callers: dict[int, list[int]] = {}  # call target -> call sites
+        self.tvec_sites: list[int] = []
+        self.bad: list[BadEncoding] = []
+        self.padding: list[tuple[int, int]] = []  # [start, end) zero runs taken as fill
+        self.undecided_padding: list[int] = []  # after calls whose callee is unknown
+        self.unknown_long: list[int] = []
+        self.roots_walked: set[int] = set()
+        self.indirect_jumps: list[int] = []  # jr/jalr x0 with an unknown target
+        self.linear = LinearStarts()  # instruction starts found only by the sweep
+        self.linear_tvec_sites: list[int] = []
+        self.after_calls: dict[int, AfterCall] = {}  # parked, see Walker.settle
+        self._sorted: list[int] | None = None
 
     def sorted_starts(self) -> list[int]:
         if self._sorted is None or len(self._sorted) != len(self.starts):
@@ -108,7 +153,7 @@ class Walker:
     def __init__(self, img: RiscvImage) -> None:
         self.img = img
         self.code = CodeMap()
-        self.kinds = kind_table(img.profile)
+        self.kinds = initial_kinds(img.profile)
         self._returns: dict[int, Returns] = {}
         self._entries: set[int] | None = None
 
@@ -145,8 +190,7 @@ class Walker:
                 data = region.data
                 base = region.start
                 size = len(data)
-                prev_pc = -1
-                prev_word = 0
+                prev_pc = -1  # the 4-byte instruction just before pc (for auipc/lui + jalr pairs)
                 prev_call = -1  # address right after the last call (zeros there may be fill)
                 call_pc = -1
                 callee: int | None = None
@@ -154,13 +198,20 @@ class Walker:
                     off = pc - base
                     if off < 0 or off + 2 > size:
                         break
-                    hw = data[off] | data[off + 1] << 8
-                    if hw & 3 != 3:
+                    b0 = data[off]  # the length and a 4-byte opcode are in the first byte
+                    if b0 & 3 != 3:
+                        hw = b0 | data[off + 1] << 8
                         k = kinds[hw]
                         if k == K_NORMAL:
                             starts[pc] = 2
                             pc += 2
                             continue
+                        if k == K_UNSET:
+                            k = kinds[hw] = kind16(hw, img.profile)
+                            if k == K_NORMAL:
+                                starts[pc] = 2
+                                pc += 2
+                                continue
                         if k == K_TRAP:
                             if hw == 0 and pc not in executed:
                                 if prev_call == pc:
@@ -200,8 +251,8 @@ class Walker:
                         pc += 2
                         prev_pc = -1
                         continue
-                    if hw & 0x1C == 0x1C:  # 48-bit or longer: not decoded, length is known
-                        n = insn_length(hw)
+                    if b0 & 0x1C == 0x1C:  # 48-bit or longer: not decoded, length is known
+                        n = insn_length(b0)
                         code.unknown_long.append(pc)
                         if n == 0:
                             break
@@ -210,9 +261,13 @@ class Walker:
                         continue
                     if off + 4 > size:
                         break
-                    w = hw | data[off + 2] << 16 | data[off + 3] << 24
                     starts[pc] = 4
-                    opc = w & 0x7F
+                    opc = b0 & 0x7F
+                    if opc not in _CONTROL_OPCODES:  # most instructions: only the length matters
+                        prev_pc = pc
+                        pc += 4
+                        continue
+                    w = b0 | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
                     if opc == 0x6F:  # jal
                         imm = (((w >> 31) & 1) << 20 | ((w >> 12) & 0xFF) << 12 | ((w >> 20) & 1) << 11
                                | ((w >> 21) & 0x3FF) << 1)
@@ -227,7 +282,11 @@ class Walker:
                         rd = (w >> 7) & 0x1F
                         rs1 = (w >> 15) & 0x1F
                         t = -1
-                        if prev_pc == pc - 4 and (prev_word >> 7) & 0x1F == rs1 and rs1 != 0 \
+                        prev_word = 0
+                        if prev_pc == pc - 4:
+                            p = prev_pc - base
+                            prev_word = data[p] | data[p + 1] << 8 | data[p + 2] << 16 | data[p + 3] << 24
+                        if prev_word and (prev_word >> 7) & 0x1F == rs1 and rs1 != 0 \
                                 and prev_word & 0x5F == 0x17:  # auipc (0x17) or lui (0x37)
                             hi = prev_word & 0xFFFFF000
                             hi = hi - (1 << 32) if hi & 0x80000000 else hi
@@ -258,7 +317,6 @@ class Walker:
                         elif f3 != 4 and (w >> 20) in TVEC_CSRS:
                             code.tvec_sites.append(pc)
                     prev_pc = pc
-                    prev_word = w
                     pc += 4
         return code.tvec_sites[first_new_site:]
 
@@ -457,53 +515,86 @@ class Walker:
         dropped; these instructions are not "reachable" and never give R005."""
         code = self.code
         starts = code.starts
-        linear = code.linear
+        code.linear = LinearStarts(self.img.regions)
         found: list[int] = []
-        for region in self.img.regions:
+        for region, linear in zip(self.img.regions, code.linear.marks, strict=True):
             data = region.data
             base = region.start
             size = len(data)
-            pc = base
-            while pc + 2 <= base + size:
+            off = 0
+            # the length comes from the low bits of the first byte (2, 4, or insn_length for
+            # the rare longer encodings), so most instructions cost one byte read
+            while off + 2 <= size:
+                pc = base + off
                 n = starts.get(pc)
                 if n:
-                    pc += n
+                    off += n
                     continue
-                off = pc - base
-                hw = data[off] | data[off + 1] << 8
-                n = insn_length(hw) or 2
-                linear[pc] = n
-                if n == 4 and hw & 0x7F == 0x73 and off + 4 <= size:
-                    w = hw | data[off + 2] << 16 | data[off + 3] << 24
-                    if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
-                        found.append(pc)
-                pc += n
+                b = data[off]
+                if b & 3 != 3:
+                    linear[off] = 2
+                    off += 2
+                    continue
+                if b & 0x1C != 0x1C:
+                    linear[off] = 4
+                    if b & 0x7F == 0x73 and off + 4 <= size:
+                        w = b | data[off + 1] << 8 | data[off + 2] << 16 | data[off + 3] << 24
+                        if (w >> 12) & 7 not in (0, 4) and (w >> 20) in TVEC_CSRS:
+                            found.append(pc)
+                    off += 4
+                    continue
+                n = insn_length(b | data[off + 1] << 8) or 2
+                linear[off] = n
+                off += n
         code.linear_tvec_sites += found
         return found
 
 
+SHIPPED_KINDS = {rvc.RV64GC: "kind-rv64gc.bin"}  # hvcheck/riscv/data/: the common profile's table
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+
+def initial_kinds(profile: Profile) -> bytearray:
+    """The walker's kind table before a walk. For RV64GC (what Debian's firmware and libraries
+    declare) the whole table ships with the package (tests/riscv prove it equals
+    :func:`kind_table`); for any other profile every entry starts K_UNSET and is decoded on first
+    use: an image uses a few thousand of the 49152 compressed encodings, so that costs
+    milliseconds where building the whole table costs ~0.1 s of every run."""
+    name = SHIPPED_KINDS.get(profile)
+    if name is not None:
+        try:
+            with open(os.path.join(DATA_DIR, name), "rb") as fh:
+                table = fh.read(65537)
+            if len(table) == 65536:
+                return bytearray(table)
+        except OSError:
+            pass  # a damaged install: decode on use, same answers
+    return bytearray(b"\xff") * 65536
+
+
 @lru_cache(maxsize=8)
 def kind_table(profile: Profile) -> bytes:
-    """Control-flow kind of every halfword (the walker's fast path), cached on disk."""
-    return rvc.cached_table("rvc-kind", profile, _build_kind_table, __file__)
+    """Control-flow kind of every halfword (0 for the first halfword of a longer instruction)."""
+    return bytes(kind16(hw, profile) if hw & 3 != 3 else K_NORMAL for hw in range(65536))
 
 
-def _build_kind_table(profile: Profile) -> bytes:
-    out = bytearray(65536)
-    for hw in range(65536):
-        if hw & 3 == 3:
-            continue
-        d = rvc.decode16(hw, profile)
-        if d.cls in (rvc.RESERVED, rvc.ILLEGAL):
-            out[hw] = K_TRAP
-        elif d.op == "jal":
-            out[hw] = K_JUMP if d.rd == 0 else K_CALL
-        elif d.op in ("beq", "bne"):
-            out[hw] = K_BRANCH
-        elif d.op in ("jalr", "jt"):
-            out[hw] = K_IJUMP if d.rd == 0 or d.op == "jt" else K_ICALL
-        elif d.op == "jalt":
-            out[hw] = K_ICALL
-        elif d.op == "ret":
-            out[hw] = K_RETURN
-    return bytes(out)
+def _build_kind_table(profile: Profile) -> bytes:  # the name other modules and tests import
+    return kind_table.__wrapped__(profile)
+
+
+def kind16(hw: int, profile: Profile) -> int:
+    """Control-flow kind of one compressed halfword (bits[1:0] != 11)."""
+    d = rvc.decode16(hw, profile)
+    if d.cls in (rvc.RESERVED, rvc.ILLEGAL):
+        return K_TRAP
+    if d.op == "jal":
+        return K_JUMP if d.rd == 0 else K_CALL
+    if d.op in ("beq", "bne"):
+        return K_BRANCH
+    if d.op in ("jalr", "jt"):
+        return K_IJUMP if d.rd == 0 or d.op == "jt" else K_ICALL
+    if d.op == "jalt":
+        return K_ICALL
+    if d.op == "ret":
+        return K_RETURN
+    return K_NORMAL

@@ -182,3 +182,17 @@ def test_rv32_classes_come_from_the_elf() -> None:
     assert sorted(f.data["halfword"] for f in report.findings) == [0x1082, 0x9005, 0x9405, 0x9C05]
     assert report.image.decode(0x80000012).name == "c.flwsp"
 
+
+
+def test_a_check_builds_no_whole_65536_entry_table() -> None:
+    """Start-up cost regression: building the class or kind table of all 65536 halfwords costs
+    ~0.1 s (decode16 on 49152 encodings), more than the whole check of a firmware image. A check
+    decodes only the halfwords the image uses, so neither table may be built on its path."""
+    from hvcheck.riscv import rvc, walker
+
+    rvc.class_table.cache_clear()
+    walker.kind_table.cache_clear()
+    report = check_path(RV / "reserved_straightline.elf")
+    assert [f.rule for f in report.findings] == ["R005"] * 11
+    assert rvc.class_table.cache_info().misses == 0
+    assert walker.kind_table.cache_info().misses == 0

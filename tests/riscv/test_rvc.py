@@ -217,25 +217,39 @@ def test_valid_decodes_agree_with_capstone(profile: Profile) -> None:
         assert capstone_accepts_reserved == lui_zero
 
 
-def test_cached_table_is_keyed_rebuilt_and_never_required(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from hvcheck.riscv import rvc
-    from hvcheck.riscv.walker import _build_kind_table, kind_table
+def test_walker_kind_table_filled_on_use_equals_the_full_table() -> None:
+    """For a profile without a shipped table the walker decodes a halfword's control-flow kind
+    on first use; every halfword it filled must carry the kind the whole table gives."""
+    from hvcheck.riscv.decode import K_BRANCH, K_IJUMP, K_JUMP, K_NORMAL, K_TRAP
+    from hvcheck.riscv.elf import load_image
+    from hvcheck.riscv.walker import K_UNSET, SHIPPED_KINDS, Walker, kind_table
+    from tests.conftest import FIXTURES
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    calls = []
+    img = load_image(FIXTURES / "riscv" / "reserved_rv32.elf")
+    assert img.profile not in SHIPPED_KINDS
+    walker = Walker(img)
+    walker.walk()
+    full = kind_table(img.profile)
+    filled = [hw for hw in range(65536) if walker.kinds[hw] != K_UNSET]
+    assert 0 < len(filled) < 49152  # only what the code uses
+    assert all(walker.kinds[hw] == full[hw] for hw in filled)
+    # c.j, c.jr ra, 0x0000, c.addiw x0 (reserved on RV64), c.beqz, c.ebreak, c.nop
+    rv64 = kind_table(RV64GC)
+    assert [rv64[hw] for hw in (0xA001, 0x8082, 0x0000, 0x2001, 0xC101, 0x9002, 0x0001)] == \
+        [K_JUMP, K_IJUMP, K_TRAP, K_TRAP, K_BRANCH, K_NORMAL, K_NORMAL]
 
-    def build(p: Profile) -> bytes:
-        calls.append(p)
-        return class_table(p)
 
-    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC)
-    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC)
-    assert len(calls) == 1                                   # second call read the file
-    (cached,) = (tmp_path / "hvcheck").glob("t-*.bin")
-    cached.write_bytes(b"short")                             # damaged cache: rebuilt, not trusted
-    assert rvc.cached_table("t", RV32GC, build) == class_table(RV32GC) and len(calls) == 2
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
-    (tmp_path / "file").write_text("not a directory")        # unwritable cache dir: still works
-    assert rvc.cached_table("t", RV64GC, build) == class_table(RV64GC)
-    kind_table.cache_clear()
-    assert kind_table(RV64GC) == _build_kind_table(RV64GC)
+def test_shipped_kind_tables_equal_the_decoder() -> None:
+    """The RV64GC kind table ships precomputed (hvcheck/riscv/data/); it must be exactly what the
+    spec decoder gives, so it can never drift from rvc.py. After a decoder change regenerate it:
+    python -c "from hvcheck.riscv.walker import *; [open(os.path.join(DATA_DIR, n), 'wb').write(kind_table(p))
+    for p, n in SHIPPED_KINDS.items()]" """
+    from hvcheck.riscv.walker import SHIPPED_KINDS, Walker, initial_kinds, kind_table
+
+    for profile in SHIPPED_KINDS:
+        assert initial_kinds(profile) == kind_table(profile), f"stale shipped table for {profile}"
+    from hvcheck.riscv.elf import load_image
+    from tests.conftest import FIXTURES
+
+    img = load_image(FIXTURES / "riscv" / "reserved_straightline.elf")
+    assert img.profile == RV64GC and Walker(img).kinds == kind_table(RV64GC)  # used, not rebuilt
