@@ -1,6 +1,7 @@
 """`hvcheck backport`: a 10-hunk patch against a 15,000-line file, a 50-hunk series as two mboxes
-with both trees (goal < 1 s, issue 18), and a 1.5 MB patch of 50,000 hunks (issue 19: it took 27 s
-and 300 MB).
+with both trees (goal < 1 s, issue 18), a 1.5 MB patch of 50,000 hunks (issue 19: it took 27 s
+and 300 MB), and 10,000 / 50,000 distinct hunks against an unrelated patch, every one unpaired
+(issue 19's many-findings case: 4.5 s / 16.6 s and 889 MB before).
 
 Inputs are generated here. The C files are ioctl-style dispatchers (a `switch` with a dozen cases
 each); the upstream tree and an older backport tree differ by a few lines per function; each
@@ -140,6 +141,23 @@ def _big(tmp: Path) -> Path:
     return path
 
 
+def _distinct(tmp: Path, name: str, n: int, tag: str) -> Path:
+    """n one-line hunks, each changing a line no other hunk or patch changes: against an unrelated
+    patch every one is unpaired (P004), the worst many-findings shape (issue 19)."""
+    out = ["diff --git a/x.c b/x.c", "--- a/x.c", "+++ b/x.c"]
+    for i in range(n):
+        out += [f"@@ -{i * 10 + 1} +{i * 10 + 1} @@", f"-\t{tag}b{i};", f"+\t{tag}c{i};"]
+    path = tmp / f"{name}.patch"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _with_peak(argv: list[str], repeat: int) -> Timing:
+    timing = _cpu_seconds(argv, repeat)
+    _, rss = peak_rss_mib(argv)
+    return Timing(timing.samples, peak_rss_mib=rss)
+
+
 def _cpu_seconds(argv: list[str], repeat: int) -> Timing:
     """CPU time (user + sys) of the command's own process: independent of other load on a shared
     machine, where wall time includes waiting for a core."""
@@ -224,6 +242,29 @@ def run() -> list[Section]:
         sec.rows.append(Row("same command: CPU time (user + sys) of the process", big_cpu))
         sec.rows.append(Row(f"same, reading the patch alone (library call; {BIG_HUNKS:,} hunks)", parse,
                             goal="≈ 1 s", verdict="yes" if parse.median <= 1.5 else "no"))
+        # --- thousands of distinct hunks against an unrelated patch: every one unpaired (issue 19)
+        lone = _distinct(tmp, "lone", 1, "u")
+        _, base_rss = peak_rss_mib(hvcheck_argv("backport", str(lone), str(lone), "--format", "json"))
+        for n, formats in ((10_000, ("json",)), (BIG_HUNKS, ("text", "json", "sarif"))):
+            many = _distinct(tmp, f"distinct{n}", n, "k")
+            size = many.stat().st_size + lone.stat().st_size
+            ceiling = 10 * size / 2**20 + 48 + (base_rss or 0)
+            d_id = time_command(["sh", "-c", f"git patch-id --stable < {many}"], repeat=3)
+            for fmt in formats:
+                d_argv = hvcheck_argv("backport", str(lone), str(many), "--format", fmt)
+                timing = _with_peak(d_argv, repeat=3)
+                peak = timing.peak_rss_mib
+                fits = peak is not None and peak <= ceiling
+                sec.rows.append(Row(
+                    f"{n:,} distinct one-line hunks ({size / 1e6:.1f} MB) vs an unrelated 1-hunk patch, "
+                    f"`--format {fmt}`: CPU time (user + sys)", timing,
+                    goal="linear; memory ≤ 10 × input + 48 MiB above start" if n == BIG_HUNKS else
+                    "was 4.5 s (json)",
+                    verdict=("yes" if fits else "no") if n == BIG_HUNKS else "",
+                    anchor="`git patch-id --stable` of the patch", anchor_timing=d_id,
+                    note=(f"peak {peak:.0f} MiB (ceiling {ceiling:.0f} MiB: 10 × input + 48 MiB + the "
+                          f"{base_rss or 0:.0f} MiB of a 1-hunk run)" if peak else "") +
+                         ("; > 1,000 unpaired blocks in one file: one P004 listing every block" if n > 1000 else "")))
         ids = [subprocess.run(["git", "patch-id", "--stable"], input=p.read_text(), capture_output=True,
                               text=True).stdout.split()[:1] for p in (up, bp)]
         same = "the same" if ids[0] and ids[0] == ids[1] else "different"

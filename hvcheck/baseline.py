@@ -36,54 +36,118 @@ def relative(path: str, root: Path) -> str:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def _line_text(path: str, line: int, cache: dict[str, list[str]]) -> str | None:
-    if path not in cache:
-        raw = read_cited(path, 8 << 20)
-        cache[path] = [] if raw is None else raw.decode("utf-8", "replace").splitlines()
-    lines = cache[path]
-    return " ".join(lines[line - 1].split()) if 1 <= line <= len(lines) else None
+class _Keys:
+    """What one run's fingerprints share: the project root, each cited file's lines, each path made
+    relative once and which data keys are positions. A patch with 50,000 findings cited the same two
+    files 100,000 times; `relpath` and the generic walk per finding were most of the time."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lines: dict[str, list[str]] = {}
+        self.rel: dict[str, str] = {}
+        self.position: dict[str, bool] = {}
+        # relpath's answer for a normalised absolute path, without its walk: the part under the root
+        # (abspath as relpath takes it, so a root given with '..' or a trailing '/' compares right)
+        self.prefix = os.path.abspath(root).rstrip("/") + "/" if os.sep == "/" else None
 
-def _canonical(value: Any, key: str, root: Path) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _canonical(v, str(k), root) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+    def relative(self, path: str) -> str:
+        rel = self.rel.get(path)
+        if rel is None:
+            rel = self.rel[path] = self._relative(path)
+        return rel
+
+    def _relative(self, path: str) -> str:
+        prefix = self.prefix
+        if prefix is not None and path[:1] == "/" and "//" not in path and "/." not in path \
+                and not path.endswith("/") and path != "/":
+            # already normalised: under the root, its tail; elsewhere relpath starts with '..'
+            if path.startswith(prefix):
+                rel = path[len(prefix):]
+                return path if rel.startswith("..") else rel
+            return "." if path == prefix[:-1] else path
+        return relative(path, self.root)
+
+    def line_text(self, path: str, line: int) -> str | None:
+        lines = self.lines.get(path)
+        if lines is None:
+            raw = read_cited(path, 8 << 20)
+            lines = self.lines[path] = [] if raw is None else raw.decode("utf-8", "replace").splitlines()
+        return " ".join(lines[line - 1].split()) if 1 <= line <= len(lines) else None
+
+    def canonical(self, value: Any) -> Any:
+        """``data`` as hashed: positions dropped, absolute paths relative, integers as hex. Key
+        order does not matter here: the blob is dumped with sort_keys."""
+        kind = type(value)
+        if kind is str:
+            return self.relative(value) if os.path.isabs(value) else value
+        if value is None or kind is bool or kind is float:
+            return value
+        if kind is dict:
+            out: dict[str, Any] = {}
+            position = self.position
+            for k, v in value.items():
+                if type(k) is not str:
+                    return self._odd_keys(value)
+                drop = position.get(k)
+                if drop is None:
+                    drop = position[k] = _is_position(k)
+                if not drop:
+                    out[k] = self.canonical(v)
+            return out
+        if kind is list or kind is tuple:
+            return [self.canonical(v) for v in value]
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return hex(value)  # repr() of a huge int (a fuzzed log value) exceeds Python's digit limit
+        if isinstance(value, dict):
+            return self._odd_keys(value)
+        if isinstance(value, list | tuple):
+            return [self.canonical(v) for v in value]
+        if isinstance(value, str):
+            return self.canonical(str.__str__(value))
+        if isinstance(value, float):
+            return value
+        return str(value)
+
+    def _odd_keys(self, value: dict[Any, Any]) -> dict[str, Any]:
+        # keys that are not plain strings are str()-ed in sorted order, as ever (a later duplicate wins)
+        return {str(k): self.canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
                 if not _is_position(str(k))}
-    if isinstance(value, list | tuple):
-        return [_canonical(v, key, root) for v in value]
-    if isinstance(value, str) and os.path.isabs(value):
-        return relative(value, root)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return hex(value)  # repr() of a huge int (a fuzzed log value) exceeds Python's digit limit
-    if isinstance(value, float | str | bool) or value is None:
-        return value
-    return str(value)
+
+    def location(self, loc: Location) -> list[Any]:
+        path = self.relative(loc.path) if loc.path else None
+        anchor = self.line_text(loc.path, loc.line) if (loc.path and loc.line) else None
+        # Without readable text (a compressed log, a file gone), the line number is all there is.
+        return [path, anchor if anchor is not None else loc.line, loc.symbol, loc.detail]
 
 
 def _is_position(key: str) -> bool:
     return key in ("line", "column", "lines") or key.endswith(("_line", "_column"))
 
 
-def _location_key(loc: Location, root: Path, cache: dict[str, list[str]]) -> list[Any]:
-    path = relative(loc.path, root) if loc.path else None
-    anchor = _line_text(loc.path, loc.line, cache) if (loc.path and loc.line) else None
-    # Without readable text (a compressed log, a file gone), the line number is all there is.
-    return [path, anchor if anchor is not None else loc.line, loc.symbol, loc.detail]
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
+def _fingerprint(finding: Finding, keys: _Keys) -> str:
+    import hashlib  # here, not at import: commands that print one line start faster
+
+    # The blob's bytes are the contract: baselines saved by earlier versions hold its hash.
+    key = [finding.rule, [keys.location(loc) for loc in finding.locations], keys.canonical(finding.data)]
+    return hashlib.sha256(_ENCODE(key).encode("utf-8")).hexdigest()[:32]
 
 
 def fingerprint(finding: Finding, root: Path, cache: dict[str, list[str]] | None = None) -> str:
-    cache = {} if cache is None else cache
-    key = [finding.rule, [_location_key(loc, root, cache) for loc in finding.locations],
-           _canonical(finding.data, "", root)]
-    import hashlib
-
-    blob = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+    keys = _Keys(root)
+    if cache is not None:
+        keys.lines = cache
+    return _fingerprint(finding, keys)
 
 
 def assign_fingerprints(findings: list[Finding], root: Path) -> None:
-    cache: dict[str, list[str]] = {}
+    keys = _Keys(root)
     for f in findings:
-        f.fingerprint = fingerprint(f, root, cache)
+        f.fingerprint = _fingerprint(f, keys)
 
 
 @dataclass

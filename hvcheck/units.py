@@ -17,18 +17,22 @@ def int_of(digits: str, base: int) -> int:
     return int(digits, base)
 
 
+_UNITS = ((0, "B"), (10, "KiB"), (20, "MiB"), (30, "GiB"), (40, "TiB"), (50, "PiB"), (60, "EiB"))
+
+
 def human_size(n: int) -> str:
     """1048576 -> '1 MiB'; exact when it divides, otherwise one decimal (integer arithmetic, so
     any size prints, even one beyond 64 bits taken from a broken input)."""
     if n < 0:
         return f"-{human_size(-n)}"
-    for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            if n % (1 << shift) == 0:
-                return f"{n >> shift} {unit}"
-            tenths = (n * 10 + (1 << (shift - 1))) >> shift
-            return f"{tenths // 10}.{tenths % 10} {unit}"
-    return f"{n} B"
+    if n < 1024:
+        return f"{n} B"
+    # The largest unit not above n, from its bit length (reports print 10^5 of these).
+    shift, unit = _UNITS[min((n.bit_length() - 1) // 10, 6)]
+    if n & ((1 << shift) - 1) == 0:
+        return f"{n >> shift} {unit}"
+    tenths = (n * 10 + (1 << (shift - 1))) >> shift
+    return f"{tenths // 10}.{tenths % 10} {unit}"
 
 
 def hex_range(start: int, end: int) -> str:

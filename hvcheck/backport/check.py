@@ -40,6 +40,10 @@ class Result:
     not_analysed: list[str]
     header: list[str]  # lines for the text preamble: trees used, messages paired, mail decoding
     uncounted_same: int = 0  # identical pairs beyond MAX_PAIR_ROWS, counted but not kept
+    # upstream-only / backport-only blocks beyond MAX_PAIR_ROWS: each is a P003/P004 finding with
+    # the same facts, so its table row is counted, not kept (50,000 rows doubled the report)
+    uncounted_upstream_only: int = 0
+    uncounted_backport_only: int = 0
 
     def listed(self) -> tuple[list[PairRecord], int]:
         """The rows of the pair table: every pair with a verdict or a note, and the first
@@ -52,22 +56,29 @@ class Result:
             elif plain < 2 * MAX_PAIR_ROWS:
                 out.append(p)
                 plain += 1
-        return out, len(self.pairs) - len(out) + self.uncounted_same
+        return out, len(self.pairs) - len(out) + self.uncounted_same + self.uncounted_one_sided
+
+    @property
+    def uncounted_one_sided(self) -> int:
+        return self.uncounted_upstream_only + self.uncounted_backport_only
 
     def preamble(self) -> str:
         rows = list(self.header)
         rows.append(f"paired {sum(1 for p in self.pairs if p.upstream and p.backport) + self.uncounted_same} "
                     "change block(s); "
-                    f"{sum(1 for p in self.pairs if not p.backport)} upstream-only, "
-                    f"{sum(1 for p in self.pairs if not p.upstream)} backport-only")
+                    f"{sum(1 for p in self.pairs if not p.backport) + self.uncounted_upstream_only} upstream-only, "
+                    f"{sum(1 for p in self.pairs if not p.upstream) + self.uncounted_backport_only} backport-only")
         listed, omitted = self.listed()
         for p in listed:
             verdict = " ".join(p.verdict) if p.verdict else "same place"
             rows.append(f"  {_short(p.upstream):<52} -> {_short(p.backport):<52} {verdict}")
             for note in p.notes:
                 rows.append(f"      note: {note}")
-        if omitted:
-            rows.append(f"  ... and {omitted} more pair(s) in the same place, not listed")
+        if omitted - self.uncounted_one_sided:
+            rows.append(f"  ... and {omitted - self.uncounted_one_sided} more pair(s) in the same place, not listed")
+        if self.uncounted_one_sided:
+            rows.append(f"  ... and {self.uncounted_one_sided} more upstream-only or backport-only block(s), not listed "
+                        "here: each is a P003/P004 finding below")
         if self.not_analysed:
             rows.append("not analysed: " + ", ".join(self.not_analysed))
         return "\n".join(rows) + "\n"
@@ -423,6 +434,58 @@ def _context_lines(upstream: Side, backport: Side, groups: dict[int, int]) -> li
     return rows
 
 
+# --- one file with thousands of unpaired blocks ---------------------------------------------------
+
+MAX_ONE_SIDED_PER_FILE = 1000  # more unpaired blocks than this in one file: one finding for the file
+
+
+def _crowded(blocks: list[Block]) -> dict[str, list[Block]]:
+    """Files with more than MAX_ONE_SIDED_PER_FILE unpaired blocks (two unrelated patches, or a
+    rework): reported as one finding per file, each block one of its locations. 50,000 separate
+    findings of ~2 KiB each were 50x the patch in memory, and more results than GitHub code
+    scanning takes from one SARIF run (25,000)."""
+    per_file: dict[str, list[Block]] = {}
+    for blk in blocks:
+        per_file.setdefault(blk.file.path, []).append(blk)
+    return {path: bs for path, bs in per_file.items() if len(bs) > MAX_ONE_SIDED_PER_FILE}
+
+
+def _unreadable_in_backport(backport: Side, blk: Block) -> list[Problem]:
+    return backport.patch.unreadable_hunks(blk.file.path) or [
+        p for p in backport.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+
+
+def _unreadable_upstream(upstream: Side, blk: Block) -> list[Problem]:
+    return [p for p in upstream.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+
+
+def _crowded_finding(rule: str, side: Side, path: str, blocks: list[Block], other_unreadable: bool) -> Finding:
+    """P003/P004 for all of one file's unpaired blocks: each block is a location (its patch line,
+    hunk, change and place), so every block is still listed in text, JSON and SARIF."""
+    locations: list[Location] = []
+    for blk in blocks:
+        w = side.where(Unit([blk]))
+        verb, what = describe_change(Unit([blk]))
+        locations.append(Location(w.patch_path, w.patch_line,
+                                  detail=f"{side.name} patch, hunk {w.hunk}: {verb} {what} in {place_text(w.scope)}"))
+    n = len(blocks)
+    if rule == "P003":
+        msg = (f"{n} upstream hunks of {path} have no counterpart in the backport (more than "
+               f"{MAX_ONE_SIDED_PER_FILE} in one file: one finding, each block a location below; are these two "
+               "patches of the same change?)")
+        fix = "apply the missing hunks, or record in the commit message why they do not apply"
+    else:
+        msg = (f"{n} of the backport's hunks of {path} change lines upstream does not (more than "
+               f"{MAX_ONE_SIDED_PER_FILE} in one file: one finding, each block a location below; are these two "
+               "patches of the same change?)")
+        fix = "drop them, or explain the extra changes in the commit message ([ ... ] note)"
+    if other_unreadable:
+        msg += " Some may be in the other patch's unreadable hunk(s) of this file (see E001)."
+    return Finding(rule, msg, locations, data={"file": path, "blocks": str(n), "grouped": True,
+                                               "side": side.name}, fix=fix,
+                   severity=Severity.NOTE if other_unreadable else None)
+
+
 def check_backport(upstream: Side, backport: Side) -> Result:
     """Pair the two patches' C change blocks and report every disagreement (P001-P008)."""
     findings: list[Finding] = []
@@ -485,11 +548,15 @@ def check_backport(upstream: Side, backport: Side) -> Result:
         finding, rec = judge_link(link, u, b, ctx)
         findings.append(finding)
         records.append(rec)
+    one_sided = uncounted_up = uncounted_bp = 0
+    crowded_up = _crowded(missing)
+    crowded_bp = _crowded(extra)
     for blk in missing:
+        if blk.file.path in crowded_up:
+            continue
         u = upstream.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        unreadable = backport.patch.unreadable_hunks(blk.file.path) or [
-            p for p in backport.patch.problems if p.severity == "error" and p.path and same_file(p.path, blk.file.path)]
+        unreadable = _unreadable_in_backport(backport, blk)
         msg = (f"upstream hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(u.scope)}; the backport "
                "has no hunk with these changed lines.") + _missing_hint(backport, blk, u)
         severity = None
@@ -502,16 +569,21 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 data={"upstream": side_data(u), "lines": unit_lines(Unit([blk]))},
                                 fix="apply the missing hunk, or record in the commit message why it does not apply",
                                 severity=severity))
-        records.append(PairRecord(u, None, ["P003"]))
+        if one_sided < MAX_PAIR_ROWS:
+            records.append(PairRecord(u, None, ["P003"]))
+        else:
+            uncounted_up += 1
+        one_sided += 1
     for blk in extra:
+        if blk.file.path in crowded_bp:
+            continue
         b = backport.where(Unit([blk]))
         verb, what = describe_change(Unit([blk]))
-        unreadable = [p for p in upstream.patch.problems if p.severity == "error" and p.path and
-                      same_file(p.path, blk.file.path)]
+        unreadable_up = _unreadable_upstream(upstream, blk)
         msg = (f"the backport's hunk {blk.hunk.index} of {blk.file.path} {verb} {what} in {place_text(b.scope)}; "
                "upstream has no such change.")
         severity = None
-        if unreadable:
+        if unreadable_up:
             msg += " Upstream's copy may be in its unreadable hunk(s) of this file (see E001)."
             severity = Severity.NOTE
         findings.append(Finding("P004", msg, [Location(b.path, b.line, detail=f"backport: {place_text(b.scope)}"),
@@ -519,7 +591,19 @@ def check_backport(upstream: Side, backport: Side) -> Result:
                                 data={"backport": side_data(b), "lines": unit_lines(Unit([blk]))},
                                 fix="drop it, or explain the extra change in the commit message ([ ... ] note)",
                                 severity=severity))
-        records.append(PairRecord(None, b, ["P004"]))
+        if one_sided < MAX_PAIR_ROWS:
+            records.append(PairRecord(None, b, ["P004"]))
+        else:
+            uncounted_bp += 1
+        one_sided += 1
+    for path, blocks in crowded_up.items():
+        findings.append(_crowded_finding("P003", upstream, path, blocks, bool(_unreadable_in_backport(backport,
+                                                                                                      blocks[0]))))
+        uncounted_up += len(blocks)
+    for path, blocks in crowded_bp.items():
+        findings.append(_crowded_finding("P004", backport, path, blocks, bool(_unreadable_upstream(upstream,
+                                                                                                   blocks[0]))))
+        uncounted_bp += len(blocks)
     unplaced = unchecked_identical + unplaced_dropped + sum(1 for r in records if any(n.startswith("placement not checked")
                                                                     for n in r.notes))
     if unplaced:
@@ -530,4 +614,5 @@ def check_backport(upstream: Side, backport: Side) -> Result:
             [Location(upstream.patch.path), Location(backport.patch.path)],
             data={"unplaced_pairs": str(unplaced)}, severity=Severity.NOTE))
     return Result(findings, records, len(pairs) + len(links), not_analysed,
-                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped)
+                  _context_lines(upstream, backport, groups), max(0, identical - MAX_PAIR_ROWS) + dropped,
+                  uncounted_up, uncounted_bp)

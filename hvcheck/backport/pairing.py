@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -43,7 +44,7 @@ def significant(block: Block) -> bool:
     return any(ln[1:].strip() for ln in block.changed)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Unit:
     blocks: list[Block]
     _removed: list[str] | None = field(default=None, repr=False)
@@ -68,7 +69,7 @@ class Unit:
         return self.blocks[0].file.message
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     upstream: Unit
     backport: Unit
@@ -97,36 +98,52 @@ def similarity(u: Unit, b: Unit, reverse: bool = False) -> float:
 
 
 def _units(blocks: list[Block]) -> list[Unit]:
-    units: list[Unit] = []
+    return [Unit(group) for _, group in _groups_at(blocks)]
+
+
+def _groups_at(blocks: list[Block]) -> Iterator[tuple[int, list[Block]]]:
+    """The blocks of each unit, in unit order, with the position of its first block: every block,
+    then it with up to MAX_MERGE - 1 of the blocks that follow it closely in the same file."""
+    # the gap after each block and each block's span, computed once (a block is in up to
+    # MAX_MERGE groups) and forgotten when no later group can reach it
+    gaps: dict[int, int] = {}
+    spans: dict[int, tuple[int, int]] = {}
+
+    def span(p: int) -> tuple[int, int]:
+        if p not in spans:
+            spans[p] = _span(blocks[p])
+        return spans[p]
+
+    last = len(blocks) - 1
     for i, blk in enumerate(blocks):
-        units.append(Unit([blk]))
+        gaps.pop(i - 1, None)
+        spans.pop(i - 1, None)
+        yield i, [blk]
         group = [blk]
-        for nxt in blocks[i + 1:i + MAX_MERGE]:
-            prev = group[-1]
-            if nxt.file is not prev.file or _gap(prev, nxt) > MERGE_GAP:
+        for p in range(i, min(i + MAX_MERGE - 1, last)):
+            prev, nxt = blocks[p], blocks[p + 1]
+            if nxt.file is not prev.file:
+                break
+            gap = gaps.get(p)
+            if gap is None:  # distance in source lines (not patch lines) between the two blocks
+                gap = gaps[p] = nxt.start - prev.last if prev.hunk is nxt.hunk else span(p + 1)[0] - span(p)[1]
+            if gap > MERGE_GAP:
                 break
             group = [*group, nxt]
-            units.append(Unit(group))
-    return units
+            yield i, group
 
 
 def _span(block: Block) -> tuple[int, int]:
     """First and last old-file line the block touches (pure additions: the line they follow)."""
     numbers = block.hunk.numbers()
-    if block.removed:
-        return numbers[block.removed[0]][0] or 0, numbers[block.removed[-1]][0] or 0
+    removed = block.removed
+    if removed:
+        return numbers[removed[0]][0] or 0, numbers[removed[-1]][0] or 0
     for i in range(block.context_before - 1, -1, -1):
         old = numbers[i][0]
         if old is not None:
             return old, old
     return block.hunk.old_start, block.hunk.old_start
-
-
-def _gap(a: Block, b: Block) -> int:
-    """Distance in source lines (not patch lines) between two blocks of one file."""
-    if a.hunk is b.hunk:
-        return b.start - a.last
-    return _span(b)[0] - _span(a)[1]
 
 
 def same_file(a: str, b: str) -> bool:
@@ -194,13 +211,41 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
     return pairs, rest_u, rest_b
 
 
+def _units_sharing(blocks: list[Block], wanted: set[str]) -> dict[int, Unit]:
+    """The units of ``blocks`` (numbered as :func:`_units` numbers them) with a changed line in
+    ``wanted``; each block's lines are read once (a unit spans at most MAX_MERGE blocks)."""
+    out: dict[int, Unit] = {}
+    texts_at: dict[int, set[str]] = {}
+    for j, (start, group) in enumerate(_groups_at(blocks)):
+        texts_at.pop(start - 1, None)
+        texts: set[str] = set()
+        for pos in range(start, start + len(group)):
+            own = texts_at.get(pos)
+            if own is None:
+                blk = blocks[pos]
+                own = texts_at[pos] = {t for t in (norm(x) for x in blk.removed_text() + blk.added_text())
+                                       if t} & wanted
+            texts |= own
+        if texts:
+            out[j] = Unit(group)
+    return out
+
+
 def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int]
              ) -> tuple[list[Pair], list[Block], list[Block]]:
-    u_units = _units(upstream)
-    b_units = _units(backport)
     # Only units that share at least one changed line can pair: index backport units by line.
+    # The side with fewer blocks has all its units; of the other side only units with one of
+    # their lines are kept (50,000 unrelated hunks against a few: no unit, no list per line).
+    u_units: dict[int, Unit]
+    b_units: dict[int, Unit]
+    if len(upstream) <= len(backport):
+        u_units = dict(enumerate(_units(upstream)))
+        b_units = _units_sharing(backport, {t for u in u_units.values() for t in u.removed() + u.added()})
+    else:
+        b_units = dict(enumerate(_units(backport)))
+        u_units = _units_sharing(upstream, {t for u in b_units.values() for t in u.removed() + u.added()})
     index: dict[str, list[int]] = {}
-    for j, unit in enumerate(b_units):
+    for j, unit in b_units.items():
         for text in set(unit.removed() + unit.added()):
             index.setdefault(text, []).append(j)
     # Lines shared by many units would make candidate search quadratic on big patches; a unit
@@ -209,7 +254,7 @@ def _similar(upstream: list[Block], backport: list[Block], groups: dict[int, int
     u_rank = {id(b): i for i, b in enumerate(upstream)}
     b_rank = {id(b): i for i, b in enumerate(backport)}
     candidates = []
-    for i, unit in enumerate(u_units):
+    for i, unit in u_units.items():
         seen: set[int] = set()
         texts = set(unit.removed() + unit.added())
         keys = (texts & rare) or texts
@@ -311,28 +356,52 @@ def link_rewritten(missing: list[Block], extra: list[Block], all_upstream: list[
     def weight(t: str) -> float:
         return math.log(1 + total / df.get(t, 1))
 
-    b_tokens = [tokens(_lines_of(b)) for b in extra]
-    b_keys = [keys(b.added_text() + b.removed_text()) for b in extra]
-    inverted: dict[str, list[int]] = {}
-    for j, toks in enumerate(b_tokens):
-        for t in toks:
-            if df[t] <= 2 * RARE_BLOCKS:
-                inverted.setdefault(t, []).append(j)
-        for k in b_keys[j]:
-            inverted.setdefault(k, []).append(j)
-    candidates: list[tuple[float, int, int, list[str], str | None]] = []
+    # With more missing than extra blocks, a missing block that shares no identifier or key with
+    # any extra block can have no candidate: its sets are not kept
+    known: set[str] | None = None
+    if len(missing) > len(extra):
+        known = set()
+        for b in extra:
+            known |= tokens(_lines_of(b))
+            known |= keys(b.added_text() + b.removed_text())
+    u_sides: dict[int, tuple[set[str], set[str]]] = {}
     for i, blk in enumerate(missing):
-        u_tok = tokens(_lines_of(blk))
-        u_keys = keys(blk.added_text() + blk.removed_text())
+        u_tok, u_keys = tokens(_lines_of(blk)), keys(blk.added_text() + blk.removed_text())
+        if known is None or not known.isdisjoint(u_tok) or not known.isdisjoint(u_keys):
+            u_sides[i] = (u_tok, u_keys)
+    # Only what some missing block has is ever looked up: the index keeps just that, and a
+    # backport block's identifiers are read again when it is a candidate (50,000 unrelated
+    # blocks each kept two sets and an index entry per identifier: 49 MB for a 2 MB patch)
+    wanted = {t for u_tok, u_keys in u_sides.values() for t in (*u_tok, *u_keys)}
+    inverted: dict[str, list[int]] = {}
+    for j, b in enumerate(extra):
+        for t in tokens(_lines_of(b)):
+            if t in wanted and df[t] <= 2 * RARE_BLOCKS:
+                inverted.setdefault(t, []).append(j)
+        for k in keys(b.added_text() + b.removed_text()):
+            if k in wanted:
+                inverted.setdefault(k, []).append(j)
+    b_sides: dict[int, tuple[set[str], set[str]]] = {}
+
+    def b_side(j: int) -> tuple[set[str], set[str]]:
+        if j not in b_sides:
+            b = extra[j]
+            b_sides[j] = (tokens(_lines_of(b)), keys(b.added_text() + b.removed_text()))
+        return b_sides[j]
+
+    candidates: list[tuple[float, int, int, list[str], str | None]] = []
+    for i, (u_tok, u_keys) in u_sides.items():
+        blk = missing[i]
         hits: Counter[int] = Counter()
         for t in list(u_tok) + list(u_keys):
             for j in inverted.get(t, ()):
                 hits[j] += 1
         for j, _ in hits.most_common(MAX_LINK_CANDIDATES):
-            shared_keys = sorted(u_keys & b_keys[j])
-            shared = u_tok & b_tokens[j]
+            b_tok, b_key = b_side(j)
+            shared_keys = sorted(u_keys & b_key)
+            shared = u_tok & b_tok
             # overlap of the smaller side, weighted by rarity: a rewrite adds or drops words
-            smaller = min(sum(weight(t) for t in u_tok), sum(weight(t) for t in b_tokens[j]))
+            smaller = min(sum(weight(t) for t in u_tok), sum(weight(t) for t in b_tok))
             score = sum(weight(t) for t in shared) / max(smaller, 1e-9)
             rare = sorted((t for t in shared if df[t] <= 2 * RARE_BLOCKS), key=lambda t: (df[t], t))
             # an identifier found only in these two blocks of both patches ties them by itself

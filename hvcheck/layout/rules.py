@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from typing import TypeVar
 
 from hvcheck.findings import Finding, Location, Severity, declare_rule, input_error_finding, rule
 from hvcheck.layout import dtfacts
@@ -17,7 +21,8 @@ from hvcheck.layout.intervals import (
     Interval,
     Range,
     intersect,
-    overlapping_pairs,
+    overlapping_index_pairs,
+    overlapping_index_pairs_between,
     overlapping_pairs_between,
     subtract,
     union,
@@ -28,6 +33,64 @@ from hvcheck.units import hex_range, human_size
 DEFAULT_HEADROOM = 8 << 20
 
 
+class RegionTable:
+    """Every region of every zone once, as parallel lists in zone order (the order the rules
+    report in): the rules that look at all regions share it instead of each walking the model and
+    its properties again (10^5 regions in a large Jailhouse set)."""
+
+    def __init__(self, system: System) -> None:
+        self.zones: list[Zone] = []
+        self.regions: list[Region] = []
+        # zone -> [first, last) positions of its regions
+        self.spans: list[tuple[Zone, int, int]] = []
+        for zone in system.zones:
+            first = len(self.regions)
+            self.zones.extend(itertools.repeat(zone, len(zone.regions)))
+            self.regions.extend(zone.regions)
+            self.spans.append((zone, first, len(self.regions)))
+        self.starts = [r.start for r in self.regions]
+        self.ends = [r.start + r.size for r in self.regions]        # Region.end
+        self.gstarts = [r.start if r.guest_start is None else r.guest_start for r in self.regions]  # Region.gstart
+        self._by_kind: dict[str, list[int]] = defaultdict(list)
+        for k, r in enumerate(self.regions):
+            self._by_kind[r.kind].append(k)
+        # RegionKind.is_mapped: every kind but emulated
+        self.mapped = self.of_kinds([kind for kind in self._by_kind if kind != "emulated"])
+
+    def interval(self, k: int) -> Interval[tuple[Zone, Region]]:
+        """Region ``k`` physically, carrying (zone, region)."""
+        return Interval(self.starts[k], self.ends[k], (self.zones[k], self.regions[k]))
+
+    def of_zone(self, zone: Zone) -> range:
+        """Positions of ``zone``'s regions."""
+        for z, first, last in self.spans:
+            if z is zone:
+                return range(first, last)
+        return range(0)
+
+    def within(self, positions: list[int], zone: Zone) -> list[int]:
+        """The part of the sorted ``positions`` that belongs to ``zone``."""
+        span = self.of_zone(zone)
+        return positions[bisect_left(positions, span.start):bisect_left(positions, span.stop)]
+
+    def touching(self, positions: Iterable[int], start: int, end: int) -> list[int]:
+        """Those of ``positions`` whose [start, end) reaches into [start, end) — a cheap filter in C
+        (starts < end and ends > start), before a rule looks at the few that pass."""
+        pos = list(positions)
+        starts, ends = self.starts, self.ends
+        below = map(end.__gt__, map(starts.__getitem__, pos))
+        above = map(start.__lt__, map(ends.__getitem__, pos))
+        return list(compress(pos, map(operator.and_, below, above)))
+
+    def of_kinds(self, kinds: Iterable[str]) -> list[int]:
+        """Positions of the regions of these kinds, in table order."""
+        lists = [self._by_kind.get(k, []) for k in kinds]
+        lists = [x for x in lists if x]
+        if len(lists) == 1:
+            return lists[0]
+        return sorted(itertools.chain.from_iterable(lists))
+
+
 @dataclass
 class Context:
     system: System
@@ -35,10 +98,21 @@ class Context:
     # Findings whose verdict depends on the hypervisor's end: id(finding) -> X such that the verdict
     # holds exactly when the end is above X (rules whose evidence is the extent record it).
     end_thresholds: dict[int, int] = dataclasses.field(default_factory=dict)
+    _table: RegionTable | None = dataclasses.field(default=None, repr=False)
+    # _hv_guest_ranges per (zone, hypervisor extent)
+    hv_ranges: dict[tuple[int, int, int], list[tuple[Region, Range, Range]]] = dataclasses.field(
+        default_factory=dict, repr=False)
 
     def holds_if_end_above(self, finding: Finding, threshold: int) -> Finding:
         self.end_thresholds[id(finding)] = threshold
         return finding
+
+    @property
+    def table(self) -> RegionTable:
+        """The regions of the system as a :class:`RegionTable`, built on first use."""
+        if self._table is None:
+            self._table = RegionTable(self.system)
+        return self._table
 
 
 Rule = Callable[[Context], list[Finding]]
@@ -82,6 +156,27 @@ def _ranges_text(ranges: Iterable[Range]) -> str:
     return ", ".join(_r(s, e) for s, e in ranges)
 
 
+X = TypeVar("X")
+Y = TypeVar("Y")
+
+
+def _overlapping(items: list[X], starts: list[int], ends: list[int]) -> Iterator[tuple[Interval[X], Interval[X]]]:
+    """overlapping_pairs over [starts[k], ends[k]) carrying items[k], in the same order, building
+    an Interval only for the ranges of a pair."""
+    for i, j in overlapping_index_pairs(starts, ends):
+        yield Interval(starts[i], ends[i], items[i]), Interval(starts[j], ends[j], items[j])
+
+
+def _overlapping_between(left: Sequence[int], make: Callable[[int], Interval[X]], starts: list[int], ends: list[int],
+                         right: list[Interval[Y]]) -> Iterator[tuple[Interval[X], Interval[Y]]]:
+    """overlapping_pairs_between(left, right), the left family given as positions of ``starts``/``ends``
+    (``make(k)`` its interval), in the same order: only the ranges of a pair become Intervals."""
+    pairs = overlapping_index_pairs_between([starts[k] for k in left], [ends[k] for k in left],
+                                            [iv.start for iv in right], [iv.end for iv in right])
+    for i, j in pairs:
+        yield make(left[i]), right[j]
+
+
 # ---------------------------------------------------------------- M001
 
 
@@ -91,35 +186,43 @@ def m001_hypervisor_in_zone_ram(ctx: Context) -> list[Finding]:
     if hv is None:
         return []
     out = []
-    for zone in ctx.system.zones:
-        for r in zone.regions:
-            if not r.kind.is_mapped:
-                continue
-            s, e = max(r.start, hv.start), min(r.end, hv.end)
-            if s >= e:
-                continue
-            out.append(ctx.holds_if_end_above(Finding(
-                "M001",
-                f"{hv.name} {_r(hv.start, hv.end)} overlaps zone {zone.name}'s {r.kind.value} region "
-                f"{_r(r.start, r.end)} by {_r(s, e)}{_estimated_note(hv)}: the zone's stage-2 map lets its "
-                f"guest write {hv.name}'s own page tables, heap and per-CPU data, even if its device tree "
-                "reserves the range",
-                locations=[r.source, *_hv_locs(hv)],
-                data={"zone": zone.name, "hv_start": hv.start, "hv_end": hv.end, "region_start": r.start,
-                      "region_end": r.end, "overlap_start": s, "overlap_end": e, "kind": r.kind.value},
-                fix=f"remove {_r(s, e)} from the region (hvcheck fix --strategy punch) or move {hv.name} "
-                    "out of every zone's RAM (--strategy relocate)",
-            ), s))
+    table = ctx.table
+    for k in table.touching(range(len(table.regions)), hv.start, hv.end):
+        zone, r = table.zones[k], table.regions[k]
+        if not r.kind.is_mapped:
+            continue
+        s, e = max(r.start, hv.start), min(r.end, hv.end)
+        if s >= e:
+            continue
+        out.append(ctx.holds_if_end_above(Finding(
+            "M001",
+            f"{hv.name} {_r(hv.start, hv.end)} overlaps zone {zone.name}'s {r.kind.value} region "
+            f"{_r(r.start, r.end)} by {_r(s, e)}{_estimated_note(hv)}: the zone's stage-2 map lets its "
+            f"guest write {hv.name}'s own page tables, heap and per-CPU data, even if its device tree "
+            "reserves the range",
+            locations=[r.source, *_hv_locs(hv)],
+            data={"zone": zone.name, "hv_start": hv.start, "hv_end": hv.end, "region_start": r.start,
+                  "region_end": r.end, "overlap_start": s, "overlap_end": e, "kind": r.kind.value},
+            fix=f"remove {_r(s, e)} from the region (hvcheck fix --strategy punch) or move {hv.name} "
+                "out of every zone's RAM (--strategy relocate)",
+        ), s))
     return out
 
 
 # ---------------------------------------------------------------- M002
 
 
-def _hv_guest_ranges(zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Range]]:
-    """(region, host overlap, guest image) for each mapped region that maps hypervisor memory."""
-    out = []
-    for r in zone.regions:
+def _hv_guest_ranges(ctx: Context, zone: Zone, hv: Hypervisor) -> list[tuple[Region, Range, Range]]:
+    """(region, host overlap, guest image) for each mapped region that maps hypervisor memory
+    (M002 and E003 both ask, once per zone)."""
+    key = (id(zone), hv.start, hv.end)
+    known = ctx.hv_ranges.get(key)
+    if known is not None:
+        return known
+    out: list[tuple[Region, Range, Range]] = ctx.hv_ranges.setdefault(key, [])
+    table = ctx.table
+    for k in table.touching(table.of_zone(zone), hv.start, hv.end):
+        r = table.regions[k]
         if r.kind.is_mapped:
             s, e = max(r.start, hv.start), min(r.end, hv.end)
             if s < e:
@@ -134,7 +237,7 @@ def m002_kernel_may_allocate_hypervisor(ctx: Context) -> list[Finding]:
     if hv is None:
         return out
     for zone in ctx.system.zones:
-        mapped = _hv_guest_ranges(zone, hv)
+        mapped = _hv_guest_ranges(ctx, zone, hv)
         dt = zone.devicetree
         if not mapped or dt is None:
             continue  # no device tree: E003 says the check could not run
@@ -236,14 +339,17 @@ def m003_dt_memory_not_mapped(ctx: Context) -> list[Finding]:
 
 # Sets of the kinds' string values: membership hashes like a str (each rule asks it of every region).
 _PRIVATE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value})
+_MEMORY = frozenset(k.value for k in RegionKind if k.is_memory)
 
 
 @layout_rule("M004", "private RAM of two zones overlaps", E)
 def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
-    ivs = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
+    table = ctx.table
+    private = table.of_kinds(_PRIVATE)
     out = []
-    for a, b in overlapping_pairs(ivs):
-        (za, ra), (zb, rb) = a.item, b.item
+    for i, j in overlapping_index_pairs([table.starts[k] for k in private], [table.ends[k] for k in private]):
+        za, ra = table.zones[private[i]], table.regions[private[i]]
+        zb, rb = table.zones[private[j]], table.regions[private[j]]
         if za is zb or not ctx.system.can_run_together(za.name, zb.name):
             continue
         s, e = max(ra.start, rb.start), min(ra.end, rb.end)
@@ -286,11 +392,24 @@ def m004_private_ram_shared_between_zones(ctx: Context) -> list[Finding]:
 def m005_regions_overlap_within_zone(ctx: Context) -> list[Finding]:
     out = []
     last_wins = ctx.system.region_overlap == "last-wins"
-    for zone in ctx.system.zones:
-        phys = [Interval(r.start, r.end, r) for r in zone.regions if r.kind.is_mapped]
-        guest = [Interval(r.gstart, r.gend, r) for r in zone.regions]
-        for space, ivs in (("physical", phys), ("guest-physical", guest)):
-            for a, b in overlapping_pairs(ivs):
+    table = ctx.table
+    for zone, first, last in table.spans:
+        regions = table.regions[first:last]
+        mapped = table.within(table.mapped, zone)
+        starts, ends = table.starts[first:last], table.ends[first:last]
+        gstarts = table.gstarts[first:last]
+        gends = ends if gstarts == starts else list(map(operator.add, gstarts, (r.size for r in regions)))
+        guest = _overlapping(regions, gstarts, gends)
+        if len(mapped) < last - first:
+            phys = _overlapping([table.regions[k] for k in mapped], [table.starts[k] for k in mapped],
+                                [table.ends[k] for k in mapped])
+        elif gstarts == starts:     # every region mapped, at its own address: the same pairs twice
+            guest_pairs = list(guest)
+            phys, guest = iter(guest_pairs), iter(guest_pairs)
+        else:
+            phys = _overlapping(regions, starts, ends)
+        for space, pairs in (("physical", phys), ("guest-physical", guest)):
+            for a, b in pairs:
                 s, e = max(a.start, b.start), min(a.end, b.end)
                 data = {"zone": zone.name, "space": space, "overlap_start": s, "overlap_end": e}
                 if last_wins and _same_mapping(a.item, b.item):
@@ -337,13 +456,20 @@ def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
     devices = [Interval(d.start, d.end, d) for d in ctx.system.board.devices]
     if not devices:
         return []
-    mem: list[Interval[tuple[Zone | None, Region | None]]] = [
-        Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind.is_memory]
+    table = ctx.table
+    memory = table.of_kinds(_MEMORY)
+    starts, ends = table.starts, table.ends
     hv = ctx.system.hypervisor
-    if hv is not None:
-        mem.append(Interval(hv.start, hv.end, (None, None)))
+    if hv is not None:   # the hypervisor's extent after every region: position len(table.regions)
+        memory = [*memory, len(starts)]
+        starts, ends = [*starts, hv.start], [*ends, hv.end]
+
+    def make(k: int) -> Interval[tuple[Zone | None, Region | None]]:
+        return Interval(starts[k], ends[k], (table.zones[k], table.regions[k]) if k < len(table.regions)
+                        else (None, None))
+
     out = []
-    for m, d in overlapping_pairs_between(mem, devices):
+    for m, d in _overlapping_between(memory, make, starts, ends, devices):
         z, r = m.item
         if z is not None and r is not None:
             what, src = f"zone {z.name} {r.kind.value}", r.source
@@ -370,9 +496,13 @@ def m006_ram_over_device_window(ctx: Context) -> list[Finding]:
 @layout_rule("M007", "an emulated region overlaps a passthrough I/O region of the same zone", E)
 def m007_emulated_over_passthrough(ctx: Context) -> list[Finding]:
     out = []
+    table = ctx.table
+    emulated, passthrough = table.of_kinds([RegionKind.EMULATED.value]), table.of_kinds([RegionKind.IO.value])
     for zone in ctx.system.zones:
-        emu = [Interval(r.gstart, r.gend, r) for r in zone.regions if r.kind is RegionKind.EMULATED]
-        io = [Interval(r.gstart, r.gend, r) for r in zone.regions if r.kind is RegionKind.IO]
+        emu = [Interval(r.gstart, r.gend, r) for r in map(table.regions.__getitem__, table.within(emulated, zone))
+               if r.kind is RegionKind.EMULATED]
+        io = [Interval(r.gstart, r.gend, r) for r in map(table.regions.__getitem__, table.within(passthrough, zone))
+              if r.kind is RegionKind.IO]
         for a, b in overlapping_pairs_between(emu, io):
             s, e = max(a.start, b.start), min(a.end, b.end)
             out.append(Finding(
@@ -394,6 +524,8 @@ def m008_load_address(ctx: Context) -> list[Finding]:
     out = []
     hv = ctx.system.hypervisor
     for zone in ctx.system.zones:
+        if not zone.images:
+            continue
         own = union((r.start, r.end) for r in zone.regions if r.kind.is_memory)
         for img in zone.images:
             span = (img.address, img.end)
@@ -442,21 +574,27 @@ def m008_load_address(ctx: Context) -> list[Finding]:
 def m009_alignment(ctx: Context) -> list[Finding]:
     g = ctx.system.board.granule
     out = []
-    for zone in ctx.system.zones:
-        for r in zone.regions:
-            if not r.kind.is_mapped or r.trapped:
-                continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
-            if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
-                continue
-            bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
-            if bad:
-                out.append(Finding(
-                    "M009",
-                    f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {', '.join(bad)} not aligned to the "
-                    f"{human_size(g)} granule; the stage-2 map rounds it, silently giving away or losing the "
-                    "rest of the page",
-                    locations=[r.source], data={"zone": zone.name, "start": r.start, "size": r.size, "granule": g},
-                    fix=f"align start and size to {g:#x}"))
+    table = ctx.table
+    # start, size and guest start all aligned exactly when start, end and guest start are (in C)
+    mapped = table.mapped
+    off = map(operator.or_, map(operator.or_, map(operator.mod, map(table.starts.__getitem__, mapped), repeat(g)),
+                                map(operator.mod, map(table.ends.__getitem__, mapped), repeat(g))),
+              map(operator.mod, map(table.gstarts.__getitem__, mapped), repeat(g)))
+    for k in compress(mapped, off):
+        zone, r = table.zones[k], table.regions[k]
+        if not r.kind.is_mapped or r.trapped:
+            continue  # emulated or trapped (sub-page) windows are never mapped: no granule applies
+        if not (r.start % g or r.size % g or (r.guest_start or 0) % g):
+            continue
+        bad = [name for name, v in (("start", r.start), ("size", r.size), ("guest start", r.gstart)) if v % g]
+        if bad:
+            out.append(Finding(
+                "M009",
+                f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {', '.join(bad)} not aligned to the "
+                f"{human_size(g)} granule; the stage-2 map rounds it, silently giving away or losing the "
+                "rest of the page",
+                locations=[r.source], data={"zone": zone.name, "start": r.start, "size": r.size, "granule": g},
+                fix=f"align start and size to {g:#x}"))
     hv = ctx.system.hypervisor
     if hv is not None and hv.base_alignment and hv.start % hv.base_alignment:
         out.append(Finding(
@@ -535,24 +673,31 @@ def m012_outside_board_memory(ctx: Context) -> list[Finding]:
         return []  # E003 says the check could not run
     ram = union((m.start, m.end) for m in board.memory)
     io = union([(m.start, m.end) for m in board.io] + [(d.start, d.end) for d in board.devices])
-    ram_cover, all_cover = Coverage(ram), Coverage(ram + io)
+    ram_cover = Coverage(ram)
+    all_cover = Coverage(ram + io) if board.io else ram_cover     # I/O regions are checked only with board.io
+    table = ctx.table
+    memory = table.of_kinds(_MEMORY)
+    passthrough = [k for k in table.of_kinds(["io"]) if table.regions[k].kind is RegionKind.IO] if board.io else []
+    # Only the regions some part of which either cover misses are looked at again (one search each).
+    short = set(ram_cover.uncovered(memory, table.starts, table.ends))
+    short.update(all_cover.uncovered(passthrough, table.starts, table.ends))
     out = []
-    for zone in ctx.system.zones:
-        for r in zone.regions:
-            if r.kind.is_memory:
-                allowed, what = ram_cover, "the board's memory"
-            elif r.kind is RegionKind.IO and board.io:
-                allowed, what = all_cover, "the board's memory and I/O ranges"
-            else:
-                continue
-            missing = allowed.missing(r.start, r.end)
-            if missing:
-                out.append(Finding(
-                    "M012",
-                    f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {_ranges_text(missing)} is outside "
-                    f"{what}", locations=[r.source, board.memory[0].source],
-                    data={"zone": zone.name, "outside": [list(x) for x in missing]},
-                    fix="fix the region's start/size, or the board's memory list"))
+    for k in sorted(short):
+        zone, r = table.zones[k], table.regions[k]
+        if r.kind.is_memory:
+            allowed, what = ram_cover, "the board's memory"
+        elif r.kind is RegionKind.IO and board.io:
+            allowed, what = all_cover, "the board's memory and I/O ranges"
+        else:
+            continue
+        missing = allowed.missing(r.start, r.end)
+        if missing:
+            out.append(Finding(
+                "M012",
+                f"zone {zone.name} {r.kind.value} {_r(r.start, r.end)}: {_ranges_text(missing)} is outside "
+                f"{what}", locations=[r.source, board.memory[0].source],
+                data={"zone": zone.name, "outside": [list(x) for x in missing]},
+                fix="fix the region's start/size, or the board's memory list"))
     return out
 
 
@@ -642,37 +787,41 @@ _WRITABLE = frozenset({RegionKind.RAM.value, RegionKind.RESERVED.value, RegionKi
 @layout_rule("M015", "a loadable region the root zone cannot write", E)
 def m015_loadable_not_writable_by_root(ctx: Context) -> list[Finding]:
     root = ctx.system.root
-    out = []
-    cover = Coverage((r.start, r.end) for r in (root.regions + root.taken)
-                     if r.kind in _WRITABLE and r.writable) if root else Coverage([])
-    for zone in ctx.system.zones:
-        if zone.root:
+    out: list[Finding] = []
+    loadable = [(zone, r) for zone in ctx.system.zones if not zone.root for r in zone.regions if r.loadable]
+    if not loadable:
+        return out
+    # The root's writable memory, as far as it reaches into a loadable region (the rest cannot
+    # change an answer, and a large root has 10^5 regions).
+    wanted = Coverage((r.start, r.start + r.size) for _, r in loadable)
+    wanted_starts, wanted_ends = [s for s, _ in wanted.spans], [e for _, e in wanted.spans]
+    backing = [] if root is None else root.regions + root.taken
+    reach = map(bisect_left, repeat(wanted_starts), [r.start + r.size for r in backing])
+    cover = Coverage((r.start, r.start + r.size) for r, i in zip(backing, reach, strict=True)
+                     if i and wanted_ends[i - 1] > r.start and r.kind in _WRITABLE and r.writable)
+    for zone, r in loadable:
+        if r.kind is RegionKind.ROM or not r.writable:
+            out.append(Finding(
+                "M015",
+                f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not writable, so no image "
+                "can be loaded into it (the loader needs the region writable as well as loadable)",
+                locations=[r.source], data={"zone": zone.name, "start": r.start, "end": r.end, "writable": False},
+                fix="add write access to the region, or drop its loadable flag"))
             continue
-        for r in zone.regions:
-            if not r.loadable:
-                continue
-            if r.kind is RegionKind.ROM or not r.writable:
-                out.append(Finding(
-                    "M015",
-                    f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not writable, so no image "
-                    "can be loaded into it (the loader needs the region writable as well as loadable)",
-                    locations=[r.source], data={"zone": zone.name, "start": r.start, "end": r.end, "writable": False},
-                    fix="add write access to the region, or drop its loadable flag"))
-                continue
-            if root is None:
-                continue
-            missing = cover.missing(r.start, r.end)
-            if missing:
-                out.append(Finding(
-                    "M015",
-                    f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not backed by writable memory "
-                    f"of the root zone {root.name} at {_ranges_text(missing)}: the root writes the image through its own "
-                    "mapping, which the hypervisor lends back only where the root's configuration covers the region, "
-                    "so loading there faults in the root (or the image silently stays incomplete)",
-                    locations=[r.source, root.source],
-                    data={"zone": zone.name, "root": root.name, "start": r.start, "end": r.end,
-                          "missing": [list(x) for x in missing]},
-                    fix=f"add {_ranges_text(missing)} to a writable memory region of the root zone"))
+        if root is None:
+            continue
+        missing = cover.missing(r.start, r.end)
+        if missing:
+            out.append(Finding(
+                "M015",
+                f"zone {zone.name}: loadable region {_r(r.start, r.end)}{_label(r)} is not backed by writable memory "
+                f"of the root zone {root.name} at {_ranges_text(missing)}: the root writes the image through its own "
+                "mapping, which the hypervisor lends back only where the root's configuration covers the region, "
+                "so loading there faults in the root (or the image silently stays incomplete)",
+                locations=[r.source, root.source],
+                data={"zone": zone.name, "root": root.name, "start": r.start, "end": r.end,
+                      "missing": [list(x) for x in missing]},
+                fix=f"add {_ranges_text(missing)} to a writable memory region of the root zone"))
     return out
 
 
@@ -688,10 +837,9 @@ def m016_zone_maps_hypervisor_device(ctx: Context) -> list[Finding]:
     owned = [Interval(d.start, d.end, d) for d in ctx.system.board.devices if d.hypervisor_owned]
     if not owned:
         return []
-    io = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
-          if r.kind == "io"]
+    table = ctx.table
     out = []
-    for a, d in overlapping_pairs_between(io, owned):
+    for a, d in _overlapping_between(table.of_kinds(["io"]), table.interval, table.starts, table.ends, owned):
         zone, r = a.item
         dev = d.item
         s, e = max(a.start, d.start), min(a.end, d.end)
@@ -718,11 +866,10 @@ def m016_zone_maps_hypervisor_device(ctx: Context) -> list[Finding]:
 
 @layout_rule("M017", "a zone takes memory another zone uses as shared memory", E)
 def m017_private_over_shared(ctx: Context) -> list[Finding]:
-    private = [Interval(r.start, r.end, (z, r)) for z in ctx.system.zones for r in z.regions if r.kind in _PRIVATE]
-    shared = [Interval(r.start, r.start + r.size, (z, r)) for z in ctx.system.zones for r in z.regions
-              if r.kind == "shared"]
+    table = ctx.table
+    shared = [table.interval(k) for k in table.of_kinds(["shared"])]
     out = []
-    for a, b in overlapping_pairs_between(private, shared):
+    for a, b in _overlapping_between(table.of_kinds(_PRIVATE), table.interval, table.starts, table.ends, shared):
         (za, ra), (zb, rb) = a.item, b.item
         if za is zb or za.root or not ctx.system.can_run_together(za.name, zb.name):
             continue  # the root keeping memory a zone declares shared is the zone's own choice (ROOTSHARED)
@@ -840,7 +987,7 @@ def e003_checks_not_run(ctx: Context) -> list[Finding]:
     for zone in system.zones:
         if zone.devicetree is None:
             hv = system.hypervisor
-            mapped = _hv_guest_ranges(zone, hv) if hv is not None else []
+            mapped = _hv_guest_ranges(ctx, zone, hv) if hv is not None else []
             if f"zone {zone.name} devicetree" in covered or not mapped or hv is None:
                 continue   # an E001 already says so, or nothing of the hypervisor's is at stake
             out.append(Finding(

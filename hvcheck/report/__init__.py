@@ -4,6 +4,7 @@ before (hvcheck.policy) and handed over in :class:`RunInfo`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,23 +40,44 @@ def render(
 ) -> str:
     """Render findings (suppressed ones are flagged on the Finding). ``preamble`` is text-only context
     (tables, decodes) printed first; ``extra`` adds top-level fields to the JSON document."""
+    return "".join(render_chunks(findings, fmt, color=color, title=title, preamble=preamble, extra=extra,
+                                 width=width, run=run))
+
+
+def render_chunks(
+    findings: list[Finding],
+    fmt: str,
+    *,
+    color: bool = False,
+    title: str | None = None,
+    preamble: str | None = None,
+    extra: dict[str, Any] | None = None,
+    width: int | None = None,
+    run: RunInfo | None = None,
+) -> Iterator[str]:
+    """:func:`render` in pieces to write as they come: JSON and SARIF make each finding's part
+    only when it is written, so a run with 50,000 findings never holds its 100 MB document."""
     run = run or RunInfo()
     if fmt == "json":
-        from hvcheck.report.json_report import render_json
+        from hvcheck.report.json_report import json_chunks
 
-        return render_json(findings, extra=extra, run=run)
+        yield from json_chunks(findings, extra=extra, run=run)
+        return
     if fmt == "sarif":
-        from hvcheck.report.sarif import render_sarif
+        from hvcheck.report.sarif import sarif_chunks
 
-        return render_sarif(findings, run=run)
+        yield from sarif_chunks(findings, run=run)
+        return
     if fmt == "github":
         from hvcheck.report.lines import render_github
 
-        return render_github(findings, run=run)
+        yield render_github(findings, run=run)
+        return
     if fmt == "compact":
         from hvcheck.report.lines import render_compact
 
-        return render_compact(findings, run=run)
-    from hvcheck.report.text import render_text
+        yield render_compact(findings, run=run)
+        return
+    from hvcheck.report.text import text_chunks
 
-    return render_text(findings, color=color, title=title, preamble=preamble, width=width, run=run)
+    yield from text_chunks(findings, color=color, title=title, preamble=preamble, width=width, run=run)

@@ -14,14 +14,17 @@
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from hvcheck import __version__
 from hvcheck.findings import REGISTRY, Finding, Location, Severity
 from hvcheck.report import RunInfo
 from hvcheck.report.json_report import _jsonable
+from hvcheck.report.stream import BATCH, Lazy
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_ID = "SRCROOT"
@@ -45,11 +48,17 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
 
 
 def _artifact(path: str, run: RunInfo) -> dict[str, Any]:
-    if run.root is not None:
-        rel = os.path.relpath(os.path.abspath(path), run.root)
+    return dict(_artifact_of(os.path.abspath(path), run.root))
+
+
+@lru_cache(maxsize=1024)
+def _artifact_of(absolute: str, root: Path | None) -> dict[str, Any]:
+    # cached: one finding over 50,000 places of one patch asked relpath 50,000 times
+    if root is not None:
+        rel = os.path.relpath(absolute, root)
         if not rel.startswith(".."):
             return {"uri": rel.replace(os.sep, "/"), "uriBaseId": ROOT_ID}
-    return {"uri": "file://" + os.path.abspath(path)}
+    return {"uri": "file://" + absolute}
 
 
 def _physical(loc: Location, run: RunInfo) -> dict[str, Any]:
@@ -72,6 +81,10 @@ def _logical(f: Finding, loc: Location | None) -> dict[str, Any]:
     return {"logicalLocations": [{"name": name[:200], "kind": "value"}]}
 
 
+def _message_only(loc: Location) -> dict[str, Any]:
+    return {"message": {"text": loc.detail or loc.symbol or str(loc)}}
+
+
 def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[str, Any]] | None) -> dict[str, Any]:
     with_path = [loc for loc in f.locations if loc.path is not None]
     locations = [_physical(with_path[0], run)] if with_path else [_logical(f, f.locations[0] if f.locations else None)]
@@ -83,10 +96,14 @@ def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[st
         "locations": locations,
         "properties": {"data": _jsonable(f.data)},
     }
-    related = [_physical(loc, run) for loc in with_path[1:]]
-    related += [{"message": {"text": loc.detail or loc.symbol or str(loc)}} for loc in f.locations
-                if loc.path is None and (loc.detail or loc.symbol) and with_path]
-    if related:
+    others = [loc for loc in f.locations if loc.path is None and (loc.detail or loc.symbol) and with_path]
+    n_related = len(with_path) - 1 + len(others) if with_path else 0
+    if n_related > BATCH:  # one finding over thousands of places: each made as it is written
+        first = with_path[1:]
+        result["relatedLocations"] = Lazy(range(n_related), lambda i: dict(
+            _physical(first[i], run) if i < len(first) else _message_only(others[i - len(first)]), id=i + 1))
+    elif n_related:
+        related = [_physical(loc, run) for loc in with_path[1:]] + [_message_only(loc) for loc in others]
         result["relatedLocations"] = [dict(r, id=i) for i, r in enumerate(related, 1)]
     if f.fingerprint:
         result["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
@@ -104,10 +121,18 @@ def _result(f: Finding, index: dict[str, int], run: RunInfo, fixes: list[dict[st
 
 
 def render_sarif(findings: list[Finding], run: RunInfo | None = None) -> str:
+    return "".join(sarif_chunks(findings, run))
+
+
+def sarif_chunks(findings: list[Finding], run: RunInfo | None = None) -> Iterator[str]:
+    """The document in pieces, each result made as it is written (hvcheck.report.stream)."""
+    from hvcheck.report.stream import chunks
+
     run = run or RunInfo()
     rule_ids = sorted({f.rule for f in findings})
     index = {rid: i for i, rid in enumerate(rule_ids)}
-    results = [_result(f, index, run, run.fixes.get(i)) for i, f in enumerate(findings)]
+    info = run
+    results = Lazy(range(len(findings)), lambda i: _result(findings[i], index, info, info.fixes.get(i)))
     invocation: dict[str, Any] = {"executionSuccessful": not run.errors}
     if run.errors:
         invocation["toolExecutionNotifications"] = [
@@ -129,4 +154,5 @@ def render_sarif(findings: list[Finding], run: RunInfo | None = None) -> str:
     if run.root is not None:
         sarif_run["originalUriBaseIds"] = {ROOT_ID: {"uri": run.root.absolute().as_uri().rstrip("/") + "/"}}
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [sarif_run]}
-    return json.dumps(doc, indent=2) + "\n"
+    yield from chunks(doc)
+    yield "\n"

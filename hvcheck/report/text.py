@@ -9,6 +9,7 @@ piped output keeps one line per fact so grep and diff work on it.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from functools import lru_cache
 
 from hvcheck.findings import REGISTRY, Finding, Location, Severity, summary
@@ -25,6 +26,7 @@ _STYLE = {Severity.ERROR: "\x1b[1;31m", Severity.WARNING: "\x1b[33m", Severity.N
 MESSAGE_LIMIT = 4000
 TITLE_LIMIT = 300
 SOURCE_LIMIT = 200
+FLUSH_LINES = 4096
 
 
 @lru_cache(maxsize=256)
@@ -55,6 +57,12 @@ class _Out:
         self.color = color
         self.width = width
 
+    def flush(self) -> str:
+        """The lines so far as text (each ends in a newline), forgotten here."""
+        text = "\n".join(self.lines) + "\n"
+        self.lines = []
+        return text
+
     def style(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color else text
 
@@ -69,7 +77,9 @@ class _Out:
             self.lines.append(self.style(chunk, code) if code else chunk)
 
 
-def _finding_lines(out: _Out, findings: list[Finding]) -> None:
+def _finding_lines(out: _Out, findings: list[Finding]) -> Iterator[str]:
+    """Appends each finding's lines; every FLUSH_LINES lines, hands the text so far on (a run with
+    50,000 findings would otherwise hold 450,000 lines and then their join)."""
     current: tuple[Severity, str] | None = None
     for f in sorted(findings, key=lambda f: (-f.sev, f.rule)):
         if (f.sev, f.rule) != current:
@@ -82,11 +92,15 @@ def _finding_lines(out: _Out, findings: list[Finding]) -> None:
             src = source_line(loc)
             if src:
                 out.lines.append(out.style(f"         | {clip(src, SOURCE_LIMIT)}", _DIM))
+            if len(out.lines) >= FLUSH_LINES:  # one finding can have thousands of places
+                yield out.flush()
         if f.fix:
             out.para(f.fix, f"      {out.style('fix:', _GREEN)} ", "           ")
         if f.suppressed is not None:
             out.para(f"{f.suppressed.kind}: {f.suppressed.reason} ({f.suppressed.where})", "      suppressed, ",
                      "         ", _DIM)
+        if len(out.lines) >= FLUSH_LINES:
+            yield out.flush()
 
 
 def _counts_line(findings: list[Finding]) -> str:
@@ -113,6 +127,19 @@ def render_text(
     width: int | None = None,
     run: RunInfo | None = None,
 ) -> str:
+    return "".join(text_chunks(findings, color=color, title=title, preamble=preamble, width=width, run=run))
+
+
+def text_chunks(
+    findings: list[Finding],
+    *,
+    color: bool = False,
+    title: str | None = None,
+    preamble: str | None = None,
+    width: int | None = None,
+    run: RunInfo | None = None,
+) -> Iterator[str]:
+    """The report in pieces of about FLUSH_LINES lines, written as they come."""
     run = run or RunInfo()
     out = _Out(color, width)
     if title:
@@ -131,22 +158,22 @@ def render_text(
         for board, fs in groups.items():
             if fs:
                 out.lines.extend(["", out.style(f"== {board} ==", _BOLD) + f"  ({_counts_line(fs)})"])
-                _finding_lines(out, fs)
+                yield from _finding_lines(out, fs)
         if other:
             out.lines.extend(["", out.style("== inputs ==", _BOLD)])
-            _finding_lines(out, other)
+            yield from _finding_lines(out, other)
         per_board: dict[str, int] = {}
         for f in findings:
             if f.suppressed is not None and "board" in f.data:
                 per_board[str(f.data["board"])] = per_board.get(str(f.data["board"]), 0) + 1
         out.lines.extend(_board_table(groups, per_board))
     else:
-        _finding_lines(out, reported)
+        yield from _finding_lines(out, reported)
     if run.show_suppressed:
         hidden = [f for f in findings if f.suppressed is not None]
         if hidden:
             out.lines.extend(["", out.style(f"suppressed ({len(hidden)})", _BOLD)])
-            _finding_lines(out, hidden)
+            yield from _finding_lines(out, hidden)
     if not reported:
         if not preamble:
             out.lines.append("no findings")
@@ -154,4 +181,5 @@ def render_text(
         out.lines.extend(["", _counts_line(reported)])
     if run.summary:
         out.lines.append(run.summary)
-    return "\n".join(out.lines) + "\n"
+    if out.lines:
+        yield out.flush()

@@ -9,10 +9,12 @@ set as the model, with Jailhouse's semantics), :mod:`.scenario` (which cells run
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from hvcheck.errors import InputError
@@ -101,9 +103,37 @@ def _together_statements(options: LoadOptions) -> list[tuple[str | None, list[st
     return out
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a set is read and built: a large set allocates
+    about ten objects per region (10^6 for 10^5 regions), none of them in a reference cycle, and the
+    collector, triggered every 700 allocations, walked the growing heap again and again (a quarter
+    of the whole run on a generated set of 10^5 regions). Memory stays bounded by the input: only
+    cycles wait, and the collector runs again as soon as the set is built.
+
+    The heap is then frozen (gc.freeze), so the checks that follow do not walk the new model again
+    either (0.2 s at 10^5 regions). Frozen objects are still freed by reference counting; only
+    garbage cycles that exist at that moment wait, until the next set unfreezes them (every set
+    starts by gc.unfreeze, so one --all run or one process never accumulates them)."""
+    was_enabled = gc.isenabled()
+    gc.unfreeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
+
+
 def load_set(paths: Sequence[Path], options: LoadOptions, name: str | None = None) -> System:
     """One system config and its cells; a cell that cannot be read is reported (E001) and the others
     are still checked. The system config may be given anywhere among the paths."""
+    with _collector_paused():
+        return _load_set(paths, options, name)
+
+
+def _load_set(paths: Sequence[Path], options: LoadOptions, name: str | None = None) -> System:
     configs: list[ConfigFile] = []
     unread: list[InputProblem] = []
     errors: list[tuple[Path, InputError]] = []

@@ -209,8 +209,15 @@ def _board(system: ConfigFile, root: Zone) -> Board:
         dev("debug console", "console", con.address, con.size or 0x1000, prov.field("debug_console", con.offset))
     # The system's memory is what the root cell is configured with (before any cell takes a part). Its
     # MMIO is not listed: root configs leave out devices the root kernel does not use.
-    memory = [Span(r.start, r.end, r.source) for r in root.regions if r.kind.is_memory]
+    memory = [_span(r.start, r.start + r.size, r.source) for r in root.regions if r.kind.is_memory]
     return Board(sysconf.root.name or system.stem, memory=memory, devices=devices, granule=cf.PAGE_SIZE)
+
+
+def _span(start: int, end: int, source: Location) -> Span:
+    """Span(start, end, source) without the frozen dataclass's __init__ (10^5 banks for a large root)."""
+    span = object.__new__(Span)
+    object.__setattr__(span, "__dict__", {"start": start, "end": end, "source": source})
+    return span
 
 
 # ---------------------------------------------------------------- zones
@@ -264,13 +271,20 @@ def _zone(cfg: ConfigFile, *, root: bool, arch: str, system: cf.SystemConfig | N
     zname = zone.name
     ram_like = cf.MEM_EXECUTE | cf.MEM_DMA | cf.MEM_LOADABLE
     page = cf.PAGE_SIZE - 1
+    loadable, writable = cf.MEM_LOADABLE, cf.MEM_WRITE
+    new, set_fields = object.__new__, object.__setattr__
+    rootshared = cf.MEM_ROOTSHARED
+    kinds: dict[tuple[int, bool], RegionKind] = {}
     # The loop runs once per region (10^5 in a large set): flags are tested inline.
     for r in desc.regions:
         index, _, phys, virt, size, flags = r
         if size == 0:
             continue  # an empty `{ 0 }` slot (JAILHOUSE_SHMEM_NET_REGIONS has one): the hypervisor skips it
         role = roles.get(index) if roles else None
-        kind = _kind(r, arch_id, role is not None or bool(flags & cf.MEM_ROOTSHARED))
+        shared = role is not None or bool(flags & rootshared)
+        kind = kinds.get((flags, shared))   # a config uses a handful of flag combinations
+        if kind is None:
+            kind = kinds[flags, shared] = _kind(r, arch_id, shared)
         label = labels[index] if labels else None
         if role is not None:
             label = f"{label}: {role}" if label and role not in label else (label or role)
@@ -280,8 +294,14 @@ def _zone(cfg: ConfigFile, *, root: bool, arch: str, system: cf.SystemConfig | N
             regions.append(Region(kind, virt, size, sources[index], None, label, zname))
             continue
         trapped = bool((virt & page or size & page) and not flags & ram_like)
-        regions.append(Region(kind, phys, size, sources[index], virt if virt != phys else None, label, zname,
-                              bool(flags & cf.MEM_LOADABLE) and not root, trapped, bool(flags & cf.MEM_WRITE)))
+        # Region(...) field by field, without the frozen dataclass's __init__ (four times slower:
+        # one object.__setattr__ per field), 10^5 times in a large set.
+        region = new(Region)
+        set_fields(region, "__dict__", {
+            "kind": kind, "start": phys, "size": size, "source": sources[index],
+            "guest_start": virt if virt != phys else None, "label": label, "owner": zname,
+            "loadable": bool(flags & loadable) and not root, "trapped": trapped, "writable": bool(flags & writable)})
+        regions.append(region)
     cpu_src = prov.field("cpus", desc.cpu_set_offset)
     zone.cpus = [Numbered(c, cpu_src) for c in desc.cpus]
     zone.irqs = _irqs(cfg, zone, arch_id, system or cfg.system)
@@ -578,17 +598,20 @@ def _take_from_root(root: Zone, system: ConfigFile, cells: list[ConfigFile], sys
     root's own sub-page handler there, a page mapping of the root stays)."""
     holes: list[tuple[int, int]] = []
     sub_holes: list[tuple[int, int]] = []
+    kept_by_root = cf.MEM_COMM_REGION | cf.MEM_ROOTSHARED
+    page = cf.PAGE_SIZE - 1
     for cfg in cells:
-        for mem in cfg.desc.regions:
-            if mem.size == 0 or mem.flags & (cf.MEM_COMM_REGION | cf.MEM_ROOTSHARED):
+        for _, _, phys, virt, size, flags in cfg.desc.regions:
+            if size == 0 or flags & kept_by_root:
                 continue
-            (sub_holes if mem.is_subpage else holes).append((mem.phys_start, mem.phys_start + mem.size))
+            # MemRegion.is_subpage, inline (10^5 cell regions in a large set)
+            (sub_holes if virt & page or size & page else holes).append((phys, phys + size))
     holes_u = union(holes)
     sub_u = union(sub_holes)
     if not holes_u and not sub_u:
         return
     kept: list[Region] = []
-    trapped_holes = union(holes_u + sub_u)
+    trapped_holes = union(holes_u + sub_u) if sub_u else holes_u
     ends, trapped_ends = [e for _, e in holes_u], [e for _, e in trapped_holes]
     for r in root.regions:
         if r.kind in (RegionKind.EMULATED, RegionKind.SHARED):
@@ -608,36 +631,41 @@ def _take_from_root(root: Zone, system: ConfigFile, cells: list[ConfigFile], sys
 def _cut(r: Region, holes: list[tuple[int, int]], i: int) -> tuple[list[Region], list[Region]]:
     """``r`` minus the sorted disjoint ``holes`` from ``holes[i]`` on: (what stays, what is taken),
     provenance kept."""
-    keep: list[Region] = []
-    lost: list[Region] = []
-    pos = r.start
-    while i < len(holes) and holes[i][0] < r.end:
+    keep: list[tuple[int, int]] = []
+    lost: list[tuple[int, int]] = []
+    start = pos = r.start
+    end = start + r.size
+    n = len(holes)
+    while i < n:
         hs, he = holes[i]
+        if hs >= end:
+            break
         if he > pos:
             if hs > pos:
-                keep.append(_piece(r, pos, hs))
-            lost.append(_piece(r, max(hs, pos), min(he, r.end)))
-            pos = max(pos, he)
+                keep.append((pos, hs))
+            lost.append((hs if hs > pos else pos, he if he < end else end))
+            pos = he if he > pos else pos
         i += 1
-    if pos == r.start and not lost:
+    if pos == start and not lost:
         return [r], []
-    if pos < r.end:
-        keep.append(_piece(r, pos, r.end))
-    label = f"{r.label + '; ' if r.label else ''}the part of {hex_range(r.start, r.end)} no cell takes"
-    for k in keep:
-        k.__dict__["label"] = label     # fresh copies made by _piece, not yet shared
-    return keep, lost
+    if pos < end:
+        keep.append((pos, end))
+    fields = r.__dict__
+    label = f"{r.label + '; ' if r.label else ''}the part of {hex_range(start, end)} no cell takes"
+    return [_piece(fields, s, e, label) for s, e in keep], [_piece(fields, s, e, r.label) for s, e in lost]
 
 
-def _piece(r: Region, start: int, end: int) -> Region:
-    """``r`` cut to [start, end). A copy of its fields rather than dataclasses.replace, which
-    re-runs __init__ and costs ten times more (10^5 cut regions in a generated set)."""
+def _piece(fields: dict[str, object], start: int, end: int, label: str | None) -> Region:
+    """The region with these ``fields`` cut to [start, end). A copy of its fields rather than
+    dataclasses.replace, which re-runs the frozen __init__ and costs ten times more (10^5 cut
+    regions in a generated set)."""
     piece = object.__new__(Region)
-    fields = piece.__dict__
-    fields.update(r.__dict__)
-    fields["start"], fields["size"] = start, end - start
-    if r.guest_start is not None:
-        fields["guest_start"] = r.guest_start + (start - r.start)
+    copy = fields.copy()
+    copy["start"], copy["size"], copy["label"] = start, end - start, label
+    guest = fields["guest_start"]
+    if guest is not None:
+        copy["guest_start"] = guest + (start - fields["start"])  # type: ignore[operator]
+    object.__setattr__(piece, "__dict__", copy)
     return piece
 
 
