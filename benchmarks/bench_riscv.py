@@ -133,6 +133,22 @@ def _image_rows(python: str, path: str, objdump: str | None, firmware: bool, rep
     return rows[0], rows[1]
 
 
+def _startup_floor(python: str) -> Row:
+    """What every `hvcheck riscv` run pays before it reads a byte: the interpreter, click and the
+    standard library it pulls in (inspect, typing, enum, uuid, datetime ...), and every module the
+    riscv path imports (policy, report, the riscv checker) — against the interpreter alone."""
+    modules = ("hvcheck.cli, hvcheck.policy, hvcheck.report, hvcheck.report.json_report, hvcheck.riscv.cli, "
+               "hvcheck.riscv.check, hashlib")
+    floor = {what: _timed([python, "-c", code], 9, 1)[1] for what, code in
+             (("bare", "pass"), ("click", "import click"), ("all", f"import {modules}"))}
+    bare, click, every = (floor[k].median for k in ("bare", "click", "all"))
+    return Row("start-up floor: `python -c 'import <every module the riscv path imports>'` (9 runs)", floor["all"],
+               "", "", "`python -c pass` (the interpreter alone)", floor["bare"],
+               f"of which python + click + its stdlib: {click * 1e3:.0f} ms; interpreter {bare * 1e3:.0f} ms; "
+               f"hvcheck's modules and the other stdlib modules they import (pathlib, dataclasses, json, hashlib ...) "
+               f"{max(0.0, every - click) * 1e3:.0f} ms")
+
+
 def _repeat(path: str) -> int:
     """5 runs of firmware-size images, 3 of libraries, 1 of the >= 1 MiB-of-code ones."""
     if path in FIRMWARE:
@@ -170,6 +186,7 @@ def run() -> list[Section]:
                 wall, used = _image_rows(PYTHON, path, objdump, True, 5, " via the development venv")
                 sec.rows.append(wall)
                 cpu.rows.append(used)
+        cpu.rows.append(_startup_floor(python))
         big_image = os.path.join(tmp, "big-riscv.elf")
         built = subprocess.run(["sh", str(ROOT / "benchmarks" / "riscv_big_image.sh"), big_image],
                                capture_output=True)
