@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import overload
 
 from hvcheck.backport.model import Block
 
@@ -46,7 +48,7 @@ def significant(block: Block) -> bool:
 
 @dataclass(eq=False, slots=True)
 class Unit:
-    blocks: list[Block]
+    blocks: Sequence[Block]  # a 1-tuple for the many exact pairs (lighter than a list), else a list
     _removed: list[str] | None = field(default=None, repr=False)
     _added: list[str] | None = field(default=None, repr=False)
 
@@ -153,62 +155,115 @@ def same_file(a: str, b: str) -> bool:
 def _key(block: Block) -> int:
     """A hash of the block's normalised changed lines (removed and added kept apart). Only the
     hash is stored: a match is confirmed by comparing the lines themselves."""
-    removed = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "-") if t)
-    added = tuple(t for t in (norm(ln[1:]) for ln in block.changed if ln[0] == "+") if t)
+    changed = block.changed
+    removed = tuple(t for t in (norm(ln[1:]) for ln in changed if ln[0] == "-") if t)
+    added = tuple(t for t in (norm(ln[1:]) for ln in changed if ln[0] == "+") if t)
     return hash((removed, added))
 
 
 def _same_lines(a: Block, b: Block) -> bool:
-    if a.changed == b.changed:
+    if a.text == b.text:
         return True  # byte-identical: the common case, no normalising needed
     ua, ub = Unit([a]), Unit([b])
     return ua.removed() == ub.removed() and ua.added() == ub.added()
 
 
 def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, int] | None = None
-                ) -> tuple[list[Pair], list[Block], list[Block]]:
+                ) -> tuple[PairList, list[Block], list[Block]]:
     """Returns (pairs, unpaired upstream blocks, unpaired backport blocks). ``groups`` maps an
     upstream message index to the backport message paired with it (series by subject/number)."""
     groups = groups or {}
     upstream = [b for b in upstream if significant(b)]
     backport = [b for b in backport if significant(b)]
-    u_rank = {id(b): i for i, b in enumerate(upstream)}
-    pairs: list[Pair] = []
+    # Blocks are handled by position (ints, a bytearray of used flags) rather than id-keyed dicts
+    # and sets: at the hunk limit those tables were a fifth of the run's peak memory (issue 19).
+    exact_u, exact_b = array("q"), array("q")  # positions of the exact pairs, made Pairs when read
+    ranks = array("q")  # upstream position of each pair's first block: the pairs' final order
     # 1. identical changed lines
-    by_key: dict[int, list[Block]] = {}
-    for blk in backport:
-        by_key.setdefault(_key(blk), []).append(blk)
-    rest_u: list[Block] = []
-    used_b: set[int] = set()
+    # Backport positions by the hash of their changed lines, as chains through an array: head[key]
+    # is the first position, chain[pos] the next one with that key (-1: none), in input order.
+    head: dict[int, int] = {}
+    chain = array("q", [-1]) * len(backport)
+    for pos in range(len(backport) - 1, -1, -1):
+        key = _key(backport[pos])
+        chain[pos] = head.get(key, -1)
+        head[key] = pos
+    used_b = bytearray(len(backport))
+
+    def unused_with_key(key: int) -> Iterator[int]:
+        pos = head.get(key, -1)
+        while pos >= 0:
+            if not used_b[pos]:
+                yield pos
+            pos = chain[pos]
+
     # Two rounds: first only within the same file (or a file of the same name: a move between
     # versions), then across files — else an upstream change to cn20k_tx.h, a file the older tree
     # lacks, could take the backport's cn9k_tx.h copy of a change upstream also makes to cn9k_tx.h.
-    pending = upstream
+    pending: Sequence[int] = range(len(upstream))
     for same_files_only in (True, False):
-        later: list[Block] = []
-        for blk in pending:
+        later: list[int] = []
+        for upos in pending:
+            blk = upstream[upos]
             key = _key(blk)
-            cands = [c for c in by_key.get(key, ()) if _same_lines(blk, c)
-                     and (not same_files_only or same_file(c.file.path, blk.file.path))]
+            cands = [c for c in unused_with_key(key) if _same_lines(blk, backport[c])
+                     and (not same_files_only or same_file(backport[c].file.path, blk.file.path))]
             if not cands:
-                later.append(blk)
+                later.append(upos)
                 continue
             best = 0 if len(cands) == 1 else min(
-                range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != cands[k].file.message,
-                                                  cands[k].file.path != blk.file.path, k))
+                range(len(cands)), key=lambda k: (groups.get(blk.file.message, -1) != backport[cands[k]].file.message,
+                                                  backport[cands[k]].file.path != blk.file.path, k))
             other = cands[best]
-            by_key[key].remove(other)
-            used_b.add(id(other))
-            pairs.append(Pair(Unit([blk]), Unit([other]), 1.0, False))
+            used_b[other] = 1
+            exact_u.append(upos)
+            exact_b.append(other)
+            ranks.append(upos)
         pending = later
-    rest_u = pending
-    rest_b = [b for b in backport if id(b) not in used_b]
+    rest_u = [upstream[i] for i in pending]
+    rest_b = [b for b, used in zip(backport, used_b, strict=True) if not used]
     # 2. similar changed lines (split/joined hunks, edited lines, reversals)
+    more: list[Pair] = []
     if rest_u and rest_b:
+        rank_of = {id(upstream[i]): i for i in pending}
         more, rest_u, rest_b = _similar(rest_u, rest_b, groups)
-        pairs.extend(more)
-    pairs.sort(key=lambda p: u_rank[id(p.upstream.blocks[0])])
-    return pairs, rest_u, rest_b
+        ranks.extend(rank_of[id(p.upstream.blocks[0])] for p in more)
+    # stable, as sorting the pairs by rank was; entry k < len(exact_u) is exact pair k, else more[k - len]
+    order = array("q", sorted(range(len(ranks)), key=ranks.__getitem__))
+    return PairList(upstream, backport, exact_u, exact_b, more, order), rest_u, rest_b
+
+
+class PairList(Sequence[Pair]):
+    """The pairs in upstream order. An exact pair is two block positions until it is read: at the
+    hunk limit 100,000 Pair/Unit objects were a quarter of the run's peak memory (issue 19), and
+    the check reads each pair once."""
+
+    def __init__(self, upstream: list[Block], backport: list[Block], exact_u: array[int], exact_b: array[int],
+                 more: list[Pair], order: array[int]) -> None:
+        self._upstream, self._backport = upstream, backport
+        self._exact_u, self._exact_b, self._more, self._order = exact_u, exact_b, more, order
+
+    def _pair(self, k: int) -> Pair:
+        if k < len(self._exact_u):
+            return Pair(Unit((self._upstream[self._exact_u[k]],)), Unit((self._backport[self._exact_b[k]],)), 1.0, False)
+        return self._more[k - len(self._exact_u)]
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, i: int) -> Pair: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Pair]: ...
+
+    def __getitem__(self, i: int | slice) -> Pair | list[Pair]:
+        if isinstance(i, slice):
+            return [self._pair(k) for k in self._order[i]]
+        return self._pair(self._order[i])
+
+    def __iter__(self) -> Iterator[Pair]:
+        return map(self._pair, self._order)
 
 
 def _units_sharing(blocks: list[Block], wanted: set[str]) -> dict[int, Unit]:

@@ -394,7 +394,7 @@ def _switch_difference(su: Scope, sb: Scope, pair: Pair, complete: bool) -> tupl
     wu, wb = su.innermost("switch"), sb.innermost("switch")
     if wu is None and wb is None:
         return None
-    own = set(_labels([x for blk in pair.upstream.blocks + pair.backport.blocks
+    own = set(_labels([x for blk in (*pair.upstream.blocks, *pair.backport.blocks)
                        for x in blk.added_text() + blk.removed_text()]))
     fu, fb = su.container.describe(), sb.container.describe()
     if (wu is None) != (wb is None):

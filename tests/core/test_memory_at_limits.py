@@ -48,23 +48,8 @@ def _patch_line(seed: bytes, size: int) -> bytes:
     return seed[:at] + b"+" + b"y" * (size - len(seed) - 2) + b"\n" + seed[at:]
 
 
-# Not in CASES: 4 MiB of distinct one-line hunks (~100k) compared with itself (`backport P P`)
-# answers in ~3 s now but peaks at ~137 MiB above the start, over its 88 MiB ceiling: the patch is
-# read twice (~40 MB), and each of the 200,000 blocks and 100,000 identical pairs is an object
-# (backport model; docs/fuzzing.md). Kept so the measurement can be repeated after adding it back.
-# Many *unpaired* hunks (every one a finding) are within the ceiling:
-# tests/backport/test_backport_many_findings.py.
-def _patch_hunks(seed: bytes, size: int) -> bytes:
-    out = [seed, b"--- a/f.c\n+++ b/f.c\n"]
-    total, i = len(seed), 0
-    while total < size:
-        hunk = b"@@ -%d,1 +%d,1 @@\n-old line %d\n+new line %d\n" % (3 * i + 1, 3 * i + 1, i, i)
-        out.append(hunk)
-        total += len(hunk)
-        i += 1
-    return b"".join(out)
-
-
+# Many *unpaired* hunks (every one a finding) are checked in
+# tests/backport/test_backport_many_findings.py; many *paired* ones at the hunk limit below.
 def _trace_lines(seed: bytes, size: int) -> bytes:
     lines = [ln for ln in seed.splitlines(keepends=True) if b"ioctl(" in ln]
     out, total = [], 0
@@ -102,3 +87,25 @@ def test_peak_memory_within_ten_times_the_input(target: str, make: Callable[[byt
     assert outcome.peak_kib > 0, "the child's peak was not measured"
     assert outcome.ok, outcome.what
     assert outcome.peak_kib <= ceiling, f"{outcome.peak_kib} KiB > {ceiling} KiB"
+
+
+def test_patch_at_the_hunk_limit_compared_with_itself(tmp_path: Path) -> None:
+    """MAX_HUNKS distinct one-line hunks, `backport P P`: every hunk pairs. The command reads both
+    arguments in full, so its input is twice the file (two parsed patches, 2 x 100,000 blocks and
+    100,000 pairs); it was 137 MiB above the start at 74,000 hunks before blocks kept offsets
+    instead of line copies and exact pairs stayed two positions until read."""
+    from hvcheck.backport.readers.patchfile import MAX_HUNKS
+
+    t = by_name("patch")
+    seed = t.seed_files()[0]
+    ws = Workspace(t, seed, tmp_path)
+    data = b"".join([seed.read_bytes(), b"--- a/f.c\n+++ b/f.c\n"] + [
+        b"@@ -%d,1 +%d,1 @@\n-old line %d\n+new line %d\n" % (3 * i + 1, 3 * i + 1, i, i)
+        for i in range(MAX_HUNKS - seed.read_bytes().count(b"\n@@ "))])
+    ws.write(data)
+    assert ws.argv().count(str(ws.input)) == 2  # the target compares the file with itself
+    read = 2 * len(data)
+    outcome = run_forked(ws.argv(), 120.0, read, BASE_KIB)
+    assert outcome.peak_kib > 0, "the child's peak was not measured"
+    assert outcome.ok, outcome.what
+    assert outcome.peak_kib <= MEMORY_FACTOR * read // 1024 + BASE_KIB

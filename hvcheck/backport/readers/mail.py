@@ -274,6 +274,8 @@ def _split_multipart(lines: list[str], body: int, end: int, boundary: str) -> li
 def _recode(text: str, charset: str) -> str:
     """``text`` was decoded as UTF-8 with surrogateescape; redo it in the part's charset."""
     if charset.lower() in ("utf-8", "utf8", "us-ascii", "ascii"):
+        if text.isascii():  # no escaped bytes: the round trip gives the same text; keep the object
+            return text
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         return text.encode("utf-8", "surrogateescape").decode(charset, "replace")
