@@ -53,7 +53,11 @@ def _parse_raw(path: str, text: str) -> CpuidDump:
             continue
         hdr = _CPU_HDR.match(line)
         if hdr:
-            cpu = int(hdr.group(1)) if hdr.group(1) else 0
+            digits = hdr.group(1) or "0"
+            if len(digits) > 9:  # int() refuses over 4,300 digits; no machine has a billion CPUs
+                raise LimitExceeded(path, f"CPU number {digits[:12]}... ({len(digits)} digits) above {MAX_CPUS}",
+                                    line=no)
+            cpu = int(digits)
             if cpu > MAX_CPUS:
                 raise LimitExceeded(path, f"CPU number {cpu} above {MAX_CPUS}", line=no)
             if cpu in dump.cpus:

@@ -212,4 +212,7 @@ def version_key(text: str) -> tuple[int, ...]:
     """'basic' -> (2, 6, 22); '~5.19' -> (5, 19); '2.6.36' -> (2, 6, 36)."""
     if text == "basic":
         return (2, 6, 22)
-    return tuple(int(p) for p in text.lstrip("~").split(".") if p.isdigit())
+    parts = [p for p in text.lstrip("~").split(".") if p.isdigit()]
+    if any(len(p) > 9 for p in parts):
+        return ()  # not a release number (and int() refuses over 4,300 digits): the version is unknown
+    return tuple(int(p) for p in parts)
