@@ -208,7 +208,6 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
     # Blocks are handled by position (ints, a bytearray of used flags) rather than id-keyed dicts
     # and sets: at the hunk limit those tables were a fifth of the run's peak memory (issue 19).
     exact_u, exact_b = array("q"), array("q")  # positions of the exact pairs, made Pairs when read
-    ranks = array("q")  # upstream position of each pair's first block: the pairs' final order
     # 1. identical changed lines
     used_b = bytearray(len(backport))
     keys = [_key(blk) for blk in backport]
@@ -250,17 +249,19 @@ def pair_blocks(upstream: list[Block], backport: list[Block], groups: dict[int, 
             used_b[other] = 1
             exact_u.append(upos)
             exact_b.append(other)
-            ranks.append(upos)
         pending = later
     del keys
     rest_u = [upstream[i] for i in pending]
     rest_b = [b for b, used in zip(backport, used_b, strict=True) if not used]
     # 2. similar changed lines (split/joined hunks, edited lines, reversals)
     more: list[Pair] = []
+    more_ranks = array("q")
     if rest_u and rest_b:
         rank_of = {id(upstream[i]): i for i in pending}
         more, rest_u, rest_b = _similar(rest_u, rest_b, groups)
-        ranks.extend(rank_of[id(p.upstream.blocks[0])] for p in more)
+        more_ranks.extend(rank_of[id(p.upstream.blocks[0])] for p in more)
+    # upstream position of each pair's first block (an exact pair's is its own): the final order
+    ranks = exact_u + more_ranks
     # stable, as sorting the pairs by rank was; entry k < len(exact_u) is exact pair k, else more[k - len]
     order = array("q", sorted(range(len(ranks)), key=ranks.__getitem__))
     return PairList(upstream, backport, exact_u, exact_b, more, order), rest_u, rest_b
