@@ -209,7 +209,7 @@ class Block:
 
     @property
     def changed(self) -> list[str]:
-        return self.hunk.body[self.text_start:self.text_end].split("\n")
+        return self.text.split("\n")
 
     @property
     def removed(self) -> list[int]:

@@ -17,6 +17,7 @@ import struct
 
 from hvcheck.errors import InputError, LimitExceeded
 from hvcheck.textio import read_text
+from hvcheck.units import int_of
 from hvcheck.x86.cpuid_dump import REG_NAMES, CpuidDump, Regs
 
 MAX_DUMP_BYTES = 16 << 20
@@ -53,11 +54,10 @@ def _parse_raw(path: str, text: str) -> CpuidDump:
             continue
         hdr = _CPU_HDR.match(line)
         if hdr:
-            digits = hdr.group(1) or "0"
-            if len(digits) > 9:  # int() refuses over 4,300 digits; no machine has a billion CPUs
-                raise LimitExceeded(path, f"CPU number {digits[:12]}... ({len(digits)} digits) above {MAX_CPUS}",
-                                    line=no)
-            cpu = int(digits)
+            try:
+                cpu = int_of(hdr.group(1) or "0", 10)
+            except ValueError as exc:  # a digit string no real dump has (int() refuses 4,300+ digits)
+                raise LimitExceeded(path, f"CPU number ({exc}) above {MAX_CPUS}", line=no) from None
             if cpu > MAX_CPUS:
                 raise LimitExceeded(path, f"CPU number {cpu} above {MAX_CPUS}", line=no)
             if cpu in dump.cpus:
